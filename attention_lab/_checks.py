@@ -1,0 +1,133 @@
+"""Input checks shared by the public functions (private).
+
+Every public function of `attention_lab` validates its arguments here, at the
+boundary, so that a mistake is reported in terms of the project's shape legend
+(`L` tokens, `E` embedding size, `H` hidden size) instead of surfacing as a
+torch error from deep inside a matrix product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__: list[str] = []
+
+
+def _describe(value: object) -> str:
+    """Name the type of `value` the way an error message should."""
+    return type(value).__qualname__
+
+
+def _shape_text(tensor: torch.Tensor) -> str:
+    """Format a shape as `(6, 3)` rather than `torch.Size([6, 3])`."""
+    dims = ", ".join(str(size) for size in tensor.shape)
+    return f"({dims},)" if tensor.dim() == 1 else f"({dims})"
+
+
+def require_tensor(name: str, value: object) -> torch.Tensor:
+    """Return `value` if it is a tensor; raise `TypeError` naming what it is."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {_describe(value)}; "
+            f"wrap the data with torch.tensor(...) first"
+        )
+    return value
+
+
+def require_floating(name: str, tensor: torch.Tensor) -> None:
+    """Raise `TypeError` unless `tensor` holds floating-point numbers."""
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (for example torch.float32), "
+            f"got dtype {tensor.dtype}"
+        )
+
+
+def require_dims(name: str, tensor: torch.Tensor, legend: Sequence[str]) -> None:
+    """Raise `ValueError` unless `tensor` has one dimension per legend letter."""
+    if tensor.dim() != len(legend):
+        expected = "(" + ", ".join(legend) + (",)" if len(legend) == 1 else ")")
+        raise ValueError(
+            f"{name} must have shape {expected} ({len(legend)}-D), "
+            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
+        )
+
+
+def require_tokens(name: str, tensor: torch.Tensor) -> None:
+    """Raise `ValueError` if the token axis (dim 0) or any other axis is empty."""
+    if tensor.numel() == 0:
+        raise ValueError(
+            f"{name} must hold at least one token with at least one feature, "
+            f"got an empty tensor of shape {_shape_text(tensor)}"
+        )
+
+
+def require_finite(name: str, tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> None:
+    """Raise `ValueError` if `tensor` holds NaN or infinite values.
+
+    With `allow_neg_inf`, `-inf` is accepted (a masked score), NaN and `+inf` are not.
+    """
+    nan_count = int(torch.isnan(tensor).sum())
+    pos_inf_count = int(torch.isposinf(tensor).sum())
+    neg_inf_count = 0 if allow_neg_inf else int(torch.isneginf(tensor).sum())
+    if nan_count or pos_inf_count or neg_inf_count:
+        allowed = "finite values or -inf" if allow_neg_inf else "finite values"
+        found = [
+            f"{count} {label}"
+            for count, label in ((nan_count, "NaN"), (pos_inf_count, "+inf"), (neg_inf_count, "-inf"))
+            if count
+        ]
+        raise ValueError(f"{name} must hold {allowed}, found {', '.join(found)}")
+
+
+def check_matrix(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
+    """Check a 2-D, non-empty, finite floating-point tensor and return it."""
+    tensor = require_tensor(name, value)
+    require_floating(name, tensor)
+    require_dims(name, tensor, legend)
+    require_tokens(name, tensor)
+    require_finite(name, tensor)
+    return tensor
+
+
+def check_vector(name: str, value: object, legend: str) -> torch.Tensor:
+    """Check a 1-D, non-empty, finite floating-point tensor and return it."""
+    tensor = require_tensor(name, value)
+    require_floating(name, tensor)
+    require_dims(name, tensor, (legend,))
+    require_tokens(name, tensor)
+    require_finite(name, tensor)
+    return tensor
+
+
+def require_same_size(
+    first_name: str, first_size: int, second_name: str, second_size: int, meaning: str
+) -> None:
+    """Raise `ValueError` when two sizes that must agree differ."""
+    if first_size != second_size:
+        raise ValueError(
+            f"{first_name} and {second_name} must have the same {meaning}, "
+            f"got {first_size} and {second_size}"
+        )
+
+
+def require_same_dtype(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:
+    """Raise `TypeError` when two tensors that are multiplied have different dtypes."""
+    if first.dtype != second.dtype:
+        raise TypeError(
+            f"{first_name} and {second_name} must have the same dtype, "
+            f"got {first.dtype} and {second.dtype}"
+        )
+
+
+def check_index(name: str, value: object, length: int) -> int:
+    """Return `value` as a non-negative index into a sequence of `length` tokens."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {_describe(value)}")
+    if not -length <= value < length:
+        raise IndexError(
+            f"{name} must be in [{-length}, {length - 1}] for {length} tokens, got {value}"
+        )
+    return value % length

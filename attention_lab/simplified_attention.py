@@ -1,0 +1,378 @@
+r"""Chapter 1: simplified self-attention, with no trainable weights.
+
+Every function here is one step of the chapter
+[Simplified self-attention](../simplified-attention.md): scores are dot products
+between embeddings, weights are the softmax of the scores, and a context vector
+is the weighted sum of the embeddings.
+
+Shape legend (used by every docstring of the package): `L` is the number of
+tokens, `E` the embedding size, `H` the hidden size of the projections.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from attention_lab import _checks
+
+__all__ = [
+    "TOKENS",
+    "AttentionResult",
+    "attention_scores_for_query",
+    "attention_score_matrix",
+    "context_vector",
+    "context_vectors",
+    "example_inputs",
+    "naive_softmax",
+    "simplified_attention_for_query",
+    "simplified_self_attention",
+    "softmax",
+]
+
+TOKENS: tuple[str, ...] = ("Your", "journey", "starts", "with", "one", "step")
+"""The six tokens of the example sentence, in the order of [`example_inputs`][attention_lab.example_inputs]."""
+
+_EXAMPLE_EMBEDDINGS: tuple[tuple[float, float, float], ...] = (
+    (0.43, 0.15, 0.89),  # Your
+    (0.55, 0.87, 0.66),  # journey
+    (0.57, 0.85, 0.64),  # starts
+    (0.22, 0.58, 0.33),  # with
+    (0.77, 0.25, 0.10),  # one
+    (0.05, 0.80, 0.55),  # step
+)
+
+
+class AttentionResult(NamedTuple):
+    """The three tensors one attention step produces, in the order they are computed.
+
+    For one query the shapes are `scores (L,)`, `weights (L,)`, `context (E,)`
+    (or `(H,)` with trainable projections); for all queries they are
+    `scores (L, L)`, `weights (L, L)`, `context (L, E)` (or `(L, H)`).
+
+    Taught in [1.2.3](../simplified-attention.md#123-all-context-vectors).
+    """
+
+    scores: torch.Tensor
+    """Unnormalised attention scores (dot products)."""
+    weights: torch.Tensor
+    """Attention weights: the softmax of the scores, summing to 1 over the keys."""
+    context: torch.Tensor
+    """Context vectors: attention-weighted sums of the value vectors."""
+
+
+def example_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Return the 3-d embeddings of "Your journey starts with one step".
+
+    A new tensor is built on every call, so changing it cannot affect later calls.
+
+    Args:
+        dtype: Floating-point dtype of the returned tensor.
+
+    Returns:
+        The embeddings, one row per token of [`TOKENS`][attention_lab.TOKENS].
+
+    Raises:
+        TypeError: If `dtype` is not a floating-point dtype.
+
+    Shapes:
+        returns `(L, E)` with `L = 6`, `E = 3`.
+
+    Taught in [1. Simplified self-attention](../simplified-attention.md#the-example-sentence).
+
+    Examples:
+        >>> from attention_lab import example_inputs
+        >>> example_inputs()[2]
+        tensor([0.5700, 0.8500, 0.6400])
+    """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    return torch.tensor(_EXAMPLE_EMBEDDINGS, dtype=dtype)
+
+
+def attention_scores_for_query(query: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    r"""Score one query against every input with a dot product.
+
+    $$\omega_i = x^{(q)} \cdot x^{(i)} = \sum_{e=1}^{E} x^{(q)}_e \, x^{(i)}_e$$
+
+    Args:
+        query: The embedding of the token we focus on.
+        inputs: The embeddings of all tokens.
+
+    Returns:
+        One score per token: how similar that token is to the query.
+
+    Raises:
+        TypeError: If an argument is not a floating-point tensor, or their dtypes differ.
+        ValueError: On a wrong rank, an empty tensor, different embedding sizes,
+            or NaN/inf values.
+
+    Shapes:
+        `query (E,)`, `inputs (L, E)`, returns `(L,)`.
+
+    Taught in [1.1.1](../simplified-attention.md#111-attention-scores).
+
+    Examples:
+        >>> from attention_lab import attention_scores_for_query, example_inputs
+        >>> inputs = example_inputs()
+        >>> attention_scores_for_query(inputs[2], inputs)
+        tensor([0.9422, 1.4754, 1.4570, 0.8296, 0.7154, 1.0605])
+    """
+    query = _checks.check_vector("query", query, "E")
+    inputs = _checks.check_matrix("inputs", inputs, ("L", "E"))
+    _checks.require_same_size("query", query.shape[0], "inputs", inputs.shape[1], "embedding size E")
+    _checks.require_same_dtype("query", query, "inputs", inputs)
+    return inputs @ query  # (L, E) @ (E,) -> (L,)
+
+
+def _check_scores(scores: object, dim: int) -> torch.Tensor:
+    """Validate the argument of the two softmax functions."""
+    tensor = _checks.require_tensor("scores", scores)
+    _checks.require_floating("scores", tensor)
+    if tensor.dim() == 0:
+        raise ValueError("scores must have at least 1 dimension, got a 0-D tensor")
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -tensor.dim() <= dim < tensor.dim():
+        raise ValueError(
+            f"dim must be an int in [{-tensor.dim()}, {tensor.dim() - 1}] for "
+            f"{tensor.dim()}-D scores, got {dim!r}"
+        )
+    _checks.require_tokens("scores", tensor)
+    _checks.require_finite("scores", tensor, allow_neg_inf=True)
+    return tensor
+
+
+def naive_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Softmax exactly as the formula reads; for teaching only.
+
+    $$\alpha_i = \frac{\exp(\omega_i)}{\sum_j \exp(\omega_j)}$$
+
+    `exp` overflows to `inf` for scores above about 88 in float32, and
+    `inf / inf` is NaN: use [`softmax`][attention_lab.softmax] for real work.
+
+    Args:
+        scores: Attention scores (finite or `-inf`).
+        dim: The dimension that is normalised to sum to 1.
+
+    Returns:
+        Weights of the same shape as `scores`.
+
+    Raises:
+        TypeError: If `scores` is not a floating-point tensor.
+        ValueError: If `scores` is 0-D or empty, holds NaN or `+inf`, or `dim` is out of range.
+
+    Shapes:
+        `scores (L,)` or `(L, L)`, returns the same shape.
+
+    Taught in [1.1.2](../simplified-attention.md#112-attention-weights).
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab import naive_softmax
+        >>> naive_softmax(torch.tensor([1.0, 2.0, 3.0]))
+        tensor([0.0900, 0.2447, 0.6652])
+        >>> naive_softmax(torch.tensor([1000.0, 1000.0]))
+        tensor([nan, nan])
+    """
+    scores = _check_scores(scores, dim)
+    exp_scores = torch.exp(scores)
+    return exp_scores / exp_scores.sum(dim=dim, keepdim=True)
+
+
+def softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Numerically stable softmax: subtract the maximum before exponentiating.
+
+    $$\alpha_i = \frac{\exp(\omega_i - m)}{\sum_j \exp(\omega_j - m)}, \qquad m = \max_j \omega_j$$
+
+    Subtracting `m` changes nothing mathematically (it cancels), but the largest
+    exponent becomes `exp(0) = 1`, so nothing overflows. Agrees with
+    `torch.softmax`.
+
+    Args:
+        scores: Attention scores (finite or `-inf`).
+        dim: The dimension that is normalised to sum to 1.
+
+    Returns:
+        Weights of the same shape as `scores`, each slice along `dim` summing to 1.
+
+    Raises:
+        TypeError: If `scores` is not a floating-point tensor.
+        ValueError: If `scores` is 0-D or empty, holds NaN or `+inf`, or `dim` is out of range.
+
+    Shapes:
+        `scores (L,)` or `(L, L)`, returns the same shape.
+
+    Taught in [1.1.2](../simplified-attention.md#112-attention-weights).
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab import softmax
+        >>> softmax(torch.tensor([1000.0, 1000.0]))
+        tensor([0.5000, 0.5000])
+    """
+    scores = _check_scores(scores, dim)
+    max_score = scores.amax(dim=dim, keepdim=True)
+    exp_shifted = torch.exp(scores - max_score)
+    return exp_shifted / exp_shifted.sum(dim=dim, keepdim=True)
+
+
+def context_vector(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    r"""The attention-weighted sum of the value vectors for one query.
+
+    $$z = \sum_{i=1}^{L} \alpha_i \, x^{(i)}$$
+
+    In chapter 1 the values are the embeddings themselves; in chapter 2 they
+    are the projected value vectors.
+
+    Args:
+        weights: One attention weight per token.
+        values: One vector per token.
+
+    Returns:
+        The context vector.
+
+    Raises:
+        TypeError: If an argument is not a floating-point tensor, or their dtypes differ.
+        ValueError: On a wrong rank, an empty tensor, a token-count mismatch, or NaN/inf values.
+
+    Shapes:
+        `weights (L,)`, `values (L, E)`, returns `(E,)`.
+
+    Taught in [1.1.3](../simplified-attention.md#113-the-context-vector).
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab import context_vector
+        >>> context_vector(torch.tensor([0.25, 0.75]), torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+        tensor([0.2500, 0.7500])
+    """
+    weights = _checks.check_vector("weights", weights, "L")
+    values = _checks.check_matrix("values", values, ("L", "E"))
+    _checks.require_same_size("weights", weights.shape[0], "values", values.shape[0], "number of tokens L")
+    _checks.require_same_dtype("weights", weights, "values", values)
+    return weights @ values  # (L,) @ (L, E) -> (E,)
+
+
+def attention_score_matrix(inputs: torch.Tensor) -> torch.Tensor:
+    r"""Scores of every query against every input: all dot products at once.
+
+    $$\Omega = X X^\top, \qquad \Omega_{ij} = x^{(i)} \cdot x^{(j)}$$
+
+    Args:
+        inputs: The embeddings of all tokens.
+
+    Returns:
+        Row `i` holds the scores of query `i`; the matrix is symmetric.
+
+    Raises:
+        TypeError: If `inputs` is not a floating-point tensor.
+        ValueError: On a wrong rank, an empty tensor, or NaN/inf values.
+
+    Shapes:
+        `inputs (L, E)`, returns `(L, L)`.
+
+    Taught in [1.2.1](../simplified-attention.md#121-the-score-matrix).
+
+    Examples:
+        >>> from attention_lab import attention_score_matrix, example_inputs
+        >>> attention_score_matrix(example_inputs())[2]
+        tensor([0.9422, 1.4754, 1.4570, 0.8296, 0.7154, 1.0605])
+    """
+    inputs = _checks.check_matrix("inputs", inputs, ("L", "E"))
+    return inputs @ inputs.T  # (L, E) @ (E, L) -> (L, L)
+
+
+def context_vectors(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    r"""Context vectors of all queries: one matrix product.
+
+    $$Z = A X, \qquad z^{(i)} = \sum_j A_{ij} \, x^{(j)}$$
+
+    Args:
+        weights: Attention weights, row `i` for query `i`.
+        values: One vector per token.
+
+    Returns:
+        Row `i` is the context vector of query `i`.
+
+    Raises:
+        TypeError: If an argument is not a floating-point tensor, or their dtypes differ.
+        ValueError: On a wrong rank, an empty tensor, a token-count mismatch, or NaN/inf values.
+
+    Shapes:
+        `weights (L, L)`, `values (L, E)`, returns `(L, E)`.
+
+    Taught in [1.2.3](../simplified-attention.md#123-all-context-vectors).
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab import context_vectors
+        >>> context_vectors(torch.eye(2), torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        tensor([[1., 2.],
+                [3., 4.]])
+    """
+    weights = _checks.check_matrix("weights", weights, ("L", "L"))
+    values = _checks.check_matrix("values", values, ("L", "E"))
+    _checks.require_same_size("weights", weights.shape[1], "values", values.shape[0], "number of tokens L")
+    _checks.require_same_dtype("weights", weights, "values", values)
+    return weights @ values  # (L, L) @ (L, E) -> (L, E)
+
+
+def simplified_attention_for_query(inputs: torch.Tensor, query_index: int) -> AttentionResult:
+    """Sections 1.1.1 to 1.1.3 in one call: scores, weights and context of one query.
+
+    Args:
+        inputs: The embeddings of all tokens.
+        query_index: Which token is the query (negative values count from the end).
+
+    Returns:
+        `scores (L,)`, `weights (L,)` and `context (E,)` of that query.
+
+    Raises:
+        TypeError: If `inputs` is not a floating-point tensor or `query_index` not an int.
+        ValueError: On a wrong rank, an empty tensor, or NaN/inf values.
+        IndexError: If `query_index` is out of range.
+
+    Shapes:
+        `inputs (L, E)`, returns `AttentionResult((L,), (L,), (E,))`.
+
+    Taught in [1.1](../simplified-attention.md#11-one-query).
+
+    Examples:
+        >>> from attention_lab import example_inputs, simplified_attention_for_query
+        >>> simplified_attention_for_query(example_inputs(), 2).context
+        tensor([0.4431, 0.6496, 0.5671])
+    """
+    inputs = _checks.check_matrix("inputs", inputs, ("L", "E"))
+    index = _checks.check_index("query_index", query_index, inputs.shape[0])
+    scores = attention_scores_for_query(inputs[index], inputs)  # (L,)
+    weights = softmax(scores, dim=0)  # (L,)
+    return AttentionResult(scores, weights, context_vector(weights, inputs))  # context (E,)
+
+
+def simplified_self_attention(inputs: torch.Tensor) -> AttentionResult:
+    """Sections 1.2.1 to 1.2.3 in one call: score matrix, weight matrix, context vectors.
+
+    Args:
+        inputs: The embeddings of all tokens.
+
+    Returns:
+        `scores (L, L)`, `weights (L, L)` (each row sums to 1) and `context (L, E)`.
+
+    Raises:
+        TypeError: If `inputs` is not a floating-point tensor.
+        ValueError: On a wrong rank, an empty tensor, or NaN/inf values.
+
+    Shapes:
+        `inputs (L, E)`, returns `AttentionResult((L, L), (L, L), (L, E))`.
+
+    Taught in [1.2](../simplified-attention.md#12-all-queries-at-once).
+
+    Examples:
+        >>> from attention_lab import example_inputs, simplified_self_attention
+        >>> result = simplified_self_attention(example_inputs())
+        >>> result.weights.sum(dim=1)
+        tensor([1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000])
+    """
+    scores = attention_score_matrix(inputs)  # (L, L)
+    weights = softmax(scores, dim=1)  # (L, L)
+    return AttentionResult(scores, weights, context_vectors(weights, inputs))  # context (L, E)

@@ -1,0 +1,47 @@
+"""Print wall-clock figures for the test suite and the strict site build.
+
+Run with `make bench` (after set-up). Targets on a 2-core machine: the whole
+test suite under 30 s (without the browser test) and `mkdocs build --strict`
+under 10 s (20 s once notebooks execute). The script prints figures; it
+asserts nothing, so a slow machine cannot make the test suite flaky.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(label: str, command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    status = "ok" if completed.returncode == 0 else f"FAILED (exit {completed.returncode})"
+    print(f"{label:48} {seconds:7.2f} s  {status}")
+    if completed.returncode != 0:
+        print((completed.stdout + completed.stderr)[-3000:])
+    return seconds
+
+
+def main() -> int:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as site_dir:
+        timed("mkdocs build --strict", [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", site_dir], env)
+    timed("pytest, whole suite", [sys.executable, "-m", "pytest", "-q"], env)
+    timed(
+        "pytest, without the site build and browser",
+        [sys.executable, "-m", "pytest", "-q", "-m", "not site"],
+        env,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,226 @@
+"""Chapter 1 (attention_lab.simplified_attention): values, properties and errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from attention_lab import (
+    TOKENS,
+    AttentionResult,
+    attention_score_matrix,
+    attention_scores_for_query,
+    context_vector,
+    context_vectors,
+    example_inputs,
+    naive_softmax,
+    simplified_attention_for_query,
+    simplified_self_attention,
+    softmax,
+)
+
+
+def random_inputs(seed: int, tokens: int, embed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(tokens, embed, generator=generator, dtype=dtype)
+
+
+# --- the example data ---------------------------------------------------------
+
+
+def test_example_inputs_match_tokens_and_are_fresh_copies() -> None:
+    inputs = example_inputs()
+    assert inputs.shape == (len(TOKENS), 3)
+    assert inputs.dtype == torch.float32
+    inputs[0, 0] = 99.0
+    assert example_inputs()[0, 0].item() == pytest.approx(0.43)
+
+
+def test_example_inputs_dtype() -> None:
+    assert example_inputs(torch.float64).dtype == torch.float64
+    with pytest.raises(TypeError, match=r"dtype must be a floating-point torch.dtype, got torch.int64"):
+        example_inputs(torch.int64)
+
+
+# --- values against torch -------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize(("tokens", "embed"), [(1, 1), (2, 5), (7, 3), (16, 8)])
+def test_matrix_form_matches_explicit_torch(seed: int, tokens: int, embed: int) -> None:
+    inputs = random_inputs(seed, tokens, embed)
+    result = simplified_self_attention(inputs)
+    expected_weights = F.softmax(inputs @ inputs.T, dim=1)
+    torch.testing.assert_close(result.scores, inputs @ inputs.T)
+    torch.testing.assert_close(result.weights, expected_weights)
+    torch.testing.assert_close(result.context, expected_weights @ inputs)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_each_row_of_the_matrix_form_is_the_single_query_form(seed: int) -> None:
+    inputs = random_inputs(seed, 9, 4, torch.float64)
+    all_queries = simplified_self_attention(inputs)
+    for index in range(inputs.shape[0]):
+        one = simplified_attention_for_query(inputs, index)
+        for matrix, row in zip(all_queries, one):
+            torch.testing.assert_close(matrix[index], row)
+
+
+def test_negative_query_index_counts_from_the_end() -> None:
+    inputs = example_inputs()
+    torch.testing.assert_close(
+        simplified_attention_for_query(inputs, -4).context,
+        simplified_attention_for_query(inputs, 2).context,
+    )
+
+
+def test_result_is_a_named_tuple_of_scores_weights_context() -> None:
+    result = simplified_attention_for_query(example_inputs(), 2)
+    assert isinstance(result, AttentionResult)
+    assert result._fields == ("scores", "weights", "context")
+    assert [tuple(t.shape) for t in result] == [(6,), (6,), (3,)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_weights_are_positive_and_rows_sum_to_one(seed: int) -> None:
+    weights = simplified_self_attention(random_inputs(seed, 12, 6)).weights
+    assert bool((weights > 0).all())
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(12))
+
+
+def test_context_vectors_lie_inside_the_inputs_bounding_box() -> None:
+    inputs = example_inputs()
+    context = simplified_self_attention(inputs).context
+    assert bool((context >= inputs.min(dim=0).values).all())
+    assert bool((context <= inputs.max(dim=0).values).all())
+
+
+def test_context_vector_and_context_vectors() -> None:
+    weights = torch.tensor([0.2, 0.8])
+    values = torch.tensor([[1.0, 0.0, 2.0], [0.0, 1.0, 2.0]])
+    torch.testing.assert_close(context_vector(weights, values), torch.tensor([0.2, 0.8, 2.0]))
+    torch.testing.assert_close(
+        context_vectors(torch.stack([weights, weights.flip(0)]), values),
+        torch.tensor([[0.2, 0.8, 2.0], [0.8, 0.2, 2.0]]),
+    )
+
+
+# --- softmax ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_matches_torch(dim: int) -> None:
+    scores = random_inputs(0, 5, 7) * 10
+    torch.testing.assert_close(softmax(scores, dim=dim), torch.softmax(scores, dim=dim))
+    torch.testing.assert_close(naive_softmax(scores, dim=dim), torch.softmax(scores, dim=dim))
+
+
+def test_stable_softmax_survives_scores_of_1000_and_naive_overflows() -> None:
+    scores = torch.tensor([1000.0, 999.0, 998.0])
+    stable = softmax(scores)
+    assert bool(torch.isfinite(stable).all())
+    torch.testing.assert_close(stable, torch.softmax(scores, dim=0))
+    assert bool(torch.isnan(naive_softmax(scores)).all())
+
+
+def test_softmax_accepts_masked_scores() -> None:
+    weights = softmax(torch.tensor([0.0, float("-inf"), 0.0]))
+    torch.testing.assert_close(weights, torch.tensor([0.5, 0.0, 0.5]))
+
+
+def test_softmax_is_shift_invariant() -> None:
+    scores = torch.tensor([0.3, -1.2, 2.5])
+    torch.testing.assert_close(softmax(scores), softmax(scores + 40.0))
+
+
+# --- bad input gets a clear error -----------------------------------------------
+
+X = example_inputs()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        # something that is not a tensor
+        (lambda: simplified_self_attention([[1.0, 2.0]]), TypeError, "inputs must be a torch.Tensor, got list"),
+        (lambda: attention_scores_for_query((1.0, 2.0, 3.0), X), TypeError, "query must be a torch.Tensor, got tuple"),
+        (lambda: softmax(0.5), TypeError, "scores must be a torch.Tensor, got float"),
+        # integer and bool tensors
+        (
+            lambda: simplified_self_attention(X.long()),
+            TypeError,
+            "inputs must be a floating-point tensor (for example torch.float32), got dtype torch.int64",
+        ),
+        (lambda: attention_score_matrix(X > 0.5), TypeError, "got dtype torch.bool"),
+        (lambda: softmax(torch.tensor([1, 2])), TypeError, "scores must be a floating-point tensor"),
+        # wrong rank
+        (lambda: simplified_self_attention(X[0]), ValueError, "inputs must have shape (L, E) (2-D), got shape (3,) (1-D)"),
+        (
+            lambda: simplified_self_attention(X.unsqueeze(0)),
+            ValueError,
+            "inputs must have shape (L, E) (2-D), got shape (1, 6, 3) (3-D)",
+        ),
+        (lambda: attention_scores_for_query(X[:2], X), ValueError, "query must have shape (E,) (1-D), got shape (2, 3) (2-D)"),
+        (lambda: softmax(torch.tensor(1.0)), ValueError, "scores must have at least 1 dimension, got a 0-D tensor"),
+        (lambda: context_vector(X, X), ValueError, "weights must have shape (L,) (1-D), got shape (6, 3) (2-D)"),
+        # embedding sizes and token counts that do not match
+        (
+            lambda: attention_scores_for_query(torch.ones(4), X),
+            ValueError,
+            "query and inputs must have the same embedding size E, got 4 and 3",
+        ),
+        (
+            lambda: context_vector(torch.ones(5) / 5, X),
+            ValueError,
+            "weights and values must have the same number of tokens L, got 5 and 6",
+        ),
+        (
+            lambda: context_vectors(torch.ones(6, 5) / 5, X),
+            ValueError,
+            "weights and values must have the same number of tokens L, got 5 and 6",
+        ),
+        # mixed dtypes
+        (
+            lambda: attention_scores_for_query(X[0].double(), X),
+            TypeError,
+            "query and inputs must have the same dtype, got torch.float64 and torch.float32",
+        ),
+        # an empty sequence
+        (
+            lambda: simplified_self_attention(torch.empty(0, 3)),
+            ValueError,
+            "inputs must hold at least one token with at least one feature, got an empty tensor of shape (0, 3)",
+        ),
+        (lambda: softmax(torch.empty(0)), ValueError, "got an empty tensor of shape (0,)"),
+        # a query index out of range, or not an int
+        (lambda: simplified_attention_for_query(X, 6), IndexError, "query_index must be in [-6, 5] for 6 tokens, got 6"),
+        (lambda: simplified_attention_for_query(X, -7), IndexError, "got -7"),
+        (lambda: simplified_attention_for_query(X, 2.0), TypeError, "query_index must be an int, got float"),
+        (lambda: simplified_attention_for_query(X, True), TypeError, "query_index must be an int, got bool"),
+        # NaN or inf
+        (
+            lambda: simplified_self_attention(torch.tensor([[float("nan"), 1.0], [2.0, 3.0]])),
+            ValueError,
+            "inputs must hold finite values, found 1 NaN",
+        ),
+        (
+            lambda: attention_score_matrix(torch.tensor([[float("inf"), float("-inf")]])),
+            ValueError,
+            "inputs must hold finite values, found 1 +inf, 1 -inf",
+        ),
+        (
+            lambda: softmax(torch.tensor([1.0, float("nan")])),
+            ValueError,
+            "scores must hold finite values or -inf, found 1 NaN",
+        ),
+        (lambda: softmax(torch.tensor([1.0, float("inf")])), ValueError, "found 1 +inf"),
+        # a softmax dim out of range
+        (lambda: softmax(torch.ones(3), dim=1), ValueError, "dim must be an int in [-1, 0] for 1-D scores, got 1"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(call, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        call()

@@ -1,0 +1,77 @@
+"""The strict site build: no warnings, the checked numbers reach the HTML, the API is complete."""
+
+from __future__ import annotations
+
+import re
+import attention_lab
+
+from .conftest import ROOT, BuiltSite
+
+REFERENCE = ROOT / "docs" / "reference"
+
+# Every printed output of the seed's section 1, as the seed prints it.
+SEED_SECTION_1 = [
+    "tensor([0.9422, 1.4754, 1.4570, 0.8296, 0.7154, 1.0605])",
+    "tensor([0.1390, 0.2369, 0.2326, 0.1242, 0.1108, 0.1565])",
+    "tensor([0.4431, 0.6496, 0.5671])",
+    "[0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865]",
+    "[0.6310, 1.0865, 1.0605, 0.6565, 0.2935, 0.9450]",
+    "[0.1526, 0.1958, 0.1975, 0.1367, 0.1879, 0.1295]",
+    "[0.1385, 0.2184, 0.2128, 0.1420, 0.0988, 0.1896]",
+    "[0.4421, 0.5931, 0.5790]",
+    "[0.4177, 0.6503, 0.5645]",
+]
+
+
+def visible_text(html: str) -> str:
+    """The text of a page with tags and highlighting spans removed."""
+    text = re.sub(r"<[^>]+>", "", html)
+    return text.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
+
+
+def test_strict_build_has_no_warnings(built_site: BuiltSite) -> None:
+    assert "WARNING" not in built_site.log, built_site.log
+    assert (built_site.directory / "index.html").is_file()
+
+
+def test_seed_section_1_numbers_are_on_the_chapter_page(built_site: BuiltSite) -> None:
+    text = visible_text(built_site.page("simplified-attention"))
+    missing = [number for number in SEED_SECTION_1 if number not in text]
+    assert not missing
+
+
+def _loaded_by_the_page(html: str) -> str:
+    """Drop what only loads on a reader's click (<a href>) and the canonical <link>."""
+    html = re.sub(r"<a\b[^>]*>", "", html)
+    return re.sub(r'<link rel="canonical"[^>]*>', "", html)
+
+
+def test_math_is_typeset_from_the_site_and_no_page_names_another_host(built_site: BuiltSite) -> None:
+    html = built_site.page("simplified-attention")
+    assert 'class="arithmatex"' in html
+    assert "assets/katex/katex.min.js" in html
+    for page in sorted(built_site.directory.rglob("*.html")):
+        loaded = _loaded_by_the_page(page.read_text(encoding="utf-8"))
+        external = re.findall(r"""(?:src|href)=["'](?:https?:)?//[^"']+""", loaded)
+        assert not external, f"{page.relative_to(built_site.directory)} loads {external}"
+
+
+def test_every_public_name_is_in_the_api_reference_once() -> None:
+    entries = [
+        match
+        for page in sorted(REFERENCE.glob("*.md"))
+        for match in re.findall(r"^::: attention_lab\.(\w+)\s*$", page.read_text(encoding="utf-8"), re.MULTILINE)
+    ]
+    assert sorted(entries) == sorted(attention_lab.__all__)
+
+
+def test_every_public_function_has_a_doctested_example() -> None:
+    functions = [name for name in attention_lab.__all__ if callable(getattr(attention_lab, name))]
+    functions = [name for name in functions if not isinstance(getattr(attention_lab, name), type)]
+    missing = [name for name in functions if ">>> " not in (getattr(attention_lab, name).__doc__ or "")]
+    assert not missing
+
+
+def test_reference_pages_link_back_to_the_chapters(built_site: BuiltSite) -> None:
+    html = built_site.page("reference/simplified-attention")
+    assert 'href="../../simplified-attention/#111-attention-scores"' in html
