@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_TIMEOUT_S = 600
+# The test build's site_url: a project path, as GitHub Pages serves it (tests/test_browser.py serves it so).
+SITE_URL = "http://127.0.0.1/attention-lab/"
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,13 @@ class BuiltSite:
 
 
 @pytest.fixture(scope="session")
-def built_site() -> BuiltSite:
-    """Build the site once, strictly, with the notebook cache off so outputs are current."""
-    directory = ROOT / "build" / "test-site"
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": "http://127.0.0.1/attention-lab/"}
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
+    """Build the site once, strictly, with the notebook cache off so outputs are current.
+
+    Into a fresh temporary folder: two test runs at once never share a site.
+    """
+    directory = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": SITE_URL}
     completed = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "--site-dir", str(directory)],
         cwd=ROOT,
@@ -50,3 +56,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "built_site" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.site)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After a run of the browser test: the weight of every page, and the hosts it requested."""
+    ran = [r for reports in terminalreporter.stats.values() for r in reports
+           if getattr(r, "nodeid", "").startswith("tests/test_browser.py::")]  # fmt: skip
+    report_path = ROOT / "build" / "browser-report.json"
+    if not ran:
+        return
+    terminalreporter.section("browser test: page weights")
+    skipped = [r for r in ran if r.skipped]
+    if skipped:
+        terminalreporter.write_line(f"!!! THE SITE WAS NOT CHECKED IN A BROWSER: {skipped[0].longrepr[2]}", red=True, bold=True)
+        return
+    if not report_path.is_file():
+        terminalreporter.write_line("no report was written: see the errors above", red=True)
+        return
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    terminalreporter.write_line(f"bytes: {report['bytes_are']}; hosts requested: {', '.join(report['hosts'])}")
+    terminalreporter.write_line(f"{'page':<40} {'status':>6} {'requests':>8} {'bytes':>10}")
+    for page in report["pages"]:
+        budget = f"  (chapter budget {report['chapter_budget_bytes']:,})" if page["chapter"] else ""
+        name = "/" + page["page"]
+        terminalreporter.write_line(f"{name:<40} {page['status']:>6} {page['requests']:>8} {page['bytes']:>10,}{budget}")
+    terminalreporter.write_line(f"report: {report_path.relative_to(ROOT)}; screenshots: build/screenshots/")

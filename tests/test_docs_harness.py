@@ -25,7 +25,7 @@ EXPECTED_EXAMPLES = {
     "index.md": 2,
     "reference/index.md": 3,
     "reproducibility.md": 5,
-    "simplified-attention.md": 49,
+    "simplified-attention.md": 65,
 }
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")

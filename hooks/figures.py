@@ -1,0 +1,89 @@
+"""MkDocs hook: the chapters' figures, drawn from the current package at every build.
+
+Nothing here is committed as an image: each entry of `FIGURES` calls
+`attention_lab.plotting` on data computed by `attention_lab`, and the hook adds
+the result to the site as `figures/<name>.svg` (light scheme) and
+`figures/<name>-dark.svg` (dark scheme). A chapter shows both with Material's
+`#only-light` / `#only-dark` markers, so each reader sees the one that matches
+the page.
+
+Why a hook (and not committed PNGs, markdown-exec or notebooks): the figures
+can never go stale, the chapter's own code blocks stay plain ```` ```python ````
+blocks that sybil tests, and the build needs no extra plugin.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib
+import matplotlib.style
+from matplotlib.figure import Figure
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+
+from attention_lab import TOKENS, example_inputs, simplified_attention_for_query, simplified_self_attention
+from attention_lab.plotting import plot_attention_heatmap, plot_embeddings_with_context, plot_query_weights
+
+FIGURE_DIR = "figures"
+SCHEMES = {"": "default", "-dark": "dark_background"}  # file suffix -> matplotlib style
+
+_SVG_SETTINGS = {
+    "svg.fonttype": "none",  # real text: small files, selectable, the reader's sans-serif font
+    "svg.hashsalt": "attention-lab",  # stable element ids: identical bytes on every build
+    "font.family": "sans-serif",
+    "savefig.transparent": True,  # the page's own background shows through
+}
+
+
+def _query_2_weights() -> Figure:
+    weights = simplified_attention_for_query(example_inputs(), query_index=2).weights
+    return plot_query_weights(weights, TOKENS, query_index=2)
+
+
+def _simplified_weight_heatmap() -> Figure:
+    weights = simplified_self_attention(example_inputs()).weights
+    return plot_attention_heatmap(weights, TOKENS, title="Simplified attention weights")
+
+
+def _simplified_embeddings_and_context() -> Figure:
+    inputs = example_inputs()
+    return plot_embeddings_with_context(inputs, TOKENS, simplified_self_attention(inputs).context)
+
+
+# name (below figures/, without .svg) -> a function drawing it from the package
+FIGURES: dict[str, Callable[[], Figure]] = {
+    "simplified-attention/query-2-weights": _query_2_weights,
+    "simplified-attention/weight-heatmap": _simplified_weight_heatmap,
+    "simplified-attention/embeddings-and-context": _simplified_embeddings_and_context,
+}
+
+
+@contextmanager
+def _style(style: str) -> Iterator[None]:
+    with matplotlib.style.context(style), matplotlib.rc_context(_SVG_SETTINGS):
+        yield
+
+
+def render_svg(draw: Callable[[], Figure], style: str) -> bytes:
+    """Draw a figure under a matplotlib style and return its SVG bytes."""
+    with _style(style):
+        figure = draw()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    return buffer.getvalue()
+
+
+def figure_paths() -> list[str]:
+    """Every file the hook adds, relative to the docs directory."""
+    return [f"{FIGURE_DIR}/{name}{suffix}.svg" for name in FIGURES for suffix in SCHEMES]
+
+
+def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
+    for name, draw in FIGURES.items():
+        for suffix, style in SCHEMES.items():
+            files.append(File.generated(config, f"{FIGURE_DIR}/{name}{suffix}.svg", content=render_svg(draw, style)))
+    return files

@@ -1,0 +1,239 @@
+"""MkDocs hook: each chapter page also becomes an executed, downloadable notebook.
+
+One source of truth: the chapter's Markdown. At every build this hook converts
+each chapter in `CHAPTERS` into `build/notebooks/notebooks/<chapter>.ipynb`:
+
+- prose becomes Markdown cells (site links made absolute, Material-only syntax
+  turned into plain Markdown, figures replaced by their captions);
+- a plain ```` ```python ```` block becomes one code cell;
+- a doctest block becomes code cells with the `>>>`/`...` prompts removed and
+  the expected output dropped (Jupyter prints it); a cell ends after each
+  statement that prints something, so every output of the page shows up.
+
+mkdocs-jupyter then executes the notebooks (`allow_errors: false`, so a failing
+cell fails the build) and renders them as pages, with a download button. The
+hook also puts a "run this chapter as a notebook" note under each chapter's title.
+"""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+# Chapter pages, in reading order; a page that does not exist (yet) is skipped.
+CHAPTERS = ("simplified-attention.md", "self-attention.md")
+NOTEBOOK_DIR = "notebooks"
+_OUTPUT_ROOT = Path(__file__).resolve().parent.parent / "build" / "notebooks"
+
+_FENCE_OPEN = re.compile(r"^(`{3,})python[ \t]*$")
+_FIGURE = re.compile(r"<figure\b.*?</figure>", re.DOTALL)
+_FIGCAPTION = re.compile(r"<figcaption>(.*?)</figcaption>", re.DOTALL)
+_AUTOREF = re.compile(r"\[([^\]]+)\]\[(attention_lab(?:\.\w+)+)\]")
+_PAGE_LINK = re.compile(r"\]\((?!https?:|#)([\w./-]+?)\.md(#[\w-]+)?\)")
+_HEADING_ID = re.compile(r"[ \t]*\{[ \t]*#[\w-]+[ \t]*\}[ \t]*$", re.MULTILINE)
+_ADMONITION = re.compile(r'^(!!!|\?\?\?\+?)[ \t]+(\w+)(?:[ \t]+"([^"]*)")?[ \t]*$')
+
+
+def notebook_name(chapter: str) -> str:
+    """`simplified-attention.md` -> `simplified-attention.ipynb`."""
+    return Path(chapter).with_suffix(".ipynb").name
+
+
+def _site_link(site_url: str, page: str, anchor: str | None) -> str:
+    """The absolute URL of a page of the site (`reference/index` -> `<site>/reference/`)."""
+    page = re.sub(r"(^|/)index$", r"\1", page)
+    path = f"{page}/" if page and not page.endswith("/") else page
+    return f"{site_url}{path}{anchor or ''}"
+
+
+def _plain_markdown(text: str, *, site_url: str, api_pages: dict[str, str]) -> str:
+    """Rewrite MkDocs/Material-only Markdown into Markdown that Jupyter renders."""
+
+    def figure_caption(match: re.Match[str]) -> str:
+        caption = _FIGCAPTION.search(match.group(0))
+        return f"*Figure: {caption.group(1).strip()}* (the code below draws it)" if caption else ""
+
+    def autoref(match: re.Match[str]) -> str:
+        title, identifier = match.groups()
+        page = api_pages.get(identifier)
+        return f"[{title}]({_site_link(site_url, page, '#' + identifier)})" if page else title
+
+    text = _FIGURE.sub(figure_caption, text)
+    text = _AUTOREF.sub(autoref, text)
+    text = _PAGE_LINK.sub(lambda m: "](" + _site_link(site_url, m.group(1), m.group(2)) + ")", text)
+    text = _HEADING_ID.sub("", text)
+    return _admonitions_as_quotes(text)
+
+
+def _admonitions_as_quotes(text: str) -> str:
+    """`!!! note "Title"` plus its indented body -> a block quote with a bold title."""
+    out: list[str] = []
+    inside = False
+    for line in text.split("\n"):
+        match = _ADMONITION.match(line)
+        if match:
+            inside = True
+            out.append(f"> **{match.group(3) or match.group(2).capitalize()}**")
+            out.append(">")
+        elif inside and (line.startswith("    ") or not line.strip()):
+            out.append(("> " + line[4:]).rstrip())
+        else:
+            inside = False
+            out.append(line)
+    return "\n".join(out)
+
+
+def _doctest_cells(body: str) -> list[str]:
+    """Code cells from a doctest block: prompts removed, expected output dropped.
+
+    An example whose expected output is an exception becomes a `try`/`except`
+    that prints the error, so the notebook shows it and still runs on.
+    """
+    cells: list[str] = []
+    pending: list[str] = []
+    for example in doctest.DocTestParser().get_examples(body):
+        source = example.source.rstrip("\n")
+        if example.exc_msg is not None:
+            indented = "\n".join("    " + line for line in source.split("\n"))
+            source = f"try:\n{indented}\nexcept Exception as error:\n    print(f\"{{type(error).__name__}}: {{error}}\")"
+        pending.append(source)
+        if example.want or example.exc_msg is not None:
+            cells.append("\n".join(pending))
+            pending = []
+    if pending:
+        cells.append("\n".join(pending))
+    return cells
+
+
+def split_chapter(markdown: str) -> list[tuple[str, str]]:
+    """Split a chapter into `("markdown" | "code", source)` cells, in page order."""
+    cells: list[tuple[str, str]] = []
+    prose: list[str] = []
+    lines = markdown.split("\n")
+    index = 0
+    while index < len(lines):
+        opening = _FENCE_OPEN.match(lines[index])
+        if not opening:
+            prose.append(lines[index])
+            index += 1
+            continue
+        end = next(i for i in range(index + 1, len(lines)) if lines[i].strip() == opening.group(1))
+        body = "\n".join(lines[index + 1 : end])
+        if "\n".join(prose).strip():
+            cells.append(("markdown", "\n".join(prose).strip()))
+        prose = []
+        if body.lstrip().startswith(">>>"):
+            cells.extend(("code", source) for source in _doctest_cells(body))
+        else:
+            cells.append(("code", body.strip("\n")))
+        index = end + 1
+    if "\n".join(prose).strip():
+        cells.append(("markdown", "\n".join(prose).strip()))
+    return cells
+
+
+def chapter_to_notebook(
+    markdown: str, *, chapter_url: str, site_url: str, api_pages: dict[str, str]
+) -> nbformat.NotebookNode:
+    """Build the notebook of one chapter (see the module docstring for the rules)."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    cells = [
+        nbformat.v4.new_markdown_cell(
+            f"*Generated from the chapter page [{chapter_url}]({chapter_url}); every output shown "
+            "there is checked by the test suite. Run it with the `attention_lab` package installed "
+            "(`make serve` in a clone of the repository sets up `.venv`, a kernel with it).*"
+        ),
+        nbformat.v4.new_code_cell("%matplotlib inline"),
+    ]
+    for kind, source in split_chapter(markdown):
+        if kind == "markdown":
+            cells.append(nbformat.v4.new_markdown_cell(_plain_markdown(source, site_url=site_url, api_pages=api_pages)))
+        else:
+            cells.append(nbformat.v4.new_code_cell(source))
+    # Markdown holds the title as the first heading: put it first, above the generated-from note.
+    title_cell = cells[2] if len(cells) > 2 and cells[2].cell_type == "markdown" else None
+    if title_cell is not None and title_cell.source.startswith("# "):
+        title, _, rest = title_cell.source.partition("\n")
+        cells[0].source = f"{title}\n\n{cells[0].source}"
+        title_cell.source = rest.strip()
+        if not title_cell.source:
+            del cells[2]
+    notebook.cells = cells
+    for number, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{number}"
+    nbformat.validate(notebook)
+    return notebook
+
+
+def api_reference_pages(docs_dir: Path) -> dict[str, str]:
+    """Map `attention_lab.<name>` to the reference page (without `.md`) that documents it."""
+    pages: dict[str, str] = {}
+    for page in sorted((docs_dir / "reference").glob("*.md")):
+        for name in re.findall(r"^::: (attention_lab\.[\w.]+)\s*$", page.read_text(encoding="utf-8"), re.MULTILINE):
+            pages[name] = page.relative_to(docs_dir).with_suffix("").as_posix()
+    return pages
+
+
+def _site_url(config: MkDocsConfig) -> str:
+    url = config.site_url or "/"
+    return url if url.endswith("/") else url + "/"
+
+
+@event_priority(50)  # before mkdocs-jupyter turns .ipynb files into pages
+def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
+    docs_dir = Path(config.docs_dir)
+    site_url = _site_url(config)
+    api_pages = api_reference_pages(docs_dir)
+    out_dir = _OUTPUT_ROOT / NOTEBOOK_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for chapter in CHAPTERS:
+        source = docs_dir / chapter
+        if not source.is_file():
+            continue
+        notebook = chapter_to_notebook(
+            source.read_text(encoding="utf-8"),
+            chapter_url=_site_link(site_url, Path(chapter).with_suffix("").as_posix(), None),
+            site_url=site_url,
+            api_pages=api_pages,
+        )
+        target = out_dir / notebook_name(chapter)
+        text = nbformat.writes(notebook) + "\n"
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+        # A real File with its own src_dir (not File.generated): mkdocs-jupyter's wrapper
+        # finds the source only through src_dir.
+        files.append(
+            File(
+                f"{NOTEBOOK_DIR}/{target.name}",
+                src_dir=str(_OUTPUT_ROOT),
+                dest_dir=config.site_dir,
+                use_directory_urls=config.use_directory_urls,
+            )
+        )
+    return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files, **_: Any) -> str:
+    """Under a chapter's title, link its executed notebook and the download."""
+    chapter = page.file.src_uri
+    if chapter not in CHAPTERS:
+        return markdown
+    name = notebook_name(chapter)
+    note = (
+        f'!!! tip "Run this chapter yourself"\n\n'
+        f"    Every block below is also in a Jupyter notebook generated from this page: "
+        f"[read it executed]({NOTEBOOK_DIR}/{name}) or "
+        f'<a href="../{NOTEBOOK_DIR}/{Path(name).stem}/{name}" download>download {name}</a>.\n'
+    )
+    title, newline, rest = markdown.partition("\n")
+    return f"{title}{newline}\n{note}{rest}" if title.startswith("# ") else f"{note}\n{markdown}"

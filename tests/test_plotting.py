@@ -1,0 +1,166 @@
+"""attention_lab.plotting: what each figure shows matches the tensors it was given."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+
+from attention_lab import TOKENS, example_inputs, simplified_attention_for_query, simplified_self_attention
+from attention_lab.plotting import plot_attention_heatmap, plot_embeddings_with_context, plot_query_weights
+
+INPUTS = example_inputs()
+RESULT = simplified_self_attention(INPUTS)
+
+
+def tick_texts(labels: list) -> list[str]:
+    return [label.get_text() for label in labels]
+
+
+def test_no_figure_enters_pyplots_global_state() -> None:
+    before = plt.get_fignums()
+    figures = [
+        plot_attention_heatmap(RESULT.weights, TOKENS),
+        plot_query_weights(RESULT.weights[2], TOKENS),
+        plot_embeddings_with_context(INPUTS, TOKENS, RESULT.context),
+    ]
+    assert all(isinstance(figure, Figure) for figure in figures)
+    assert plt.get_fignums() == before
+
+
+# --- heatmap ------------------------------------------------------------------
+
+
+def test_heatmap_labels_both_axes_with_the_tokens() -> None:
+    axes = plot_attention_heatmap(RESULT.weights, TOKENS).axes[0]
+    assert tick_texts(axes.get_xticklabels()) == list(TOKENS)
+    assert tick_texts(axes.get_yticklabels()) == list(TOKENS)
+    assert axes.get_xlabel() == "key (attended to)"
+    assert axes.get_ylabel() == "query (attending)"
+
+
+def test_heatmap_cells_show_the_weights_row_by_row() -> None:
+    axes = plot_attention_heatmap(RESULT.weights, TOKENS, decimals=4).axes[0]
+    assert len(axes.texts) == 36
+    for text in axes.texts:
+        column, row = (round(coordinate) for coordinate in text.get_position())
+        assert text.get_text() == f"{float(RESULT.weights[row, column]):.4f}"
+
+
+def test_heatmap_image_holds_the_matrix_and_a_colour_bar() -> None:
+    figure = plot_attention_heatmap(RESULT.weights, TOKENS, title="T")
+    image = figure.axes[0].get_images()[0]
+    torch.testing.assert_close(torch.as_tensor(image.get_array().data), RESULT.weights.double())
+    assert image.get_clim() == (0.0, pytest.approx(float(RESULT.weights.max())))
+    assert len(figure.axes) == 2  # heatmap + colour bar
+    assert figure.axes[0].get_title() == "T"
+
+
+def test_heatmap_text_contrasts_with_its_cell() -> None:
+    weights = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    texts = plot_attention_heatmap(weights, ["a", "b"]).axes[0].texts
+    colours = {text.get_text(): to_rgba(text.get_color()) for text in texts}
+    assert colours["1.00"] == to_rgba("black")  # viridis is light yellow at the top
+    assert colours["0.00"] == to_rgba("white")  # and dark purple at 0
+
+
+# --- bar chart ----------------------------------------------------------------
+
+
+def test_bar_chart_bars_and_labels_match_the_weights() -> None:
+    weights = simplified_attention_for_query(INPUTS, 2).weights
+    axes = plot_query_weights(weights, TOKENS, query_index=2).axes[0]
+    heights = torch.tensor([patch.get_height() for patch in axes.patches], dtype=torch.float64)
+    torch.testing.assert_close(heights, weights.double())
+    assert tick_texts(axes.get_xticklabels()) == list(TOKENS)
+    assert [text.get_text() for text in axes.texts] == [f"{float(w):.4f}" for w in weights]
+
+
+def test_bar_chart_highlights_and_names_the_query() -> None:
+    axes = plot_query_weights(RESULT.weights[4], TOKENS, query_index=-2).axes[0]
+    colours = [patch.get_facecolor() for patch in axes.patches]
+    assert [i for i, colour in enumerate(colours) if colour != colours[0]] == [4]
+    assert axes.get_title() == 'Attention weights of the query "one"'
+    untitled = plot_query_weights(RESULT.weights[4], TOKENS).axes[0]
+    assert untitled.get_title() == "Attention weights"
+    assert len({patch.get_facecolor() for patch in untitled.patches}) == 1
+
+
+# --- embeddings and context ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("embed", "panels"), [(2, 1), (3, 3), (5, 3)])
+def test_one_panel_per_pair_of_the_first_three_dimensions(embed: int, panels: int) -> None:
+    inputs = torch.randn(4, embed, generator=torch.Generator().manual_seed(0))
+    context = simplified_self_attention(inputs).context
+    figure = plot_embeddings_with_context(inputs, list("abcd"), context)
+    assert len(figure.axes) == panels
+
+
+def test_points_and_stars_sit_at_the_inputs_and_context_vectors() -> None:
+    figure = plot_embeddings_with_context(INPUTS, TOKENS, RESULT.context)
+    for axes, (first, second) in zip(figure.axes, [(0, 1), (0, 2), (1, 2)]):
+        dots, stars = axes.collections
+        torch.testing.assert_close(torch.as_tensor(dots.get_offsets().data), INPUTS[:, [first, second]].double())
+        torch.testing.assert_close(torch.as_tensor(stars.get_offsets().data), RESULT.context[:, [first, second]].double())
+        assert sorted(text.get_text() for text in axes.texts) == sorted(TOKENS)
+        assert len(axes.lines) == 6  # each token joined to its context vector
+
+
+def test_one_query_context_vector() -> None:
+    one = simplified_attention_for_query(INPUTS, 2)
+    axes = plot_embeddings_with_context(INPUTS, TOKENS, one.context, query_index=2).axes[0]
+    stars = axes.collections[1]
+    torch.testing.assert_close(torch.as_tensor(stars.get_offsets().data), one.context[None, :2].double())
+    assert len(axes.lines) == 1
+
+
+# --- bad input ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: plot_attention_heatmap(RESULT.weights, TOKENS[:5]), ValueError,
+         "tokens must hold one label per token (6), got 5 labels"),
+        (lambda: plot_attention_heatmap(RESULT.weights[:3], TOKENS[:3]), ValueError,
+         "weights rows and weights columns must have the same size L, got 3 and 6"),
+        (lambda: plot_attention_heatmap(RESULT.weights, "Your journey"), TypeError,
+         "tokens must be a sequence of strings, got str"),
+        (lambda: plot_attention_heatmap(RESULT.weights.tolist(), TOKENS), TypeError,
+         "weights must be a torch.Tensor, got list"),
+        (lambda: plot_query_weights(RESULT.weights, TOKENS), ValueError,
+         "weights must have shape (L,) (1-D), got shape (6, 6) (2-D)"),
+        (lambda: plot_query_weights(RESULT.weights[0], TOKENS, query_index=6), IndexError,
+         "query_index must be in [-6, 5] for 6 tokens, got 6"),
+        (lambda: plot_query_weights(torch.tensor([0.5, float("nan")]), ["a", "b"]), ValueError,
+         "weights must hold finite values, found 1 NaN"),
+        (lambda: plot_embeddings_with_context(INPUTS, TOKENS, RESULT.context[2]), ValueError,
+         "a 1-D context (one query's context vector) needs query_index, got None"),
+        (lambda: plot_embeddings_with_context(INPUTS, TOKENS, RESULT.context, query_index=1), ValueError,
+         "query_index is only for a 1-D context"),
+        (lambda: plot_embeddings_with_context(INPUTS, TOKENS, RESULT.context[:4]), ValueError,
+         "context must have the shape of inputs (6, 3), got (4, 3)"),
+        (lambda: plot_embeddings_with_context(INPUTS[:, :1], TOKENS, RESULT.context[:, :1]), ValueError,
+         "inputs must have at least 2 embedding dimensions to plot, got E = 1"),
+        (lambda: plot_embeddings_with_context(INPUTS, TOKENS, torch.ones(4), query_index=0), ValueError,
+         "context and inputs must have the same embedding size E, got 4 and 3"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(call, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        call()
+
+
+def test_every_plotting_function_is_in_the_api_reference() -> None:
+    import attention_lab.plotting as plotting
+
+    from .conftest import ROOT
+
+    reference = (ROOT / "docs" / "reference" / "plotting.md").read_text(encoding="utf-8")
+    documented = re.findall(r"^::: attention_lab\.plotting\.(\w+)\s*$", reference, re.MULTILINE)
+    assert sorted(documented) == sorted(plotting.__all__)
