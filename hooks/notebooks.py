@@ -1,7 +1,8 @@
 """MkDocs hook: each chapter page also becomes an executed, downloadable notebook.
 
 One source of truth: the chapter's Markdown. At every build this hook converts
-each chapter in `CHAPTERS` into `build/notebooks/notebooks/<chapter>.ipynb`:
+each chapter in `CHAPTERS` into `notebooks/<chapter>.ipynb` in a temporary
+folder of the build process:
 
 - prose becomes Markdown cells (site links made absolute, Material-only syntax
   turned into plain Markdown, figures replaced by their captions);
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import doctest
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,9 @@ from mkdocs.structure.pages import Page
 # Chapter pages, in reading order; a page that does not exist (yet) is skipped.
 CHAPTERS = ("simplified-attention.md", "self-attention.md")
 NOTEBOOK_DIR = "notebooks"
-_OUTPUT_ROOT = Path(__file__).resolve().parent.parent / "build" / "notebooks"
+# Where this process writes the generated notebooks: its own temporary folder, so that
+# two builds at once (a test run beside `mkdocs serve`) never read each other's files.
+_output_root: Path | None = None
 
 _FENCE_OPEN = re.compile(r"^(`{3,})python[ \t]*$")
 _FIGURE = re.compile(r"<figure\b.*?</figure>", re.DOTALL)
@@ -194,7 +199,10 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     docs_dir = Path(config.docs_dir)
     site_url = _site_url(config)
     api_pages = api_reference_pages(docs_dir)
-    out_dir = _OUTPUT_ROOT / NOTEBOOK_DIR
+    global _output_root
+    if _output_root is None:
+        _output_root = Path(tempfile.mkdtemp(prefix="attention-lab-notebooks-"))
+    out_dir = _output_root / NOTEBOOK_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     for chapter in CHAPTERS:
         source = docs_dir / chapter
@@ -215,12 +223,20 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
         files.append(
             File(
                 f"{NOTEBOOK_DIR}/{target.name}",
-                src_dir=str(_OUTPUT_ROOT),
+                src_dir=str(_output_root),
                 dest_dir=config.site_dir,
                 use_directory_urls=config.use_directory_urls,
             )
         )
     return files
+
+
+def on_shutdown(**_: Any) -> None:
+    """Remove this process's generated notebooks (the site keeps its copies)."""
+    global _output_root
+    if _output_root is not None:
+        shutil.rmtree(_output_root, ignore_errors=True)
+        _output_root = None
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files, **_: Any) -> str:

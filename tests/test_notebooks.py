@@ -24,7 +24,12 @@ def chapter_code(markdown: str) -> list[str]:
     statements: list[str] = []
     for body in re.findall(r"^```python\n(.*?)^```$", markdown, re.MULTILINE | re.DOTALL):
         if body.lstrip().startswith(">>>"):
-            statements += [example.source.rstrip("\n") for example in doctest.DocTestParser().get_examples(body)]
+            for example in doctest.DocTestParser().get_examples(body):
+                source = example.source.rstrip("\n")
+                if example.exc_msg is not None:  # the notebook prints the error and runs on
+                    body_lines = "\n".join("    " + line for line in source.split("\n"))
+                    source = f"try:\n{body_lines}\nexcept Exception as error:\n    print(f\"{{type(error).__name__}}: {{error}}\")"
+                statements.append(source)
         else:
             statements.append(body.strip("\n"))
     return statements
