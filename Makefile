@@ -21,6 +21,7 @@ serve: $(STAMP)
 	SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --no-strict --dev-addr 127.0.0.1:8000  # warnings are printed; make test is strict
 
 test: $(STAMP)
+	bash scripts/install-browser.sh
 	$(BIN)/python -m pytest
 
 site: $(STAMP)

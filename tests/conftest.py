@@ -77,7 +77,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"bytes: {report['bytes_are']}; hosts requested: {', '.join(report['hosts'])}")
     terminalreporter.write_line(f"{'page':<40} {'status':>6} {'requests':>8} {'bytes':>10}")
     for page in report["pages"]:
-        budget = f"  (chapter budget {report['chapter_budget_bytes']:,})" if page["chapter"] else ""
+        budget = f"  (chapter page, budget {page['budget_bytes']:,})" if page["budget_bytes"] else ""
         name = "/" + page["page"]
         terminalreporter.write_line(f"{name:<40} {page['status']:>6} {page['requests']:>8} {page['bytes']:>10,}{budget}")
     terminalreporter.write_line(f"report: {report_path.relative_to(ROOT)}; screenshots: build/screenshots/")
