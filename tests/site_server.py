@@ -14,19 +14,22 @@ from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
 
 class _ProjectPathHandler(SimpleHTTPRequestHandler):
     """Static files of `directory`, served below `prefix` (e.g. `/attention-lab/`)."""
 
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".woff2": "font/woff2", ".svg": "image/svg+xml"}
+    extensions_map: ClassVar[dict[str, str]] = {
+        **SimpleHTTPRequestHandler.extensions_map, ".woff2": "font/woff2", ".svg": "image/svg+xml",
+    }
 
     def __init__(self, *args, prefix: str, **kwargs) -> None:
         self.prefix = prefix
         super().__init__(*args, **kwargs)
 
-    def send_head(self):  # noqa: ANN201 (the base class's contract: a file object or None)
+    def send_head(self) -> BinaryIO | None:
         if not (urlsplit(self.path).path + "/").startswith(self.prefix):
             self.send_error(HTTPStatus.NOT_FOUND)  # outside the project path
             return None

@@ -20,12 +20,13 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Browser, Route, sync_playwright
 
 from .conftest import ROOT, SITE_URL, BuiltSite
 from .site_server import serve
@@ -241,14 +242,14 @@ def screenshot_name(page: str) -> str:
     return "404" if page == MISSING_PAGE else page.strip("/").replace("/", "--") or "index"
 
 
-def visit(browser, base_url: str, page_path: str) -> Visit:  # noqa: ANN001 (a playwright Browser)
+def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
     """Load one page cold, inspect it, toggle the palette to dark and back, screenshot both."""
     result = Visit(page_path, base_url + page_path)
     origin = "{0.scheme}://{0.netloc}/".format(urlsplit(base_url))
     context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
     responses = []
 
-    def block(route) -> None:  # noqa: ANN001
+    def block(route: Route) -> None:
         result.blocked.append(route.request.url)
         route.abort("blockedbyclient")
 
@@ -270,15 +271,15 @@ def visit(browser, base_url: str, page_path: str) -> Visit:  # noqa: ANN001 (a p
                             for r in responses]  # fmt: skip
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         name = screenshot_name(page_path)
-        scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
+        scheme = "document.body.getAttribute('data-md-color-scheme')"
         for suffix in ("", "-dark"):
-            result.schemes.append(scheme())
+            result.schemes.append(page.evaluate(scheme))
             result.figures[result.schemes[-1]] = page.evaluate(FIGURES_JS, MIN_CONTRAST)
             page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=True)
             result.screenshots.append(f"{name}{suffix}.png")
             page.locator('[data-md-component="palette"] label:visible').click()
-            page.wait_for_function(f"document.body.getAttribute('data-md-color-scheme') !== {json.dumps(result.schemes[-1])}")
-        result.schemes.append(scheme())
+            page.wait_for_function(f"{scheme} !== {json.dumps(result.schemes[-1])}")
+        result.schemes.append(page.evaluate(scheme))
     finally:
         context.close()
     return result
@@ -291,9 +292,7 @@ def served_site(built_site: BuiltSite) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: str):  # noqa: ANN201 (a playwright Browser)
-    from playwright.sync_api import sync_playwright
-
+def browser(chromium: str) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield browser
@@ -301,7 +300,7 @@ def browser(chromium: str):  # noqa: ANN201 (a playwright Browser)
 
 
 @pytest.fixture(scope="module")
-def visits(browser, served_site: str, built_site: BuiltSite) -> dict[str, Visit]:  # noqa: ANN001
+def visits(browser: Browser, served_site: str, built_site: BuiltSite) -> dict[str, Visit]:
     """Every page of the site, plus a missing one (the 404 page), visited once; the report written."""
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     REPORT.unlink(missing_ok=True)
@@ -310,7 +309,6 @@ def visits(browser, served_site: str, built_site: BuiltSite) -> dict[str, Visit]
     report = {
         "server": urlsplit(served_site).netloc,
         "hosts": sorted({host for v in result.values() for host in v.hosts}),
-        "chapter_budget_bytes": CHAPTER_BUDGET_BYTES,
         "bytes_are": "response bodies of a cold load (a fresh browser context per page), "
         "as served by Python's http.server: uncompressed",
         "pages": [
@@ -325,7 +323,7 @@ def visits(browser, served_site: str, built_site: BuiltSite) -> dict[str, Visit]
     return result
 
 
-def failures(visits: dict[str, Visit], check) -> dict[str, object]:  # noqa: ANN001
+def failures(visits: dict[str, Visit], check: Callable[[Visit], object]) -> dict[str, object]:
     """The pages for which `check(visit)` returns something truthy, with what it returned."""
     return {page: found for page, v in visits.items() if (found := check(v))}
 
@@ -417,7 +415,7 @@ def test_chapter_tables_of_contents_follow_the_seed_numbering(visits: dict[str, 
     assert visits["simplified-attention/"].chapter == 1
 
 
-def test_search_finds_softmax(browser, served_site: str) -> None:  # noqa: ANN001
+def test_search_finds_softmax(browser: Browser, served_site: str) -> None:
     context = browser.new_context()
     try:
         page = context.new_page()

@@ -81,5 +81,5 @@ def test_the_link_check_finds_a_broken_anchor_and_a_missing_page(tmp_path: Path)
     broken = [entry["url"] for entry in report["error_map"][str(site / "index.html")]]
     assert len(broken) == report["errors"] == 2, broken
     assert any(url.endswith("#nowhere") for url in broken)
-    assert any(url.endswith("/attention-lab/missing") or url.endswith("/attention-lab/missing/") for url in broken)
+    assert any(url.endswith(("/attention-lab/missing", "/attention-lab/missing/")) for url in broken)
     assert report["returncode"] != 0

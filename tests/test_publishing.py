@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import yaml
 
@@ -27,8 +28,8 @@ _AnyTagLoader.add_multi_constructor("!", _untagged)
 _AnyTagLoader.add_multi_constructor("tag:yaml.org,2002:python/", _untagged)
 
 
-def load(path) -> dict:  # noqa: ANN001
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_AnyTagLoader)  # noqa: S506 (a safe loader)
+def load(path: Path) -> dict:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_AnyTagLoader)  # a SafeLoader
 
 
 def steps_using(job: dict, action: str) -> list[dict]:
