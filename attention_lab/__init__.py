@@ -3,6 +3,7 @@
 The package holds every computation that the chapters of the site teach:
 
 - `attention_lab.simplified_attention`: chapter 1, attention with no trainable weights.
+- `attention_lab.self_attention`: chapter 2, trainable query, key and value projections.
 
 Everything public is re-exported here; `__all__` lists it.
 """
@@ -22,6 +23,20 @@ from attention_lab.simplified_attention import (
     simplified_self_attention,
     softmax,
 )
+from attention_lab.self_attention import (
+    ProjectionWeights,
+    Projections,
+    SelfAttentionLinear,
+    SelfAttentionParams,
+    attention_score,
+    init_projection_weights,
+    project,
+    project_inputs,
+    query_key_scores,
+    scale_scores,
+    trainable_attention_for_query,
+    trainable_self_attention,
+)
 
 __all__ = [
     # Chapter 1: simplified self-attention
@@ -36,6 +51,19 @@ __all__ = [
     "simplified_attention_for_query",
     "simplified_self_attention",
     "softmax",
+    # Chapter 2: the "self" in self-attention
+    "ProjectionWeights",
+    "Projections",
+    "SelfAttentionLinear",
+    "SelfAttentionParams",
+    "attention_score",
+    "init_projection_weights",
+    "project",
+    "project_inputs",
+    "query_key_scores",
+    "scale_scores",
+    "trainable_attention_for_query",
+    "trainable_self_attention",
 ]
 
 __version__ = "0.1.0"

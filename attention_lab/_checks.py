@@ -131,3 +131,66 @@ def check_index(name: str, value: object, length: int) -> int:
             f"{name} must be in [{-length}, {length - 1}] for {length} tokens, got {value}"
         )
     return value % length
+
+
+def check_vector_or_matrix(
+    name: str, value: object, vector_legend: str, matrix_legend: tuple[str, str]
+) -> torch.Tensor:
+    """Check a 1-D or 2-D, non-empty, finite floating-point tensor and return it."""
+    tensor = require_tensor(name, value)
+    require_floating(name, tensor)
+    if tensor.dim() not in (1, 2):
+        matrix = "(" + ", ".join(matrix_legend) + ")"
+        raise ValueError(
+            f"{name} must have shape ({vector_legend},) or {matrix} (1-D or 2-D), "
+            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
+        )
+    require_tokens(name, tensor)
+    require_finite(name, tensor)
+    return tensor
+
+
+def check_size(name: str, value: object) -> int:
+    """Return `value` if it is a positive int (a dimension size); raise otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive int, got {_describe(value)}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return value
+
+
+def check_flag(name: str, value: object) -> bool:
+    """Return `value` if it is a bool; raise `TypeError` naming what it is."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool (True or False), got {_describe(value)}")
+    return value
+
+
+def check_float_dtype(name: str, value: object) -> torch.dtype:
+    """Return `value` if it is a floating-point `torch.dtype`; raise `TypeError` otherwise."""
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point torch.dtype, got {value!r}")
+    return value
+
+
+def make_generator(seed: object, generator: object) -> torch.Generator:
+    """Return the random generator that exactly one of `seed` and `generator` names.
+
+    A seed becomes a fresh CPU `torch.Generator`; a generator is returned as is
+    (and advanced by whoever draws from it). Torch's global random state is never used.
+    """
+    if (seed is None) == (generator is None):
+        given = "neither" if seed is None else "both"
+        raise ValueError(
+            f"pass exactly one of seed (an int) and generator (a torch.Generator), got {given}; "
+            f"random weights never come from torch's global random state"
+        )
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got {_describe(generator)}")
+        if generator.device.type != "cpu":
+            raise ValueError(f"generator must be a CPU torch.Generator, got one on {generator.device}")
+        return generator
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {_describe(seed)}")
+    return torch.Generator().manual_seed(seed)

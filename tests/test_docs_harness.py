@@ -24,7 +24,9 @@ PACKAGE = ROOT / "attention_lab"
 EXPECTED_EXAMPLES = {
     "index.md": 2,
     "reference/index.md": 3,
+    "reference/self-attention.md": 2,
     "reproducibility.md": 5,
+    "self-attention.md": 142,
     "simplified-attention.md": 65,
 }
 
