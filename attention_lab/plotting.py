@@ -20,11 +20,13 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from attention_lab import _checks
 
 __all__ = [
     "plot_attention_heatmap",
+    "plot_attention_heatmaps",
     "plot_embeddings_with_context",
     "plot_query_weights",
 ]
@@ -100,13 +102,97 @@ def plot_attention_heatmap(
         >>> heatmap.texts[0].get_text()  # row 0, column 0
         '0.21'
     """
-    weights = _check_weights("weights", weights, ("L", "L"))
-    _checks.require_same_size("weights rows", weights.shape[0], "weights columns", weights.shape[1], "size L")
+    weights = _check_square_weights("weights", weights)
     labels = _check_tokens(tokens, weights.shape[0], "token")
     size = weights.shape[0]
     figure = Figure(figsize=(1.0 + 0.75 * size, 0.6 + 0.62 * size), layout="constrained")
     axes = figure.subplots()
-    vmax = float(weights.max())
+    image = _draw_heatmap(axes, weights, labels, vmax=float(weights.max()), decimals=decimals)
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes, shrink=0.85, label="weight")
+    return figure
+
+
+def plot_attention_heatmaps(
+    weight_matrices: Sequence[torch.Tensor],
+    tokens: Sequence[str],
+    *,
+    titles: Sequence[str],
+    decimals: int = 2,
+) -> Figure:
+    """Draw several attention-weight matrices side by side on one shared colour scale.
+
+    Made for comparisons, such as unscaled against scaled weights: equal
+    colours mean equal weights in every panel.
+
+    Args:
+        weight_matrices: The attention-weight matrices, all of the same shape.
+        tokens: One label per token, used on both axes of every panel.
+        titles: One title per matrix.
+        decimals: Decimals of the numbers written in the cells.
+
+    Returns:
+        A new figure with one heatmap axes per matrix, then one shared colour bar.
+
+    Raises:
+        TypeError: If a matrix is not a floating-point tensor or `tokens` not a sequence.
+        ValueError: If there are no matrices, their shapes differ or are not
+            square `(L, L)`, a matrix is empty or holds NaN/inf, or `tokens` or
+            `titles` have the wrong length.
+
+    Shapes:
+        each of `weight_matrices` `(L, L)`, `tokens` of length `L`.
+
+    Taught in [Scaled dot-product attention](../self-attention.md#scaled-dot-product-attention).
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab.plotting import plot_attention_heatmaps
+        >>> uniform, identity = torch.full((2, 2), 0.5), torch.eye(2)
+        >>> figure = plot_attention_heatmaps([uniform, identity], ["a", "b"], titles=["uniform", "identity"])
+        >>> [axes.get_title() for axes in figure.axes[:2]]
+        ['uniform', 'identity']
+        >>> [text.get_text() for text in figure.axes[1].texts]
+        ['1.00', '0.00', '0.00', '1.00']
+    """
+    if isinstance(weight_matrices, torch.Tensor) or not isinstance(weight_matrices, Sequence) or not weight_matrices:
+        raise ValueError(
+            f"weight_matrices must be a non-empty sequence of (L, L) tensors, got {type(weight_matrices).__qualname__}"
+            + (f" of length {len(weight_matrices)}" if isinstance(weight_matrices, Sequence) else "")
+        )
+    matrices = [_check_square_weights(f"weight_matrices[{i}]", m) for i, m in enumerate(weight_matrices)]
+    for index, matrix in enumerate(matrices[1:], start=1):
+        if matrix.shape != matrices[0].shape:
+            raise ValueError(
+                f"weight_matrices must all have one shape, got {tuple(matrices[0].shape)} "
+                f"and {tuple(matrix.shape)} at index {index}"
+            )
+    labels = _check_tokens(tokens, matrices[0].shape[0], "token")
+    if isinstance(titles, str) or len(titles) != len(matrices):
+        raise ValueError(f"titles must hold one title per matrix ({len(matrices)}), got {titles!r}")
+    size = matrices[0].shape[0]
+    figure = Figure(figsize=(0.6 + (0.4 + 0.62 * size) * len(matrices), 0.6 + 0.62 * size), layout="constrained")
+    panels = figure.subplots(1, len(matrices), squeeze=False)[0]
+    vmax = max(float(matrix.max()) for matrix in matrices)
+    for axes, matrix, title in zip(panels, matrices, titles):
+        image = _draw_heatmap(axes, matrix, labels, vmax=vmax, decimals=decimals)
+        axes.set_title(str(title))
+    for axes in panels[1:]:
+        axes.set_ylabel("")
+    figure.colorbar(image, ax=list(panels), shrink=0.85, label="weight")
+    return figure
+
+
+def _check_square_weights(name: str, value: object) -> torch.Tensor:
+    """An `(L, L)` weight matrix, checked like every other tensor argument."""
+    weights = _check_weights(name, value, ("L", "L"))
+    _checks.require_same_size(f"{name} rows", weights.shape[0], f"{name} columns", weights.shape[1], "size L")
+    return weights
+
+
+def _draw_heatmap(axes: Axes, weights: torch.Tensor, labels: list[str], *, vmax: float, decimals: int) -> AxesImage:
+    """One annotated heatmap on `axes`, colours from 0 to `vmax`; returns its image."""
+    size = weights.shape[0]
     image = axes.imshow(weights.numpy(), cmap=_WEIGHT_COLORMAP, vmin=0.0, vmax=vmax)
     colormap = image.get_cmap()
     for row in range(size):
@@ -125,9 +211,7 @@ def plot_attention_heatmap(
     axes.set_yticks(range(size), labels)
     axes.set_xlabel("key (attended to)")
     axes.set_ylabel("query (attending)")
-    axes.set_title(title)
-    figure.colorbar(image, ax=axes, shrink=0.85, label="weight")
-    return figure
+    return image
 
 
 def plot_query_weights(

@@ -11,7 +11,12 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from attention_lab import TOKENS, example_inputs, simplified_attention_for_query, simplified_self_attention
-from attention_lab.plotting import plot_attention_heatmap, plot_embeddings_with_context, plot_query_weights
+from attention_lab.plotting import (
+    plot_attention_heatmap,
+    plot_attention_heatmaps,
+    plot_embeddings_with_context,
+    plot_query_weights,
+)
 
 INPUTS = example_inputs()
 RESULT = simplified_self_attention(INPUTS)
@@ -66,6 +71,18 @@ def test_heatmap_text_contrasts_with_its_cell() -> None:
     colours = {text.get_text(): to_rgba(text.get_color()) for text in texts}
     assert colours["1.00"] == to_rgba("black")  # viridis is light yellow at the top
     assert colours["0.00"] == to_rgba("white")  # and dark purple at 0
+
+
+def test_side_by_side_heatmaps_share_one_colour_scale() -> None:
+    flat = torch.full((6, 6), 1 / 6)
+    figure = plot_attention_heatmaps([RESULT.weights, flat], TOKENS, titles=["sharp", "flat"])
+    left, right, colour_bar = figure.axes
+    assert [left.get_title(), right.get_title()] == ["sharp", "flat"]
+    assert left.get_images()[0].get_clim() == right.get_images()[0].get_clim()
+    assert left.get_images()[0].get_clim()[1] == pytest.approx(float(RESULT.weights.max()))
+    assert [text.get_text() for text in right.texts] == ["0.17"] * 36
+    assert tick_texts(right.get_xticklabels()) == list(TOKENS)
+    assert right.get_ylabel() == ""  # the shared y labels stand on the left panel only
 
 
 # --- bar chart ----------------------------------------------------------------
@@ -133,6 +150,16 @@ def test_one_query_context_vector() -> None:
          "tokens must be a sequence of strings, got str"),
         (lambda: plot_attention_heatmap(RESULT.weights.tolist(), TOKENS), TypeError,
          "weights must be a torch.Tensor, got list"),
+        (lambda: plot_attention_heatmaps([RESULT.weights, RESULT.weights[:3, :3]], TOKENS, titles="ab"), ValueError,
+         "weight_matrices must all have one shape, got (6, 6) and (3, 3) at index 1"),
+        (lambda: plot_attention_heatmaps([], TOKENS, titles=[]), ValueError,
+         "weight_matrices must be a non-empty sequence of (L, L) tensors, got list of length 0"),
+        (lambda: plot_attention_heatmaps(RESULT.weights, TOKENS, titles=["a"]), ValueError,
+         "weight_matrices must be a non-empty sequence of (L, L) tensors, got Tensor"),
+        (lambda: plot_attention_heatmaps([RESULT.weights], TOKENS, titles=["a", "b"]), ValueError,
+         "titles must hold one title per matrix (1), got ['a', 'b']"),
+        (lambda: plot_attention_heatmaps([RESULT.weights.long()], TOKENS, titles=["a"]), TypeError,
+         "weight_matrices[0] must be a floating-point tensor"),
         (lambda: plot_query_weights(RESULT.weights, TOKENS), ValueError,
          "weights must have shape (L,) (1-D), got shape (6, 6) (2-D)"),
         (lambda: plot_query_weights(RESULT.weights[0], TOKENS, query_index=6), IndexError,
