@@ -9,10 +9,12 @@ from __future__ import annotations
 import inspect
 import math
 import re
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from markdown.extensions.toc import slugify
 from torch import nn
 
 import attention_lab
@@ -404,3 +406,23 @@ INFINITE_KEY = W._replace(key=torch.full((3, 4), float("inf")))
 def test_bad_input_gets_a_clear_error(call, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+# --- the chapter and the API reference link to each other ------------------------------
+
+CHAPTER = Path(__file__).resolve().parent.parent / "docs" / "self-attention.md"
+
+
+def test_the_chapter_links_to_every_public_object_of_its_module() -> None:
+    text = CHAPTER.read_text(encoding="utf-8")
+    missing = [name for name in chapter_2.__all__ if f"][attention_lab.{name}]" not in text]
+    assert not missing
+
+
+def test_every_docstring_links_back_to_an_existing_section_of_the_chapter() -> None:
+    headings = re.findall(r"^#{1,6} (.+)$", CHAPTER.read_text(encoding="utf-8"), re.MULTILINE)
+    anchors = {slugify(heading, "-") for heading in headings}
+    for name in chapter_2.__all__:
+        links = re.findall(r"Taught in .*?\]\(\.\./self-attention\.md#([\w-]+)\)", getattr(chapter_2, name).__doc__, re.DOTALL)
+        assert links, f"{name} does not say where it is taught"
+        assert set(links) <= anchors, f"{name} links to a missing section: {set(links) - anchors}"
