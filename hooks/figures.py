@@ -21,12 +21,25 @@ from typing import Any
 
 import matplotlib
 import matplotlib.style
+import torch
 from matplotlib.figure import Figure
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
-from attention_lab import TOKENS, example_inputs, simplified_attention_for_query, simplified_self_attention
-from attention_lab.plotting import plot_attention_heatmap, plot_embeddings_with_context, plot_query_weights
+from attention_lab import (
+    TOKENS,
+    example_inputs,
+    init_projection_weights,
+    simplified_attention_for_query,
+    simplified_self_attention,
+    trainable_self_attention,
+)
+from attention_lab.plotting import (
+    plot_attention_heatmap,
+    plot_attention_heatmaps,
+    plot_embeddings_with_context,
+    plot_query_weights,
+)
 
 FIGURE_DIR = "figures"
 SCHEMES = {"": "default", "-dark": "dark_background"}  # file suffix -> matplotlib style
@@ -54,11 +67,31 @@ def _simplified_embeddings_and_context() -> Figure:
     return plot_embeddings_with_context(inputs, TOKENS, simplified_self_attention(inputs).context)
 
 
+CHAPTER_2_SEED = 123  # the seed docs/self-attention.md draws Wq, Wk, Wv with
+
+
+def _trainable_weights(*, scaled: bool) -> torch.Tensor:
+    projection_weights = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    return trainable_self_attention(example_inputs(), projection_weights, scaled=scaled).weights
+
+
+def _trainable_weight_heatmap() -> Figure:
+    weights = _trainable_weights(scaled=False)
+    return plot_attention_heatmap(weights, TOKENS, title="Trainable attention weights (unscaled)")
+
+
+def _unscaled_vs_scaled() -> Figure:
+    matrices = [_trainable_weights(scaled=False), _trainable_weights(scaled=True)]
+    return plot_attention_heatmaps(matrices, TOKENS, titles=["unscaled", "scaled by 1/sqrt(d_k)"])
+
+
 # name (below figures/, without .svg) -> a function drawing it from the package
 FIGURES: dict[str, Callable[[], Figure]] = {
     "simplified-attention/query-2-weights": _query_2_weights,
     "simplified-attention/weight-heatmap": _simplified_weight_heatmap,
     "simplified-attention/embeddings-and-context": _simplified_embeddings_and_context,
+    "self-attention/weight-heatmap": _trainable_weight_heatmap,
+    "self-attention/unscaled-vs-scaled": _unscaled_vs_scaled,
 }
 
 

@@ -61,7 +61,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """After a run of the browser test: the weight of every page, and the hosts it requested."""
     ran = [r for reports in terminalreporter.stats.values() for r in reports
-           if getattr(r, "nodeid", "").startswith("tests/test_browser.py::")]  # fmt: skip
+           if isinstance(r, pytest.TestReport)  # not the deselected items of `-m "not site"`
+           and r.nodeid.startswith("tests/test_browser.py::")]  # fmt: skip
     report_path = ROOT / "build" / "browser-report.json"
     if not ran:
         return

@@ -26,7 +26,7 @@ EXPECTED_EXAMPLES = {
     "reference/index.md": 3,
     "reference/self-attention.md": 2,
     "reproducibility.md": 5,
-    "self-attention.md": 142,
+    "self-attention.md": 151,
     "simplified-attention.md": 65,
 }
 
