@@ -231,6 +231,17 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     return files
 
 
+@event_priority(50)  # before Material's search plugin indexes the page
+def on_page_context(context: dict[str, Any], page: Page, **_: Any) -> dict[str, Any]:
+    """Keep notebook pages out of the search index: they repeat their chapter word for word.
+
+    Every page downloads the index, so the duplicates would cost each reader about 100 KB.
+    """
+    if page.file.src_uri.startswith(f"{NOTEBOOK_DIR}/"):
+        page.meta["search"] = {**(page.meta.get("search") or {}), "exclude": True}
+    return context
+
+
 def on_shutdown(**_: Any) -> None:
     """Remove this process's generated notebooks (the site keeps its copies)."""
     global _output_root

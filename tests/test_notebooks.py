@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import json
 import re
 from pathlib import Path
 
@@ -114,6 +115,13 @@ def test_built_site_has_each_notebook_executed_with_a_download(built_site: Built
         chapter_html = built_site.page(stem)
         assert f'href="../notebooks/{stem}/{stem}.ipynb" download' in chapter_html
     assert "tensor([0.4431, 0.6496, 0.5671])" in built_site.page("notebooks/simplified-attention")
+
+
+def test_notebook_pages_stay_out_of_the_search_index(built_site: BuiltSite) -> None:
+    index = json.loads((built_site.directory / "search" / "search_index.json").read_text(encoding="utf-8"))
+    locations = [document["location"] for document in index["docs"]]
+    assert any(location.startswith("simplified-attention/") for location in locations)
+    assert not [location for location in locations if location.startswith("notebooks/")]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
