@@ -1,9 +1,11 @@
 """Print wall-clock figures for the test suite and the strict site build.
 
-Run with `make bench` (after set-up). Targets on a 2-core machine: the whole
-test suite under 30 s (without the browser test) and `mkdocs build --strict`
-under 10 s (20 s once notebooks execute). The script prints figures; it
-asserts nothing, so a slow machine cannot make the test suite flaky.
+Run with `make bench` (after set-up). Targets on a 2-core machine: the test
+suite without the site build and browser (`-m "not site"`) under 30 s, and
+`mkdocs build --strict`, notebooks executing, under 20 s. The whole suite also
+builds the site, runs it in Chromium and checks links, so it takes longer.
+The script prints figures; it asserts nothing, so a slow machine cannot make
+the test suite flaky.
 """
 
 from __future__ import annotations
