@@ -115,7 +115,7 @@ def init_projection_weights(
 ) -> ProjectionWeights:
     """Draw $W_q$, $W_k$, $W_v$ from a standard normal distribution, reproducibly.
 
-    The seed's `torch.randn(embed_dim, hidden_dim)`, three times, in the order
+    The source notebook's `torch.randn(embed_dim, hidden_dim)`, three times, in the order
     query, key, value, but from an explicit random generator: torch's global
     random state is neither read nor changed, so `torch.manual_seed` is never
     needed and other code cannot shift these numbers.
@@ -274,7 +274,7 @@ def project_inputs(inputs: torch.Tensor, projection_weights: ProjectionWeights) 
 def attention_score(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
     r"""One unscaled attention score: the dot product of a query and a key.
 
-    $$\omega_{ij} = q^{(i)} \cdot k^{(j)} = \sum_{h=1}^{H} q^{(i)}_h \, k^{(j)}_h$$
+    $$\omega_{ij} = q^{(i)} \cdot k^{(j)} = \sum_{h=0}^{H-1} q^{(i)}_h \, k^{(j)}_h$$
 
     Args:
         query: The query vector of token `i`.
@@ -401,7 +401,7 @@ def trainable_attention_for_query(
     r"""Sections 2.2.2 to 2.2.6 in one call: the attention of one query.
 
     $$q = x^{(i)} W_q,\quad K = X W_k,\quad V = X W_v,\quad
-    \alpha = \operatorname{softmax}\!\Big(\frac{K q}{\sqrt{H}}\Big),\quad z^{(i)} = \alpha V$$
+    \alpha = \operatorname{softmax}\!\Big(\frac{q K^\top}{\sqrt{H}}\Big),\quad z^{(i)} = \alpha V$$
 
     The scores are those of chapter 1's
     [`attention_scores_for_query`][attention_lab.attention_scores_for_query],
@@ -412,7 +412,7 @@ def trainable_attention_for_query(
         query_index: Which token is the query (negative values count from the end).
         projection_weights: $W_q$, $W_k$, $W_v$.
         scaled: Divide the scores by $\sqrt{H}$ before the softmax. **Default
-            `True`**, the standard; `False` gives the seed's unscaled steps.
+            `True`**, the standard; `False` gives the source notebook's unscaled steps.
 
     Returns:
         `scores (L,)` (scaled when `scaled`: the ones softmax receives),
@@ -468,7 +468,7 @@ def trainable_self_attention(
         inputs: The embeddings of all tokens.
         projection_weights: $W_q$, $W_k$, $W_v$.
         scaled: Divide the scores by $\sqrt{H}$ before the softmax. **Default
-            `True`**, the standard; `False` gives the seed's unscaled steps.
+            `True`**, the standard; `False` gives the source notebook's unscaled steps.
 
     Returns:
         `scores (L, L)` (scaled when `scaled`: the ones softmax receives),
@@ -627,7 +627,7 @@ class _SelfAttentionModule(nn.Module):
 
 
 class SelfAttentionParams(_SelfAttentionModule):
-    r"""Self-attention holding $W_q$, $W_k$, $W_v$ as `nn.Parameter` matrices, as the seed does.
+    r"""Self-attention holding $W_q$, $W_k$, $W_v$ as `nn.Parameter` matrices, as the source notebook does.
 
     The parameters are drawn like [`init_projection_weights`][attention_lab.init_projection_weights]
     (standard normal, query then key then value), so the same seed gives the
@@ -641,7 +641,7 @@ class SelfAttentionParams(_SelfAttentionModule):
         seed: Seeds a fresh `torch.Generator`. Pass exactly one of `seed` and `generator`.
         generator: A CPU `torch.Generator` to draw the parameters from.
         scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, the standard;
-            `False` reproduces the seed's unscaled chapter.
+            `False` reproduces the source notebook's unscaled chapter.
         dtype: Floating-point dtype of the parameters.
 
     Raises:
@@ -719,7 +719,7 @@ class SelfAttentionLinear(_SelfAttentionModule):
         seed: Seeds a fresh `torch.Generator`. Pass exactly one of `seed` and `generator`.
         generator: A CPU `torch.Generator` to draw the parameters from.
         scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, the standard;
-            `False` reproduces the seed's unscaled chapter.
+            `False` reproduces the source notebook's unscaled chapter.
         dtype: Floating-point dtype of the parameters.
 
     Raises:

@@ -94,7 +94,7 @@ def example_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
 def attention_scores_for_query(query: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     r"""Score one query against every input with a dot product.
 
-    $$\omega_i = x^{(q)} \cdot x^{(i)} = \sum_{e=1}^{E} x^{(q)}_e \, x^{(i)}_e$$
+    $$\omega_i = x^{(q)} \cdot x^{(i)} = \sum_{e=0}^{E-1} x^{(q)}_e \, x^{(i)}_e$$
 
     Args:
         query: The embedding of the token we focus on.
@@ -219,7 +219,7 @@ def softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def context_vector(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     r"""The attention-weighted sum of the value vectors for one query.
 
-    $$z = \sum_{i=1}^{L} \alpha_i \, x^{(i)}$$
+    $$z = \sum_{i=0}^{L-1} \alpha_i \, x^{(i)}$$
 
     In chapter 1 the values are the embeddings themselves; in chapter 2 they
     are the projected value vectors.
@@ -236,7 +236,8 @@ def context_vector(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         ValueError: On a wrong rank, an empty tensor, a token-count mismatch, or NaN/inf values.
 
     Shapes:
-        `weights (L,)`, `values (L, E)`, returns `(E,)`.
+        `weights (L,)`, `values (L, E)`, returns `(E,)`; in chapter 2 the values
+        are projected, `(L, H)`, and so is the result, `(H,)`.
 
     Taught in [1.1.3](../simplified-attention.md#113-the-context-vector).
 
@@ -299,7 +300,8 @@ def context_vectors(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor
         ValueError: On a wrong rank, an empty tensor, a token-count mismatch, or NaN/inf values.
 
     Shapes:
-        `weights (L, L)`, `values (L, E)`, returns `(L, E)`.
+        `weights (L, L)`, `values (L, E)`, returns `(L, E)`; in chapter 2 the
+        values are projected, `(L, H)`, and so is the result, `(L, H)`.
 
     Taught in [1.2.3](../simplified-attention.md#123-all-context-vectors).
 
