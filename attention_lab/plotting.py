@@ -53,6 +53,13 @@ def _check_weights(name: str, value: object, legend: tuple[str, ...]) -> torch.T
     return tensor.detach().to("cpu", torch.float64)
 
 
+def _check_decimals(decimals: object) -> int:
+    """The number of decimals written on a figure: an int from 0 to 8."""
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 8:
+        raise ValueError(f"decimals must be an int from 0 to 8, got {decimals!r}")
+    return decimals
+
+
 def _text_color_for(colormap: Colormap, fraction: float) -> str:
     """Black on light cells, white on dark ones, whatever the page's scheme."""
     red, green, blue, _ = colormap(fraction)
@@ -84,7 +91,7 @@ def plot_attention_heatmap(
     Raises:
         TypeError: If `weights` is not a floating-point tensor or `tokens` not a sequence.
         ValueError: If `weights` is not square `(L, L)`, is empty or holds NaN/inf,
-            or `tokens` does not hold `L` labels.
+            `tokens` does not hold `L` labels, or `decimals` is not an int from 0 to 8.
 
     Shapes:
         `weights (L, L)`, `tokens` of length `L`.
@@ -104,6 +111,7 @@ def plot_attention_heatmap(
     """
     weights = _check_square_weights("weights", weights)
     labels = _check_tokens(tokens, weights.shape[0], "token")
+    decimals = _check_decimals(decimals)
     size = weights.shape[0]
     figure = Figure(figsize=(1.0 + 0.75 * size, 0.6 + 0.62 * size), layout="constrained")
     axes = figure.subplots()
@@ -138,7 +146,7 @@ def plot_attention_heatmaps(
         TypeError: If a matrix is not a floating-point tensor or `tokens` not a sequence.
         ValueError: If there are no matrices, their shapes differ or are not
             square `(L, L)`, a matrix is empty or holds NaN/inf, or `tokens` or
-            `titles` have the wrong length.
+            `titles` have the wrong length, or `decimals` is not an int from 0 to 8.
 
     Shapes:
         each of `weight_matrices` `(L, L)`, `tokens` of length `L`.
@@ -168,6 +176,7 @@ def plot_attention_heatmaps(
                 f"and {tuple(matrix.shape)} at index {index}"
             )
     labels = _check_tokens(tokens, matrices[0].shape[0], "token")
+    decimals = _check_decimals(decimals)
     if isinstance(titles, str) or len(titles) != len(matrices):
         raise ValueError(f"titles must hold one title per matrix ({len(matrices)}), got {titles!r}")
     size = matrices[0].shape[0]
@@ -236,8 +245,8 @@ def plot_query_weights(
     Raises:
         TypeError: If `weights` is not a floating-point tensor, `tokens` not a
             sequence, or `query_index` not an int.
-        ValueError: If `weights` is not `(L,)`, is empty or holds NaN/inf, or
-            `tokens` does not hold `L` labels.
+        ValueError: If `weights` is not `(L,)`, is empty or holds NaN/inf,
+            `tokens` does not hold `L` labels, or `decimals` is not an int from 0 to 8.
         IndexError: If `query_index` is out of range.
 
     Shapes:
@@ -257,6 +266,7 @@ def plot_query_weights(
     """
     weights = _check_weights("weights", weights, ("L",))
     labels = _check_tokens(tokens, weights.shape[0], "token")
+    decimals = _check_decimals(decimals)
     figure = Figure(figsize=(6.4, 3.4), layout="constrained")
     axes = figure.subplots()
     colors = ["C0"] * len(labels)

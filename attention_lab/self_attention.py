@@ -797,7 +797,9 @@ def _linear(
     embed_dim: int, hidden_dim: int, bias: bool, dtype: torch.dtype, generator: torch.Generator
 ) -> nn.Linear:
     """An `nn.Linear(E, H)` initialised like PyTorch's default, from `generator` only."""
-    layer = nn.utils.skip_init(nn.Linear, embed_dim, hidden_dim, bias=bias, dtype=dtype)  # no global RNG
+    layer: nn.Linear = nn.utils.skip_init(  # type: ignore[no-untyped-call]  # untyped in torch
+        nn.Linear, embed_dim, hidden_dim, bias=bias, dtype=dtype
+    )  # no global RNG
     with torch.no_grad():
         nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)  # U(±1/sqrt(E))
         if layer.bias is not None:
