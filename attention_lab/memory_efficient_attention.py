@@ -14,7 +14,7 @@ module computes exactly the same context vectors while holding only small
   `T` queries), keeping a running output beside $m$ and $\ell$; with a causal
   mask it skips every block that lies entirely in the future.
 
-[`full_attention`][attention_lab.memory_efficient_attention.full_attention] is
+[`full_attention`][attention_lab.full_attention] is
 the `(L, L)` form beside it, built on chapter 1's
 [`softmax`][attention_lab.softmax], so that the two can be compared.
 
@@ -222,7 +222,7 @@ def online_softmax_trace(
 ) -> list[OnlineSoftmaxStep]:
     r"""Follow online attention for one query, block by block: the trace table of 5.2.2.
 
-    Besides $m$ and $\ell$ (see [`online_softmax`][attention_lab.memory_efficient_attention.online_softmax]),
+    Besides $m$ and $\ell$ (see [`online_softmax`][attention_lab.online_softmax]),
     keep the running weighted sum of values $o = \sum_j e^{\omega_j - m} v^{(j)}$,
     rescaled by the same factor as $\ell$:
 
@@ -237,7 +237,7 @@ def online_softmax_trace(
         block_size: How many keys `T` each step reads.
 
     Returns:
-        One [`OnlineSoftmaxStep`][attention_lab.memory_efficient_attention.OnlineSoftmaxStep] per block;
+        One [`OnlineSoftmaxStep`][attention_lab.OnlineSoftmaxStep] per block;
         a partial output with nothing to attend to yet is all zeros.
 
     Raises:
@@ -336,7 +336,7 @@ def attention_blocks(tokens: int, *, block_size: int, causal: bool = False) -> l
     $\lceil L/T \rceil^2$ tiles. With `causal=True`, tiles whose keys all come
     after their queries are skipped, about half of them, and only the tiles on
     the diagonal need an element-wise mask.
-    [`tiled_attention`][attention_lab.memory_efficient_attention.tiled_attention] walks exactly this list.
+    [`tiled_attention`][attention_lab.tiled_attention] walks exactly this list.
 
     Args:
         tokens: The number of tokens `L`.
@@ -344,7 +344,7 @@ def attention_blocks(tokens: int, *, block_size: int, causal: bool = False) -> l
         causal: Skip the tiles that lie entirely in the future.
 
     Returns:
-        One [`AttentionBlock`][attention_lab.memory_efficient_attention.AttentionBlock] per tile computed.
+        One [`AttentionBlock`][attention_lab.AttentionBlock] per tile computed.
 
     Raises:
         TypeError: If `tokens` or `block_size` is not an int, or `causal` not a bool.
@@ -401,7 +401,7 @@ def full_attention(
 
     with $M_{ij} = -\infty$ for $j > i$ when `causal`, else 0, and chapter 1's
     [`softmax`][attention_lab.softmax] over each row. The reference that
-    [`tiled_attention`][attention_lab.memory_efficient_attention.tiled_attention] must match.
+    [`tiled_attention`][attention_lab.tiled_attention] must match.
 
     Args:
         queries: One query vector per token.
@@ -467,8 +467,8 @@ def tiled_attention(
 
     then write $o / \ell$ as the block's context vectors. With `causal`, the key
     blocks after a query block are skipped and only the diagonal tiles are
-    masked (see [`attention_blocks`][attention_lab.memory_efficient_attention.attention_blocks]). Equal to
-    [`full_attention`][attention_lab.memory_efficient_attention.full_attention]
+    masked (see [`attention_blocks`][attention_lab.attention_blocks]). Equal to
+    [`full_attention`][attention_lab.full_attention]
     and to `torch.nn.functional.scaled_dot_product_attention` (with
     `is_causal=causal`) for every block size, including `T` that does not
     divide `L` and `T >= L`.

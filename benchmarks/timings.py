@@ -4,6 +4,9 @@ Run with `make bench` (after set-up). Targets on a 2-core machine: the test
 suite without the site build and browser (`-m "not site"`) under 30 s, and
 `mkdocs build --strict`, notebooks executing, under 20 s. The whole suite also
 builds the site, runs it in Chromium and checks links, so it takes longer.
+It then runs `benchmarks/memory.py` (chapter 5: time and peak memory of naive,
+tiled and fused attention up to L = 16,384), which rewrites
+`docs/data/memory-benchmark.json`, the file the chapter's table and plot are drawn from.
 The script prints figures; it asserts nothing, so a slow machine cannot make
 the test suite flaky.
 """
@@ -18,6 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import memory  # noqa: E402  (benchmarks/memory.py, beside this script)
 
 
 def timed(label: str, command: list[str], env: dict[str, str]) -> float:
@@ -42,6 +48,8 @@ def main() -> int:
         [sys.executable, "-m", "pytest", "-q", "-m", "not site"],
         env,
     )
+    print()
+    memory.main([])  # chapter 5: naive vs tiled vs SDPA, writes docs/data/memory-benchmark.json
     return 0
 
 
