@@ -22,6 +22,7 @@ from matplotlib.colors import Colormap, ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from attention_lab import _checks
 
@@ -460,6 +461,7 @@ def plot_scaling(
         axes.set_yscale("log")
         axes.set_xticks(list(tokens), [f"{length:,}" for length in tokens], rotation=45, ha="right")
         axes.minorticks_off()
+        axes.yaxis.set_major_formatter(FuncFormatter(_plain_number))  # 0.01, 1, 1,000: no 10^k
         axes.set_xlabel("tokens L")
         axes.set_ylabel(str(ylabel))
         axes.grid(True, which="major", alpha=0.3)
@@ -468,6 +470,11 @@ def plot_scaling(
     if title is not None:
         figure.suptitle(title)
     return figure
+
+
+def _plain_number(value: float, _: object) -> str:
+    """A tick label a beginner reads at a glance: `0.001`, `10`, `100,000`."""
+    return f"{value:,.0f}" if value >= 1 else f"{value:.10f}".rstrip("0")
 
 
 _SKIPPED, _COMPUTED, _MASKED = 0, 1, 2

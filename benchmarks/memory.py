@@ -155,7 +155,7 @@ def _machine(device: str) -> str:
 
 
 def measure(method: str, tokens: int, args: argparse.Namespace) -> dict[str, float]:
-    repeats = 3 if tokens <= 4096 else 2
+    repeats = 20 if tokens <= 2048 else 7 if tokens <= 4096 else 3
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", method, "--sizes", str(tokens),
         "--block-size", str(args.block_size), "--threads", str(args.threads), "--device", args.device,
@@ -177,7 +177,8 @@ def report(results: dict[str, Any]) -> list[str]:
     """The table and the targets, as printed lines."""
     lines = [
         f"{results['machine']}; torch {results['torch']}, {results['threads']} threads, {results['device']}, "
-        f"H={results['hidden']}, float32, tiled block size T={results['block_size']}",
+        f"H={results['hidden']}, float32, tiled block size T={results['block_size']}, "
+        f"load average {results['load_average'][0]} at the start, {results['load_average'][1]} at the end",
         f"{'L':>6} | {'naive s':>8} {'tiled s':>8} {'sdpa s':>8} | {'tiled/sdpa':>10} {'naive/sdpa':>10} | "
         f"{'naive MiB':>9} {'tiled MiB':>9} {'sdpa MiB':>9} | {'tiled/naive mem':>15}",
     ]
@@ -207,6 +208,7 @@ def report(results: dict[str, Any]) -> list[str]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
+    load_before = os.getloadavg()[0]
     rows = []
     for tokens in args.sizes:
         row: dict[str, Any] = {"tokens": tokens}
@@ -226,7 +228,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "dtype": "float32",
         "block_size": args.block_size,
         "memory_measurement": MEASUREMENT[args.device],
-        "time_measurement": "best of 3 calls (2 from L=8192), after the measured call, same process",
+        "time_measurement": "best of 20 calls (7 at L=4096, 3 from L=8192) after the measured one, same process",
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "naive": "torch.softmax(Q @ K.T / sqrt(H), dim=-1) @ V",
         "sdpa": "F.scaled_dot_product_attention on (1, 1, L, H) views (the fused flash kernel on the CPU)",
         "rows": rows,

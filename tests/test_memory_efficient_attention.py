@@ -268,7 +268,7 @@ RESULTS = ROOT / "docs" / "data" / "memory-benchmark.json"
 
 def test_the_committed_benchmark_results_are_labelled_and_complete() -> None:
     results = json.loads(RESULTS.read_text(encoding="utf-8"))
-    for label in ("machine", "date", "torch", "threads", "device", "memory_measurement", "block_size"):
+    for label in ("machine", "date", "torch", "threads", "device", "memory_measurement", "time_measurement", "load_average", "block_size"):
         assert results[label], label
     assert [row["tokens"] for row in results["rows"]] == [512, 1024, 2048, 4096, 8192, 16_384]
     for row in results["rows"]:
@@ -385,3 +385,25 @@ def test_every_docstring_links_back_to_an_existing_section_of_the_chapter() -> N
         )
         assert links, f"{name} does not say where it is taught"
         assert set(links) <= anchors, f"{name} links to a missing section: {set(links) - anchors}"
+
+
+# --- the build draws the benchmark's table and plot from the committed results ------------------
+
+
+def test_the_benchmark_figure_and_table_show_the_results_file() -> None:
+    from hooks import figures
+
+    results = figures.load_benchmark()
+    figure = figures.FIGURES["memory-efficient-attention/benchmark"]()
+    time_axes, memory_axes = figure.axes
+    tiled = next(line for line in memory_axes.get_lines() if line.get_label().startswith("tiled"))
+    assert list(tiled.get_xdata()) == [row["tokens"] for row in results["rows"]]
+    assert list(tiled.get_ydata()) == [row["tiled"]["peak_extra_bytes"] / 2**20 for row in results["rows"]]
+    table = figures.benchmark_table(results)
+    assert results["machine"] in table and results["date"] in table
+    last = results["rows"][-1]
+    ratio = last["tiled"]["peak_extra_bytes"] / last["naive"]["peak_extra_bytes"]
+    assert f"| 16,384 |" in table and f"{ratio:.2f} |" in table
+    page = CHAPTER.read_text(encoding="utf-8")
+    assert page.count(figures.BENCHMARK_MARKER) == 1
+    assert figures.on_page_markdown(page, page=None).count("| 16,384 |") == 2  # memory and time tables
