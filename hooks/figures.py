@@ -152,11 +152,11 @@ def benchmark_table(results: dict[str, Any]) -> str:
             f"| {row['tokens']:,} | {memory['naive']:,.1f} | {memory['tiled']:,.1f} | {memory['sdpa']:,.1f} "
             f"| {memory['tiled'] / memory['naive']:.2f} |"
         )
-    lines += ["", "| L | naive s | tiled s | SDPA s | tiled ÷ SDPA |", "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += ["", "| L | naive ms | tiled ms | SDPA ms | tiled ÷ SDPA |", "| ---: | ---: | ---: | ---: | ---: |"]
     for row in rows:
-        time = {m: row[m]["seconds"] for m in _METHODS}
+        time = {m: row[m]["seconds"] * 1000 for m in _METHODS}
         lines.append(
-            f"| {row['tokens']:,} | {time['naive']:.3f} | {time['tiled']:.3f} | {time['sdpa']:.3f} "
+            f"| {row['tokens']:,} | {time['naive']:,.1f} | {time['tiled']:,.1f} | {time['sdpa']:,.1f} "
             f"| {time['tiled'] / time['sdpa']:.1f}× |"
         )
     return "\n".join(lines)
