@@ -70,9 +70,9 @@
   function parseEntry(text) {
     const t = text.trim();
     if (t === "") return { error: "is empty" };
-    if (!NUMBER.test(t)) return { error: `“${t}” is not a number: type a decimal such as 0.43 or -1.5` };
+    if (!NUMBER.test(t)) return { error: "is not a number: type a decimal such as 0.43 or \u22121.5" };
     const v = Number(t);
-    if (!Number.isFinite(v) || Math.abs(v) > LIMIT) return { error: `${t} is too large: keep it between \u2212${LIMIT} and ${LIMIT}` };
+    if (!Number.isFinite(v) || Math.abs(v) > LIMIT) return { error: `is too large: keep it between \u2212${LIMIT} and ${LIMIT}` };
     return { value: v };
   }
 
@@ -98,9 +98,10 @@
     const s = structuredClone(defaults);
     const ignored = [];
     const pairs = preset ? Object.entries(preset).map(([k, v]) => [k, String(v)])
-      : fragment.split("&").map((pair) => pair.split("="));
+      : fragment.split("&").filter(Boolean).map((pair) => pair.split("="));
     for (const [key, value = ""] of pairs) {
-      if (!(key in SETTERS) || !SETTERS[key](s, value)) ignored.push(`${key}=${value}`);
+      if (!(key in SETTERS)) ignored.push("an unknown setting");
+      else if (!SETTERS[key](s, value)) ignored.push(key);
     }
     return { s, ignored };
   }
@@ -145,7 +146,7 @@
       <th scope="col">dim 1</th><th scope="col">dim 2</th></tr></thead><tbody>${rows}</tbody></table>
     </div>
     <div id="ax-messages" class="ax-messages" aria-live="polite"></div>
-    <button type="button" class="md-button" id="ax-reset">Reset the embeddings</button>
+    <button type="button" class="ax-button" id="ax-reset">Reset the embeddings</button>
     <div class="ax-out"></div>`;
     fields = [...root.querySelectorAll("input[data-i]")];
   }
@@ -170,7 +171,7 @@
       const i = Number(field.dataset.i), e = Number(field.dataset.e);
       const parsed = parseEntry(field.value);
       if (parsed.error) {
-        messages.push(`${esc(data.tokens[i])}, dimension ${e}: ${esc(parsed.error)}. ` +
+        messages.push(`${esc(data.tokens[i])}, dimension ${e} ${parsed.error}. ` +
           `The explorer keeps the last valid value, ${fmtInput(state.x[i][e])}.`);
       } else {
         state.x[i][e] = parsed.value;
@@ -213,7 +214,7 @@
       (v, i, j) => v === -Infinity ? `<td class="ax-masked" data-k="s.${i}.${j}" title="masked">\u2212∞</td>`
         : `<td data-k="s.${i}.${j}">${fmt(v)}</td>`);
     html += matrixTable("ax-weights-title", "Weights α<sub>ij</sub> = softmax of row i (darker: larger)", r.weights, tokens,
-      (v, i, j) => `<td data-k="w.${i}.${j}" style="--ax-a:${(60 * v / top).toFixed(1)}%">${fmt(v)}</td>`, "ax-heat");
+      (v, i, j) => `<td data-k="w.${i}.${j}" style="--ax-a:${(45 * v / top).toFixed(1)}%">${fmt(v)}</td>`, "ax-heat");
     html += barChart(r.weights[state.query]);
     html += matrixTable("ax-context-title", `Context vectors z<sup>(i)</sup> = Σ<sub>j</sub> α<sub>ij</sub> ${state.mode === 2 ? "v" : "x"}<sup>(j)</sup>`,
       r.context, dims, (v, i, d) => `<td data-k="z.${i}.${d}">${fmt(v)}</td>`);
@@ -247,8 +248,8 @@
     state = s;
     showControls();
     if (announce && ignored.length) {
-      $("#ax-messages").insertAdjacentHTML("beforeend", `<p class="ax-error">The link's ${esc(ignored.join(", "))} ` +
-        "is not a setting the explorer knows; it shows the default there instead.</p>");
+      $("#ax-messages").insertAdjacentHTML("beforeend", `<p class="ax-error">The link's ${esc(ignored.join(", "))}: ` +
+        "not a value the explorer has, so it shows the default there instead.</p>");
     }
     render();
   }
