@@ -382,6 +382,12 @@ def test_the_chapter_presets_show_the_chapters_printed_numbers(page: Page, serve
                 inputs, init_projection_weights(E, config.hidden, seed=config.seed), scaled=config.scaled))  # fmt: skip
             assert [shown(v) for v in chapter.weights[config.query].tolist()] == [
                 state["cells"][f"b.{j}"] for j in range(L)]  # fmt: skip
+    # The preset links on the page switch the configuration in place.
+    explorer_page = Explorer(page).open(served_site + "explore/#chapter-3")
+    page.locator("input[data-i='0'][data-e='0']").fill("5")
+    page.click("#chapter-1")
+    page.wait_for_function("window.attentionExplorer.config().mode === 1")
+    check_page_shows(explorer_page.read(), Config())
 
 
 BAD_ENTRIES = {
