@@ -7,7 +7,7 @@ solution ends with [`check`][attention_lab.exercises.check]:
     >>> from attention_lab.exercises import check
     >>> scores = attention_score_matrix(example_inputs())  # (L, L)
     >>> check("1.1", scores[4, 1])
-    ✓ 1.1 is right.
+    ✓ 1.1 is right. Row 4, column 1 of Ω = X Xᵀ holds the same number, and so does row 1, column 4.
     >>> check("1.1", scores[3, 0])  # counted the tokens from 1
     ✗ 1.1 is not right yet: that is ω_30, the score of 'with' against 'Your': indices count from 0, so x^(4) is 'one' (the fifth row) and x^(1) is 'journey'.
 
@@ -190,7 +190,7 @@ def check(exercise_id: str, answer: object) -> CheckResult:
         >>> from attention_lab.exercises import check
         >>> scores = attention_score_matrix(example_inputs())  # (L, L)
         >>> check("1.2", softmax(scores, dim=1)[4, 1])
-        ✓ 1.2 is right.
+        ✓ 1.2 is right. 'one' gives 'journey' about a fifth of its attention.
         >>> check("1.2", scores[4, 1])
         ✗ 1.2 is not right yet: that is the score ω_41 itself: did you forget the softmax? A weight is the softmax of the whole row of scores of query 4.
         >>> check("1.2", "0.2")
