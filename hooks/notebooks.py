@@ -66,7 +66,7 @@ _HEADING_ID = re.compile(r"[ \t]*\{[ \t]*#[\w-]+[ \t]*\}[ \t]*$", re.MULTILINE)
 _ADMONITION = re.compile(r'^(!!!|\?\?\?\+?)[ \t]+(\w+)(?:[ \t]+"([^"]*)")?[ \t]*$')
 _SOLUTION = re.compile(r'^(?P<indent>[ \t]*)\?\?\?\+?[ \t]+success[ \t]+"Solution"[ \t]*$')
 _CHECK_CALL = re.compile(r"^[ \t]*(?:>>> )?(check\(.*\))[ \t]*$")
-ANSWER_CELL = "answer = ...  # your answer: replace the ... (the hint above helps)"
+ANSWER_CELL = "answer = ...  # your answer here"
 
 
 class _IgnoreTags(yaml.SafeLoader):

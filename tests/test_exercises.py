@@ -517,3 +517,12 @@ def test_math_in_messages_is_plain_text() -> None:
     for item in exercises():
         for mistake in item.mistakes:
             assert "$" not in mistake.message and "\\" not in mistake.message
+
+
+def test_every_public_name_of_the_exercises_is_in_its_api_page_once() -> None:
+    import attention_lab.exercises as package
+
+    page = (DOCS / "reference" / "exercises.md").read_text(encoding="utf-8")
+    documented = re.findall(r"^::: attention_lab\.exercises\.(\w+)\s*$", page, re.MULTILINE)
+    modules = [module.__name__.rsplit(".", 1)[1] for module in spec_modules()]
+    assert sorted(documented) == sorted([*package.__all__, *modules])
