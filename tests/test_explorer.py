@@ -362,7 +362,7 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
         shared = Explorer(page.context.new_page()).open(url + state["hash"])
         again = shared.read()
         shared.page.close()
-        assert again["hash"] == state["hash"]
+        assert again["hash"] == state["hash"] and not again["messages"]
         assert again["config"] == state["config"] and again["cells"] == state["cells"]
         assert again["result"] == state["result"]
     assert {(1, True), (2, False), (2, True)} <= modes and causal == {False, True}
@@ -453,7 +453,8 @@ def test_a_link_with_bad_settings_says_so_and_shows_the_defaults(page: Page, ser
 
 
 def test_every_control_is_reachable_by_keyboard_and_labelled(page: Page, served_site: str) -> None:  # noqa: F811
-    Explorer(page).open(served_site + "explore/#mode=2&query=0&seed=123&hidden=2&scaled=1&causal=0&tau=1")
+    state = Explorer(page).open(served_site + "explore/#mode=2&query=0&seed=123&hidden=2&scaled=1&causal=0&tau=1").read()
+    assert not state["messages"] and state["config"]["query"] == 0
     page.locator("#chapter-1").focus()
     reached = []
     for _ in range(60):

@@ -77,10 +77,10 @@
   }
 
   const SETTERS = {
-    mode: (s, v) => (v === "1" || v === "2") && (s.mode = Number(v)),
-    query: (s, v) => /^[0-5]$/.test(v) && (s.query = Number(v)),
-    seed: (s, v) => data.seeds.includes(Number(v)) && (s.seed = Number(v)),
-    hidden: (s, v) => data.hidden_sizes.includes(Number(v)) && (s.hidden = Number(v)),
+    mode: (s, v) => (v === "1" || v === "2") && ((s.mode = Number(v)), true),
+    query: (s, v) => /^[0-5]$/.test(v) && ((s.query = Number(v)), true),
+    seed: (s, v) => data.seeds.includes(Number(v)) && ((s.seed = Number(v)), true),
+    hidden: (s, v) => data.hidden_sizes.includes(Number(v)) && ((s.hidden = Number(v)), true),
     scaled: (s, v) => (v === "0" || v === "1") && ((s.scaled = v === "1"), true),
     causal: (s, v) => (v === "0" || v === "1") && ((s.causal = v === "1"), true),
     tau: (s, v) => TAUS.includes(Number(v)) && v !== "" && ((s.tau = Number(v)), true),
@@ -100,7 +100,7 @@
     const pairs = preset ? Object.entries(preset).map(([k, v]) => [k, String(v)])
       : fragment.split("&").filter(Boolean).map((pair) => pair.split("="));
     for (const [key, value = ""] of pairs) {
-      if (!(key in SETTERS)) ignored.push("an unknown setting");
+      if (!Object.hasOwn(SETTERS, key)) ignored.push("an unknown setting");
       else if (!SETTERS[key](s, value)) ignored.push(key);
     }
     return { s, ignored };
