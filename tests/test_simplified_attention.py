@@ -178,9 +178,14 @@ X = example_inputs()
             "weights and values must have the same number of tokens L, got 5 and 6",
         ),
         (
-            lambda: context_vectors(torch.ones(6, 5) / 5, X),
+            lambda: context_vectors(torch.ones(5, 5) / 5, X),
             ValueError,
             "weights and values must have the same number of tokens L, got 5 and 6",
+        ),
+        (
+            lambda: context_vectors(torch.full((4, 6), 1 / 6), X),
+            ValueError,
+            "weights must be square, shape (L, L) with one row and one column per token, got shape (4, 6)",
         ),
         # mixed dtypes
         (
