@@ -136,8 +136,8 @@ def init_projection_weights(
         TypeError: If a size or the seed is not an int, `generator` is not a
             `torch.Generator`, or `dtype` is not one of torch.float16,
             torch.bfloat16, torch.float32 and torch.float64.
-        ValueError: If a size is below 1 (or above 2**63 - 1), the seed is outside
-            [-2**63, 2**64 - 1] (what `torch.Generator.manual_seed` accepts), or not
+        ValueError: If a size is below 1 (or above `2**63 - 1`), the seed is outside
+            `[-2**63, 2**64 - 1]` (what `torch.Generator.manual_seed` accepts), or not
             exactly one of `seed` and `generator` is given.
 
     Shapes:
@@ -386,7 +386,7 @@ def scale_scores(scores: torch.Tensor, key_dim: int) -> torch.Tensor:
 
     Raises:
         TypeError: If `scores` is not a floating-point tensor, or `key_dim` not an int.
-        ValueError: If `key_dim` is below 1 or above 2**63 - 1 (no tensor size is larger),
+        ValueError: If `key_dim` is below 1 or above `2**63 - 1` (no tensor size is larger),
             or `scores` is empty or holds NaN or `+inf`.
 
     Shapes:
@@ -669,8 +669,8 @@ class SelfAttentionParams(_SelfAttentionModule):
 
     Raises:
         TypeError: On a size, seed, generator, `scaled` or dtype of the wrong type.
-        ValueError: If a size is below 1 (or above 2**63 - 1), the seed is outside
-            [-2**63, 2**64 - 1], or not exactly one of `seed` and `generator` is given.
+        ValueError: If a size is below 1 (or above `2**63 - 1`), the seed is outside
+            `[-2**63, 2**64 - 1]`, or not exactly one of `seed` and `generator` is given.
 
     Shapes:
         `W_query`, `W_key`, `W_value` are `(E, H)`; `forward` maps `inputs (L, E)`
@@ -744,8 +744,8 @@ class SelfAttentionLinear(_SelfAttentionModule):
 
     Raises:
         TypeError: On a size, seed, generator, `bias`, `scaled` or dtype of the wrong type.
-        ValueError: If a size is below 1 (or above 2**63 - 1), the seed is outside
-            [-2**63, 2**64 - 1], or not exactly one of `seed` and `generator` is given.
+        ValueError: If a size is below 1 (or above `2**63 - 1`), the seed is outside
+            `[-2**63, 2**64 - 1]`, or not exactly one of `seed` and `generator` is given.
 
     Shapes:
         `W_query.weight` (and key, value) is `(H, E)`, each bias `(H,)`; `forward`

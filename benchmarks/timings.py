@@ -5,7 +5,8 @@ suite without the site build and browser (`-m "not site"`) under 30 s, and
 `mkdocs build --strict`, notebooks executing, under 20 s. The whole suite also
 builds the site, runs it in Chromium and checks links, so it takes longer.
 The script prints figures; it asserts nothing, so a slow machine cannot make
-the test suite flaky.
+the test suite flaky. It first runs `benchmarks/speed.py`: the package's attention
+next to plain torch and `scaled_dot_product_attention`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def timed(label: str, command: list[str], env: dict[str, str]) -> float:
 def main() -> int:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}")
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed.py")], cwd=ROOT, env=env, check=False)
+    print()
     with tempfile.TemporaryDirectory() as site_dir:
         timed("mkdocs build --strict", [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", site_dir], env)
     timed("pytest, whole suite", [sys.executable, "-m", "pytest", "-q"], env)
