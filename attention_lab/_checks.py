@@ -91,16 +91,17 @@ def _accumulation_dtype(tensor: torch.Tensor) -> torch.dtype:
     return torch.float32 if tensor.dtype in (torch.float16, torch.bfloat16) else tensor.dtype
 
 
-def finite_flag(tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> torch.Tensor:
-    """A 0-D bool tensor, True when `tensor` surely holds no NaN and no infinity; no host sync.
+def finite_flag(tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> bool:
+    """True when `tensor` surely holds no NaN and no infinity: one reduction, one host sync.
 
-    One fused reduction: the sum of the values. Any NaN or infinity makes the sum NaN or
-    infinite (inf + -inf is NaN), so a finite sum proves every value finite; with
-    `allow_neg_inf`, a sum below +inf proves there is no NaN and no +inf. The converse can
-    fail (finite values whose sum overflows), so a False flag means "look closer", not "bad".
+    The reduction is the sum of the values (cheaper than `torch.isfinite(tensor).all()`,
+    which builds a bool tensor first). Any NaN or infinity makes the sum NaN or infinite
+    (inf + -inf is NaN), so a finite sum proves every value finite; with `allow_neg_inf`,
+    a sum below +inf proves there is no NaN and no +inf. The converse can fail (finite
+    values whose sum overflows), so False means "look closer", not "bad".
     """
-    total = tensor.detach().sum(dtype=_accumulation_dtype(tensor))  # ()
-    return total < math.inf if allow_neg_inf else torch.isfinite(total)
+    total = float(tensor.detach().sum(dtype=_accumulation_dtype(tensor)))  # the host sync
+    return total < math.inf if allow_neg_inf else math.isfinite(total)
 
 
 def _count_non_finite(tensor: torch.Tensor, *, allow_neg_inf: bool) -> list[str]:
@@ -120,7 +121,7 @@ def require_finite(name: str, tensor: torch.Tensor, *, allow_neg_inf: bool = Fal
     The happy path is one reduction and one host sync; what is wrong is counted only
     when raising. Tensors on the `meta` device have no values and are not checked.
     """
-    if tensor.device.type == "meta" or bool(finite_flag(tensor, allow_neg_inf=allow_neg_inf)):
+    if tensor.device.type == "meta" or finite_flag(tensor, allow_neg_inf=allow_neg_inf):
         return
     found = _count_non_finite(tensor, allow_neg_inf=allow_neg_inf)
     if found:
@@ -154,14 +155,9 @@ def require_no_overflow(
 ) -> None:
     """Raise an overflow error naming `culprits` if `results`, computed from finite values, are not.
 
-    One reduction per result and one host sync on the happy path; `meta` tensors are not checked.
+    One reduction and one host sync per result on the happy path; `meta` tensors are not checked.
     """
-    if results[0].device.type == "meta":
-        return
-    flag = finite_flag(results[0])
-    for result in results[1:]:
-        flag = flag & finite_flag(result)
-    if bool(flag):
+    if results[0].device.type == "meta" or all(finite_flag(result) for result in results):
         return
     for result in results:
         if _count_non_finite(result, allow_neg_inf=False):

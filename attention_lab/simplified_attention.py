@@ -130,12 +130,6 @@ def _attend(
     return AttentionResult(scores, weights, weights @ values)  # context (..., Lq, Hv)
 
 
-def _largest_magnitude(tensor: torch.Tensor) -> torch.Tensor:
-    """max |value| as a 0-D float64 tensor, without allocating `abs(tensor)`; no host sync."""
-    low, high = torch.aminmax(tensor.detach())
-    return torch.maximum(high, -low).double()
-
-
 def _check_attention_overflow(
     queries: torch.Tensor,
     keys: torch.Tensor,
@@ -147,16 +141,23 @@ def _check_attention_overflow(
 ) -> None:
     """Raise an overflow error naming `culprits` if `_attend` on finite arguments left the float range.
 
-    The happy path costs reductions over the `(L, H)` tensors only, and one host sync: every
-    score, and every partial sum of it, is at most `H * max|q| * max|k|` in magnitude, so when
-    that bound is well inside the dtype's range no score overflowed; a finite context rules out
-    the rest (values, weights). Otherwise the stages are checked exactly, in order.
+    The happy path costs three reductions over `(L, H)` tensors and one host sync: every score,
+    and every partial sum of it, is at most `H * max|q| * max|k|` in magnitude, so when that
+    bound is well inside the dtype's range no score overflowed; a finite sum of the context
+    vectors rules out the rest (values, weights). Otherwise the stages are checked exactly.
     """
     if queries.device.type == "meta":
         return
-    bound = _largest_magnitude(queries) * _largest_magnitude(keys) * queries.shape[-1]  # ()
-    in_range = bound <= torch.finfo(queries.dtype).max / 4  # () bool
-    if bool(in_range & _checks.finite_flag(result.context)):
+    accumulate = torch.float32 if queries.dtype in (torch.float16, torch.bfloat16) else queries.dtype
+    largest_query, largest_key, context_sum = torch.stack(
+        (
+            queries.detach().abs().amax().to(accumulate),
+            keys.detach().abs().amax().to(accumulate),
+            result.context.detach().sum(dtype=accumulate),
+        )
+    ).tolist()  # the one host sync
+    bound = largest_query * largest_key * queries.shape[-1]  # a Python float: float64, no overflow here
+    if bound <= torch.finfo(queries.dtype).max / 4 and math.isfinite(context_sum):
         return
     stages = (
         ("the projections (queries, keys, values)", (queries, keys, values), False),
@@ -165,7 +166,7 @@ def _check_attention_overflow(
     )
     for stage, tensors, allow_neg_inf in stages:
         for tensor in tensors:
-            if not bool(_checks.finite_flag(tensor, allow_neg_inf=allow_neg_inf)) and (
+            if not _checks.finite_flag(tensor, allow_neg_inf=allow_neg_inf) and (
                 bool(torch.isnan(tensor).any())
                 or bool(torch.isposinf(tensor).any())
                 or (not allow_neg_inf and bool(torch.isneginf(tensor).any()))
