@@ -437,11 +437,19 @@ def full_attention(
     causal = _checks.check_flag("causal", causal)
     scaled = _checks.check_flag("scaled", scaled)
     scores = queries @ keys.transpose(-2, -1) * _scale(queries.shape[-1], scaled)  # (..., L, L)
+    _checks.require_no_overflow("the scores queries @ keys.T", (scores,), _culprits(queries, keys))
     if causal:
         tokens = queries.shape[-2]
         future = torch.ones(tokens, tokens, dtype=torch.bool, device=scores.device).triu(diagonal=1)  # (L, L)
         scores = scores.masked_fill(future, _NEG_INF)  # (..., L, L)
-    return softmax(scores, dim=-1) @ values  # (..., L, L) @ (..., L, Hv) -> (..., L, Hv)
+    context = softmax(scores, dim=-1) @ values  # (..., L, L) @ (..., L, Hv) -> (..., L, Hv)
+    _checks.require_no_overflow("the context vectors weights @ values", (context,), (("values", (values,)),))
+    return context
+
+
+def _culprits(queries: torch.Tensor, keys: torch.Tensor) -> tuple[tuple[str, tuple[torch.Tensor]], ...]:
+    """Who to name when scores overflow: the queries and the keys they came from."""
+    return (("queries", (queries,)), ("keys", (keys,)))
 
 
 def tiled_attention(
@@ -510,7 +518,10 @@ def tiled_attention(
     block_size = _check_block_size(block_size)
     causal = _checks.check_flag("causal", causal)
     scaled = _checks.check_flag("scaled", scaled)
-    return _tiled(queries, keys, values, block_size, causal, _scale(queries.shape[-1], scaled))
+    context = _tiled(queries, keys, values, block_size, causal, _scale(queries.shape[-1], scaled))
+    # One check of the result, after the loop: a score or a value sum that overflowed leaves inf or NaN.
+    _checks.require_no_overflow("tiled attention", (context,), (*_culprits(queries, keys), ("values", (values,))))
+    return context
 
 
 def _tiled(
