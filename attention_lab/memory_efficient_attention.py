@@ -417,7 +417,8 @@ def full_attention(
     Raises:
         TypeError: If a tensor is not floating-point, the dtypes differ, or a flag is not a bool.
         ValueError: On a wrong rank, an empty tensor, mismatched `B`, `L` or `H`,
-            tensors on different devices, or NaN/inf values.
+            tensors on different devices, NaN/inf values, or values so large that
+            the scores or context vectors overflow.
 
     Shapes:
         `queries (L, H)`, `keys (L, H)`, `values (L, Hv)`, returns `(L, Hv)`;
@@ -497,7 +498,8 @@ def tiled_attention(
         TypeError: If a tensor is not floating-point, the dtypes differ,
             `block_size` is not an int or a flag not a bool.
         ValueError: On a wrong rank, an empty tensor, mismatched `B`, `L` or `H`,
-            tensors on different devices, NaN/inf values, or `block_size` below 1.
+            tensors on different devices, NaN/inf values, values so large that the
+            context vectors overflow, or `block_size` below 1.
 
     Shapes:
         `queries (L, H)`, `keys (L, H)`, `values (L, Hv)`, returns `(L, Hv)`;
