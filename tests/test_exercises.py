@@ -8,6 +8,7 @@ spec module for its own mistakes could not fail.
 from __future__ import annotations
 
 import doctest
+import math
 import re
 import textwrap
 from collections.abc import Callable
@@ -110,6 +111,49 @@ def attend_along(direction: list[float], factor: float) -> ProjectionWeights:
     return ProjectionWeights(factor * torch.ones(3, 1) * d, torch.eye(3), torch.eye(3))
 
 
+def qkv() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Chapter 2's Q, K, V of the six words, each (L, H), as chapter 5 uses them."""
+    w = chapter_weights()
+    return inputs() @ w.query, inputs() @ w.key, inputs() @ w.value
+
+
+def padded_loop(*, mask: bool = True, blocks: int = 2, rescale_output: bool = True) -> torch.Tensor:
+    """Exercise 5.4 as a learner writes it: K and V padded with zero rows to 8, key blocks of 4."""
+    q, k, v = qkv()
+    k_pad, v_pad = torch.cat([k, torch.zeros(2, 4)]), torch.cat([v, torch.zeros(2, 4)])
+    m, ell, o = torch.full((6, 1), INF), torch.zeros(6, 1), torch.zeros(6, 4)
+    for start in range(0, 4 * blocks, 4):
+        s = q @ k_pad[start : start + 4].T / 2.0
+        if mask:
+            s = s.masked_fill(torch.arange(start, start + 4) >= 6, INF)
+        new_m = torch.maximum(m, s.max(dim=1, keepdim=True).values)
+        p = torch.exp(s - new_m)
+        ell = ell * torch.exp(m - new_m) + p.sum(dim=1, keepdim=True)
+        o = (o * torch.exp(m - new_m) if rescale_output else o) + p @ v_pad[start : start + 4]
+        m = new_m
+    return o / ell
+
+
+def halves() -> tuple[tuple[float, float, torch.Tensor], tuple[float, float, torch.Tensor]]:
+    """(max, sum of exp(s - max), softmax(s) @ v) of each half of the keys of query 1."""
+    q, k, v = qkv()
+    row = q[1] @ k.T / 2.0
+    found = []
+    for part in (slice(0, 3), slice(3, 6)):
+        s = row[part]
+        top = float(s.max())
+        found.append((top, float(torch.exp(s - top).sum()), F.softmax(s, dim=0) @ v[part]))
+    return found[0], found[1]
+
+
+def merged(sign: float = 1.0, rescale: bool = True) -> torch.Tensor:
+    (m1, l1, z1), (m2, l2, z2) = halves()
+    top = max(m1, m2)
+    a1 = l1 * math.exp(sign * (m1 - top)) if rescale else l1
+    a2 = l2 * math.exp(sign * (m2 - top)) if rescale else l2
+    return (a1 * z1 + a2 * z2) / (a1 + a2)
+
+
 # Right answers, computed here independently of the pages and of the spec modules.
 RIGHT: dict[str, Callable[[], object]] = {
     "1.1": lambda: 0.77 * 0.55 + 0.25 * 0.87 + 0.10 * 0.66,
@@ -122,6 +166,11 @@ RIGHT: dict[str, Callable[[], object]] = {
     "2.3": lambda: tied_scores() / 2.0,
     "2.4": lambda: attend_along([1.0, -1.0, -1.0], 2.0),
     "2.5": lambda: F.softmax(scaled_scores().masked_fill(~lower(), INF), dim=1),
+    "5.1": lambda: 2 * 32768**2 * 2 / 2**30,
+    "5.2": lambda: (4.0, 3 * math.exp(-2) + math.exp(-3) + 1.0),
+    "5.3": lambda: (8 * 8, 8 * 9 // 2),
+    "5.4": lambda: F.softmax(qkv()[0] @ qkv()[1].T / 2.0, dim=1) @ qkv()[2],
+    "5.5": lambda: F.scaled_dot_product_attention(*qkv())[1],
 }
 
 # Every recognised mistake, made the way a learner makes it.
@@ -176,6 +225,28 @@ MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
     ("2.5", "diagonal_hidden"): lambda: F.softmax(scaled_scores().masked_fill(~lower(-1), INF), dim=1),
     ("2.5", "polarity"): lambda: F.softmax(scaled_scores().masked_fill(lower(), INF), dim=1),
     ("2.5", "unscaled"): lambda: F.softmax((scaled_scores() * 2.0).masked_fill(~lower(), INF), dim=1),
+    ("5.1", "one_matrix"): lambda: 32768**2 * 2 / 2**30,
+    ("5.1", "float32"): lambda: 2 * 32768**2 * 4 / 2**30,
+    ("5.1", "bytes"): lambda: 2 * 32768**2 * 2,
+    ("5.1", "gigabytes"): lambda: 2 * 32768**2 * 2 / 1e9,
+    ("5.2", "one_number"): lambda: 3 * math.exp(-2) + math.exp(-3) + 1.0,
+    ("5.2", "not_rescaled"): lambda: (4.0, 3.0 + math.exp(-3) + 1.0),
+    ("5.2", "factor_inverted"): lambda: (4.0, 3.0 * math.exp(2) + math.exp(-3) + 1.0),
+    ("5.2", "max_not_updated"): lambda: (2.0, 3.0 + math.exp(1.0 - 2.0) + math.exp(4.0 - 2.0)),
+    ("5.2", "old_sum_dropped"): lambda: [4.0, math.exp(-3) + 1.0],
+    ("5.3", "one_number"): lambda: 64,
+    ("5.3", "floor"): lambda: ((1000 // 128) ** 2, (1000 // 128) * (1000 // 128 + 1) // 2),
+    ("5.3", "half"): lambda: (64, 64 // 2),
+    ("5.3", "diagonal_skipped"): lambda: (64, 8 * 7 // 2),
+    ("5.3", "blocks_not_tiles"): lambda: (math.ceil(1000 / 128), math.ceil(1000 / 128)),
+    ("5.4", "padding_attended"): lambda: padded_loop(mask=False),
+    ("5.4", "last_block_dropped"): lambda: padded_loop(blocks=1),
+    ("5.4", "output_not_rescaled"): lambda: padded_loop(rescale_output=False),
+    ("5.5", "averaged"): lambda: (halves()[0][2] + halves()[1][2]) / 2,
+    ("5.5", "sums_not_rescaled"): lambda: merged(rescale=False),
+    ("5.5", "factor_inverted"): lambda: merged(sign=-1.0),
+    ("5.5", "first_half_only"): lambda: halves()[0][2],
+    ("5.5", "second_half_only"): lambda: halves()[1][2],
 }
 
 
@@ -250,7 +321,7 @@ def perturbed(value: torch.Tensor, seed: int) -> tuple[torch.Tensor, tuple[int, 
     return value + noise, index
 
 
-@pytest.mark.parametrize("exercise_id", ["1.3", "1.4", "1.5", "2.3", "2.5"])
+@pytest.mark.parametrize("exercise_id", ["1.3", "1.4", "1.5", "2.3", "2.5", "5.4", "5.5"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_random_wrong_tensor_gets_where_it_differs_most(exercise_id: str, seed: int) -> None:
     right = torch.as_tensor(RIGHT[exercise_id]())
@@ -269,6 +340,9 @@ def test_a_wrong_number_gets_how_far_off_it_is() -> None:
     assert check("2.1", (147456 + 7, 147648)).message.startswith(
         "the largest difference is at [0]: you have 147463, which is 7 too large"
     )
+    assert repr(check("5.1", 3.5)) == "✗ 5.1 is not right yet: you have 3.5000, which is 0.5000 too small"
+    assert check("5.2", (4.0, 1.5)).message.startswith("the largest difference is at [1]: you have 1.5000, which is 0.0442 too large")
+    assert check("5.3", (64, 37)).message.startswith("the largest difference is at [1]: you have 37, which is 1 too large")
 
 
 def test_a_module_with_one_wrong_weight_is_named_by_layer_row_and_column() -> None:
@@ -301,7 +375,7 @@ BAD_ANSWERS: list[tuple[object, str]] = [
 ]
 
 
-@pytest.mark.parametrize("exercise_id", ["1.1", "1.4", "2.1", "2.3"])
+@pytest.mark.parametrize("exercise_id", ["1.1", "1.4", "2.1", "2.3", "5.2", "5.4"])
 @pytest.mark.parametrize(("answer", "message"), BAD_ANSWERS, ids=[type(a).__name__ for a, _ in BAD_ANSWERS])
 def test_an_answer_of_the_wrong_type_gets_a_clear_message(exercise_id: str, answer: object, message: str) -> None:
     result = check(exercise_id, answer)
