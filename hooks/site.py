@@ -6,17 +6,29 @@
 - Notebook pages: mkdocs-jupyter always writes a MathJax loader and a MathJax config script
   into the notebook's HTML; the site typesets with its own KaTeX (loaded once, by
   `overrides/main.html`), so both are removed.
-- `page.meta["math"]` says whether a page has math, so `overrides/main.html` loads KaTeX's
-  script, CSS and fonts only where there is something to typeset.
-- The search index shows readable text for math (`√H`, `ω_ij`), not LaTeX source.
+- Math is typeset at build time: the formulas pymdownx.arithmatex leaves (`\\(...\\)`,
+  `\\[...\\]`) are rendered by the site's own KaTeX (docs/assets/katex/katex.min.js) running in
+  an embedded V8 (the `mini-racer` package), after the search plugin has read the page. The
+  page then needs KaTeX's CSS and fonts only, not its 270 KB script; a formula KaTeX cannot
+  parse fails the build. Notebook pages keep Jupyter's `$...$` and are typeset in the browser.
+- `page.meta["math"]` (KaTeX CSS and fonts needed) and `page.meta["math_in_browser"]` (KaTeX's
+  script too) tell `overrides/main.html` what to load: pages without math load no KaTeX at all.
+- The search index shows readable text for math (`√H`, `ω_ij`), not LaTeX source, and holds
+  the prose, headings and inline code of each section but not its code blocks: results read
+  as sentences, not `>>>` transcripts and source listings, and the index every page loads
+  is about half as heavy.
 """
 
 from __future__ import annotations
 
+import atexit
+import html as html_lib
 import json
 import re
 from pathlib import Path
 from typing import Any
+
+KATEX_JS = Path(__file__).resolve().parent.parent / "docs" / "assets" / "katex" / "katex.min.js"
 
 # mkdocs-jupyter's nbconvert template (base/mathjax.html.j2): the loader, then the config script.
 _MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
@@ -33,12 +45,75 @@ def page_has_math(html: str, *, notebook: bool) -> bool:
     return notebook and bool(_NOTEBOOK_MATH.search(re.sub(r"<pre.*?</pre>", "", html, flags=re.DOTALL)))
 
 
+def _is_notebook(page: Any) -> bool:
+    return bool(getattr(page, "nb_url", None)) or page.file.src_uri.endswith(".ipynb")
+
+
 def on_page_content(html: str, page: Any, **_: Any) -> str:
-    notebook = bool(getattr(page, "nb_url", None)) or page.file.src_uri.endswith(".ipynb")
+    notebook = _is_notebook(page)
     if notebook:
         html = _MATHJAX_BLOCK.sub("", html)
     page.meta["math"] = page_has_math(html, notebook=notebook)
+    page.meta["math_in_browser"] = page.meta["math"] and notebook
     return _IMG_WITHOUT_LOADING.sub('<img loading="lazy"', html)
+
+
+# pymdownx.arithmatex (generic mode): inline `<span class="arithmatex">\(...\)</span>`,
+# display `<div class="arithmatex">\[...\]</div>`, the TeX HTML-escaped.
+_ARITHMATEX_ELEMENT = re.compile(
+    r'<(?P<tag>span|div) class="arithmatex">\s*\\(?P<open>[(\[])(?P<tex>.*?)\\[)\]]\s*</(?P=tag)>', re.DOTALL
+)
+
+
+class _KaTeX:
+    """KaTeX in an embedded V8, started on first use and closed at the end of the build."""
+
+    def __init__(self) -> None:
+        self._context: Any = None
+
+    def render(self, tex: str, *, display: bool) -> str:
+        if self._context is None:
+            from py_mini_racer import MiniRacer  # the `mini-racer` package, pinned in requirements.lock
+
+            self._context = MiniRacer()
+            self._context.eval(KATEX_JS.read_text(encoding="utf-8"))
+        options = {"displayMode": display, "throwOnError": True, "output": "htmlAndMathml"}
+        return str(self._context.call("katex.renderToString", tex, options))
+
+    def close(self) -> None:
+        if self._context is not None:
+            self._context.close()  # an open V8 context keeps the interpreter from exiting
+            self._context = None
+
+
+_katex = _KaTeX()
+atexit.register(_katex.close)
+
+
+def typeset(html: str, where: str) -> str:
+    """Every arithmatex formula of `html` as KaTeX's HTML (and MathML, for screen readers)."""
+
+    def render(match: re.Match[str]) -> str:
+        tex = html_lib.unescape(match.group("tex")).strip()
+        display = match.group("open") == "["
+        try:
+            rendered = _katex.render(tex, display=display)
+        except Exception as error:  # KaTeX's ParseError, raised through V8
+            raise ValueError(f"{where}: KaTeX cannot typeset {tex!r}: {error}") from None
+        return f'<{match.group("tag")} class="arithmatex">{rendered}</{match.group("tag")}>'
+
+    return _ARITHMATEX_ELEMENT.sub(render, html)
+
+
+def on_post_page(output: str, page: Any, **_: Any) -> str:
+    """Typeset after the search plugin has read the page (it indexes the TeX, made readable below)."""
+    if page.meta.get("math") and not page.meta.get("math_in_browser"):
+        return typeset(output, page.file.src_uri)
+    return output
+
+
+def on_build_error(**_: Any) -> None:
+    _katex.close()
 
 
 # LaTeX -> plain text for search results: the commands this site's formulas use.
@@ -76,11 +151,17 @@ def readable_math(latex: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+_CODE_BLOCK = re.compile(r"\s*<pre\b.*?</pre>\s*", re.DOTALL)
+
+
 def readable_search_text(text: str) -> str:
+    """A search entry's text: math as plain text, code blocks left out."""
+    text = _CODE_BLOCK.sub(" ", text).strip()
     return _INLINE_OR_DISPLAY.sub(lambda m: readable_math(m.group(1) or m.group(2) or ""), text)
 
 
 def on_post_build(config: Any, **_: Any) -> None:
+    _katex.close()
     index = Path(config["site_dir"]) / "search" / "search_index.json"
     if not index.is_file():
         return

@@ -532,6 +532,12 @@ def test_katex_loads_only_where_there_is_math_and_only_once(visits: dict[str, Vi
     without_math = {page: v for page, v in visits.items() if page not in with_math}
     assert {"reproducibility/", "reference/plotting/", MISSING_PAGE} <= set(without_math)
     assert not failures(without_math, katex_requests), "KaTeX script, CSS or fonts on a page without math"
+    # Markdown pages are typeset at build time (hooks/site.py): KaTeX's CSS and fonts, not its script.
+    markdown_pages = {page: v for page, v in visits.items() if page in with_math and not v.inspection["notebook"]}
+    assert "simplified-attention/" in markdown_pages
+    assert not failures(markdown_pages, lambda v: v.inspection["katexScripts"])
+    notebooks = {page: v for page, v in visits.items() if v.inspection["notebook"]}
+    assert notebooks and not failures(notebooks, lambda v: v.inspection["katexScripts"] != 1 and v.inspection["katexScripts"])
     assert not failures(visits, lambda v: v.inspection["katexScripts"] > 1 and v.inspection["katexScripts"])
     assert not failures(visits, lambda v: v.inspection["mathjaxScripts"]), "a leftover MathJax script"
     fetched_twice = lambda v: [u for u in katex_requests(v) if [x for x, _, _ in v.responses].count(u) > 1]

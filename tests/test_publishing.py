@@ -52,6 +52,7 @@ def test_the_workflow_tests_builds_and_deploys_on_a_push_to_main() -> None:
     assert test_step.get("env", {}).get("CI") == "true", "a missing browser must fail the run, not skip"
     site_step = build["steps"][runs.index("make site")]
     assert site_step["env"]["SITE_URL"] == "${{ steps.pages.outputs.base_url }}/"
+    assert site_step["env"]["REPO_URL"] == "${{ github.server_url }}/${{ github.repository }}"
     assert [step["id"] for step in steps_using(build, "actions/configure-pages")] == ["pages"]
     assert [step["with"]["path"] for step in steps_using(build, "actions/upload-pages-artifact")] == ["site"]
 
@@ -81,6 +82,10 @@ def test_links_are_validated_at_build_time_under_a_project_path() -> None:
     environment_variable, default = config["site_url"]
     assert environment_variable == "SITE_URL"
     assert re.fullmatch(r"https://[^/]+/[^/]+/", default), "a project path, as GitHub Pages serves it"
+    # The repository and "edit this page" links: configurable the same way.
+    assert config["repo_url"][0] == "REPO_URL"
+    assert config["edit_uri"][0] == "EDIT_URI"
+    assert "content.action.edit" in config["theme"]["features"]
 
 
 # `owner/repo@<40 hex digits>  # vX.Y.Z` (or `owner/repo/path@...`): a full commit SHA and the release it is.
