@@ -42,7 +42,9 @@ def page_has_math(html: str, *, notebook: bool) -> bool:
     """Whether the rendered page holds math for KaTeX to typeset."""
     if _ARITHMATEX in html:
         return True
-    return notebook and bool(_NOTEBOOK_MATH.search(re.sub(r"<pre.*?</pre>", "", html, flags=re.DOTALL)))
+    if notebook:
+        return bool(_NOTEBOOK_MATH.search(re.sub(r"<pre.*?</pre>", "", html, flags=re.DOTALL)))
+    return has_raw_math(html)
 
 
 def _is_notebook(page: Any) -> bool:
@@ -90,19 +92,61 @@ _katex = _KaTeX()
 atexit.register(_katex.close)
 
 
+def _render_or_fail(tex: str, *, display: bool, where: str) -> str:
+    try:
+        return _katex.render(tex, display=display)
+    except Exception as error:  # KaTeX's ParseError, raised through V8
+        raise ValueError(f"{where}: KaTeX cannot typeset {tex!r}: {error}") from None
+
+
+# Math written straight into HTML blocks (a <figcaption>, say), which arithmatex does not see:
+# the delimiters KaTeX's auto-render would take, in text outside code, scripts and rendered math.
+_RAW_MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|\\\[(?P<display2>.+?)\\\]|\\\((?P<inline2>.+?)\\\)"
+                       r"|(?<![\\$\w])\$(?P<inline>[^$\s](?:[^$]*?[^$\s])?)\$(?![\w$])", re.DOTALL)  # fmt: skip
+_TAG = re.compile(r"(<[^>]*>)")
+_NOT_PROSE = {"pre", "code", "script", "style", "textarea", "math", "svg"}
+
+
+def _prose_segments(html: str) -> list[tuple[str, bool]]:
+    """`html` cut at its tags: (piece, whether it is prose text that may hold raw math)."""
+    pieces, skipping = [], 0
+    for piece in _TAG.split(html):
+        if piece.startswith("<"):
+            name = re.match(r"</?\s*([A-Za-z0-9]+)", piece)
+            if name and name.group(1).lower() in _NOT_PROSE and not piece.endswith("/>"):
+                skipping = max(0, skipping + (-1 if piece.startswith("</") else 1))
+            pieces.append((piece, False))
+        else:
+            pieces.append((piece, not skipping and not piece.isspace()))
+    return pieces
+
+
+def has_raw_math(html: str) -> bool:
+    return any(prose and _RAW_MATH.search(html_lib.unescape(piece)) for piece, prose in _prose_segments(html))
+
+
 def typeset(html: str, where: str) -> str:
-    """Every arithmatex formula of `html` as KaTeX's HTML (and MathML, for screen readers)."""
+    """Every formula of `html` as KaTeX's HTML (and MathML, for screen readers)."""
 
     def render(match: re.Match[str]) -> str:
         tex = html_lib.unescape(match.group("tex")).strip()
-        display = match.group("open") == "["
-        try:
-            rendered = _katex.render(tex, display=display)
-        except Exception as error:  # KaTeX's ParseError, raised through V8
-            raise ValueError(f"{where}: KaTeX cannot typeset {tex!r}: {error}") from None
+        rendered = _render_or_fail(tex, display=match.group("open") == "[", where=where)
         return f'<{match.group("tag")} class="arithmatex">{rendered}</{match.group("tag")}>'
 
-    return _ARITHMATEX_ELEMENT.sub(render, html)
+    def render_raw(match: re.Match[str]) -> str:
+        display = match.group("display") or match.group("display2")
+        tex = html_lib.unescape(display or match.group("inline") or match.group("inline2")).strip()
+        return _render_or_fail(tex, display=display is not None, where=where)
+
+    html = _ARITHMATEX_ELEMENT.sub(render, html)
+    start, end = html.find("<article"), html.rfind("</article>")
+    if start < 0 or end < 0:
+        return html
+    article = "".join(
+        _RAW_MATH.sub(render_raw, piece) if prose and _RAW_MATH.search(piece) else piece
+        for piece, prose in _prose_segments(html[start:end])
+    )
+    return html[:start] + article + html[end:]
 
 
 def on_post_page(output: str, page: Any, **_: Any) -> str:

@@ -55,8 +55,12 @@ function nameSectionNavs(root) {
   }
 }
 
-// Notebook outputs and inputs that scroll sideways can be scrolled with the keyboard.
-const scrollRegions = ".jp-OutputArea-output pre, .jp-RenderedText pre, .highlight-ipynb, .jp-OutputArea-output";
+// Regions that scroll sideways can be scrolled with the keyboard: notebook inputs and outputs,
+// and display formulas wider than the screen (Material lets div.arithmatex scroll).
+const scrollRegions = [
+  ".jp-OutputArea-output pre", ".jp-RenderedText pre", ".highlight-ipynb", ".jp-OutputArea-output",
+  ".md-typeset div.arithmatex", ".md-typeset .katex-display",
+].join(", ");
 function focusWhenScrollable(element) {
   if (element.scrollWidth > element.clientWidth + 1) element.setAttribute("tabindex", "0");
   else if (element.getAttribute("tabindex") === "0") element.removeAttribute("tabindex");
