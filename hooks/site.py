@@ -75,7 +75,9 @@ class _KaTeX:
 
     def render(self, tex: str, *, display: bool) -> str:
         if self._context is None:
-            from py_mini_racer import MiniRacer  # the `mini-racer` package, pinned in requirements.lock
+            from py_mini_racer import (
+                MiniRacer,  # the `mini-racer` package, pinned in requirements.lock
+            )
 
             self._context = MiniRacer()
             self._context.eval(KATEX_JS.read_text(encoding="utf-8"))
@@ -95,7 +97,7 @@ atexit.register(_katex.close)
 def _render_or_fail(tex: str, *, display: bool, where: str) -> str:
     try:
         return _katex.render(tex, display=display)
-    except Exception as error:  # KaTeX's ParseError, raised through V8
+    except Exception as error:  # noqa: BLE001 (KaTeX's ParseError arrives as a JS error from V8)
         raise ValueError(f"{where}: KaTeX cannot typeset {tex!r}: {error}") from None
 
 

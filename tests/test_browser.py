@@ -592,7 +592,7 @@ def test_the_site_says_where_it_comes_from(visits: dict[str, Visit]) -> None:
     assert not failures(visits, lambda v: not (v.inspection["logo"] or {}).get("naturalWidth"))
     # The test build's own site_url is on 127.0.0.1 (notebooks link back to it): any other local
     # address, such as `make serve`'s http://127.0.0.1:8000/, must not be a live link.
-    local = lambda v: [link for link in v.inspection["localServerLinks"] if not link.startswith(SITE_URL)]  # noqa: E731
+    local = lambda v: [link for link in v.inspection["localServerLinks"] if not link.startswith(SITE_URL)]
     assert not failures(pages, local), "a live link to a local address"
 
 
