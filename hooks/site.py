@@ -7,12 +7,15 @@
   into the notebook's HTML; the site typesets with its own KaTeX (loaded once, by
   `overrides/main.html`), so both are removed.
 - Math is typeset at build time: the formulas pymdownx.arithmatex leaves (`\\(...\\)`,
-  `\\[...\\]`) are rendered by the site's own KaTeX (docs/assets/katex/katex.min.js) running in
-  an embedded V8 (the `mini-racer` package), after the search plugin has read the page. The
-  page then needs KaTeX's CSS and fonts only, not its 270 KB script; a formula KaTeX cannot
-  parse fails the build. Notebook pages keep Jupyter's `$...$` and are typeset in the browser.
-- `page.meta["math"]` (KaTeX CSS and fonts needed) and `page.meta["math_in_browser"]` (KaTeX's
-  script too) tell `overrides/main.html` what to load: pages without math load no KaTeX at all.
+  `\\[...\\]`, and `$...$` written inside HTML blocks such as figure captions) are converted
+  by the site's own KaTeX (docs/assets/katex/katex.min.js) running in an embedded V8 (the
+  `mini-racer` package), after the search plugin has read the page, into MathML, which every
+  current browser lays out natively and screen readers read. A Markdown page then loads no
+  KaTeX script, stylesheet or font (about 170 KB less on chapter 2, which keeps chapter pages
+  within their 900 KB budget); a formula KaTeX cannot parse fails the build. Notebook pages
+  keep Jupyter's `$...$` and are typeset by KaTeX in the browser.
+- `page.meta["math"]` (the page has math) and `page.meta["math_in_browser"]` (KaTeX's script,
+  CSS and fonts are needed) tell `overrides/main.html` what to load.
 - The search index shows readable text for math (`√H`, `ω_ij`), not LaTeX source, and holds
   the prose, headings and inline code of each section but not its code blocks: results read
   as sentences, not `>>>` transcripts and source listings, and the index every page loads
@@ -81,8 +84,10 @@ class _KaTeX:
 
             self._context = MiniRacer()
             self._context.eval(KATEX_JS.read_text(encoding="utf-8"))
-        options = {"displayMode": display, "throwOnError": True, "output": "htmlAndMathml"}
-        return str(self._context.call("katex.renderToString", tex, options))
+        options = {"displayMode": display, "throwOnError": True, "output": "mathml"}
+        mathml = str(self._context.call("katex.renderToString", tex, options))
+        # MathML Core (what browsers implement) has no mathvariant but "normal": ℝ, not styled R.
+        return _DOUBLE_STRUCK.sub(lambda m: f"<mi>{_BLACKBOARD.get(m.group(1), m.group(1))}</mi>", mathml)
 
     def close(self) -> None:
         if self._context is not None:
@@ -90,6 +95,7 @@ class _KaTeX:
             self._context = None
 
 
+_DOUBLE_STRUCK = re.compile(r'<mi mathvariant="double-struck">([A-Z])</mi>')
 _katex = _KaTeX()
 atexit.register(_katex.close)
 
@@ -128,7 +134,7 @@ def has_raw_math(html: str) -> bool:
 
 
 def typeset(html: str, where: str) -> str:
-    """Every formula of `html` as KaTeX's HTML (and MathML, for screen readers)."""
+    """Every formula of `html` as MathML, by KaTeX."""
 
     def render(match: re.Match[str]) -> str:
         tex = html_lib.unescape(match.group("tex")).strip()
@@ -171,7 +177,7 @@ _SYMBOLS = {
 }  # fmt: skip
 _ONE_ARGUMENT = re.compile(r"\\(operatorname|mathrm|mathbf|text|tilde|mathbb|sqrt)\{([^{}]*)\}")
 _FRACTION = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
-_BLACKBOARD = {"R": "ℝ", "N": "ℕ", "Z": "ℤ"}
+_BLACKBOARD = {"R": "ℝ", "N": "ℕ", "Z": "ℤ", "Q": "ℚ", "C": "ℂ"}
 _INLINE_OR_DISPLAY = re.compile(r"\\\((.*?)\\\)|\\\[(.*?)\\\]", re.DOTALL)
 
 

@@ -125,6 +125,7 @@ INSPECT_JS = r"""() => {
     codeBlocks: codeBlocks.length,
     codeBlocksWithoutCopy: codeBlocks.filter((block) => !block.querySelector(copyControl)).length,
     mathjaxScripts: document.querySelectorAll("script[type^='text/x-mathjax']").length,
+    mathml: document.querySelectorAll(".katex > math").length,
     katexScripts: [...document.scripts].filter((s) => /katex\.min\.js$/.test(s.src)).length,
     localServerLinks: [...document.querySelectorAll("a[href*='127.0.0.1'], a[href*='localhost']")].map((a) => a.href),
     homeLinks: [...article.querySelectorAll("a")].map((a) => a.href.replace(/\/\.$/, "/")),
@@ -534,10 +535,11 @@ def test_katex_loads_only_where_there_is_math_and_only_once(visits: dict[str, Vi
     without_math = {page: v for page, v in visits.items() if page not in with_math}
     assert {"reproducibility/", "reference/plotting/", MISSING_PAGE} <= set(without_math)
     assert not failures(without_math, katex_requests), "KaTeX script, CSS or fonts on a page without math"
-    # Markdown pages are typeset at build time (hooks/site.py): KaTeX's CSS and fonts, not its script.
+    # Markdown pages are typeset at build time, to MathML (hooks/site.py): no KaTeX file at all.
     markdown_pages = {page: v for page, v in visits.items() if page in with_math and not v.inspection["notebook"]}
     assert "simplified-attention/" in markdown_pages
-    assert not failures(markdown_pages, lambda v: v.inspection["katexScripts"])
+    assert not failures(markdown_pages, katex_requests)
+    assert not failures(markdown_pages, lambda v: v.inspection["mathml"] < v.inspection["katex"]), "MathML"
     notebooks = {page: v for page, v in visits.items() if v.inspection["notebook"]}
     assert notebooks and not failures(notebooks, lambda v: v.inspection["katexScripts"] != 1 and v.inspection["katexScripts"])
     assert not failures(visits, lambda v: v.inspection["katexScripts"] > 1 and v.inspection["katexScripts"])
