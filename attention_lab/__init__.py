@@ -37,6 +37,11 @@ from attention_lab.self_attention import (
     trainable_attention_for_query,
     trainable_self_attention,
 )
+from attention_lab.self_attention import (  # section 2.7: learning the weights
+    AttentionTraining,
+    attention_focus_loss,
+    train_attention_towards,
+)
 
 __all__ = [
     # Chapter 1: simplified self-attention
@@ -64,6 +69,9 @@ __all__ = [
     "scale_scores",
     "trainable_attention_for_query",
     "trainable_self_attention",
+    "AttentionTraining",
+    "attention_focus_loss",
+    "train_attention_towards",
 ]
 
 __version__ = "0.1.0"
