@@ -26,8 +26,9 @@ EXPECTED_EXAMPLES = {
     "reference/index.md": 3,
     "reference/self-attention.md": 2,
     "reproducibility.md": 5,
-    "self-attention.md": 153,
-    "simplified-attention.md": 71,
+    "self-attention.md": 186,
+    "simplified-attention.md": 78,
+    "source-notebook.md": 9,
 }
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
