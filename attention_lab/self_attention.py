@@ -820,6 +820,8 @@ class AttentionTraining(NamedTuple):
 
     Shapes:
         `weights` three `(E, H)`, `losses (steps,)`, `target_weights (steps + 1,)`.
+
+    Taught in [2.7](../self-attention.md#27-learning-the-weights).
     """
 
     weights: ProjectionWeights
