@@ -192,14 +192,20 @@ def test_every_seed_section_1_output_is_a_compared_output_of_chapter_1() -> None
 
 
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))
-def test_each_chapter_ends_with_a_recap(chapter: str) -> None:
+def test_each_chapter_closes_with_a_recap_then_only_its_exercises(chapter: str) -> None:
     text = (DOCS / chapter).read_text(encoding="utf-8")
-    recap = text[text.index("\n## Recap"):]
+    heading = re.search(rf"^## {CHAPTERS[chapter]}\.\d+ Recap\n", text, re.MULTILINE)
+    assert heading, "a numbered Recap section"
+    following = re.search(r"^## ", text[heading.end():], re.MULTILINE)
+    recap = text[heading.start(): heading.end() + following.start()] if following else text[heading.start():]
     assert '!!! abstract "Chapter' in recap
     assert recap.count("$$") >= 2, "the chapter's equations"
     assert "| Tensor | Holds | Shape |" in recap
     assert "**What's next.**" in recap
-    assert "\n## " not in recap[1:], "the recap is the last section"
+    after = text[heading.start() + len(recap):]
+    assert re.fullmatch(rf"(## {CHAPTERS[chapter]}\.\d+ Exercises\n.*)?", after, re.DOTALL), (
+        "only the Exercises section may follow the recap"
+    )
 
 
 def test_headings_follow_the_seed_numbering_with_a_2_3_1() -> None:
