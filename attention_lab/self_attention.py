@@ -869,7 +869,7 @@ def attention_focus_loss(
 ) -> torch.Tensor:
     r"""The loss that is small when query `query_index` attends to token `key_index`.
 
-    $$\mathcal{L} = -\log \alpha_{ij}$$
+    $$\text{loss} = -\log \alpha_{ij}$$
 
     It is 0 when the query puts all its attention on that token, and grows
     without bound as the attention weight goes to 0. Gradients flow to
@@ -925,7 +925,7 @@ def train_attention_towards(
     Each step computes the loss $-\log \alpha_{ij}$ of
     [`attention_focus_loss`][attention_lab.attention_focus_loss], its gradient
     with respect to $W_q$ and $W_k$, and moves both matrices against it:
-    $W \leftarrow W - \eta \, \partial \mathcal{L} / \partial W$. The weights
+    $W \leftarrow W - \eta \, \partial\, \text{loss} / \partial W$. The weights
     passed in are not changed; trained copies are returned.
 
     Args:
