@@ -13,27 +13,30 @@ the package needs only torch. Shapes use the legend `L` tokens, `E` embedding si
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 import torch
 import matplotlib
 from matplotlib.axes import Axes
-from matplotlib.colors import Colormap
+from matplotlib.colors import Colormap, ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
-from matplotlib.patches import FancyBboxPatch
+from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from attention_lab import _checks
 from attention_lab.self_attention import Projections
 from attention_lab.simplified_attention import AttentionResult
 
 __all__ = [
+    "plot_attention_blocks",
     "plot_attention_flow",
     "plot_attention_heatmap",
     "plot_attention_heatmaps",
     "plot_embeddings_with_context",
     "plot_query_weights",
+    "plot_scaling",
 ]
 
 _WEIGHT_COLORMAP = "viridis"
@@ -60,9 +63,20 @@ def _check_weights(name: str, value: object, legend: tuple[str, ...]) -> torch.T
 
 def _check_decimals(decimals: object) -> int:
     """The number of decimals written on a figure: an int from 0 to 8."""
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 8:
-        raise ValueError(f"decimals must be an int from 0 to 8, got {decimals!r}")
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"decimals must be an int from 0 to 8, got {type(decimals).__qualname__}")
+    if not 0 <= decimals <= 8:
+        raise ValueError(f"decimals must be an int from 0 to 8, got {decimals}")
     return decimals
+
+
+def _check_titles(titles: object, count: int) -> list[str]:
+    """One title per matrix, as strings."""
+    if isinstance(titles, str) or not isinstance(titles, Sequence):
+        raise TypeError(f"titles must be a sequence of strings, one per matrix, got {type(titles).__qualname__}")
+    if len(titles) != count:
+        raise ValueError(f"titles must hold one title per matrix ({count}), got {len(titles)} titles")
+    return [str(title) for title in titles]
 
 
 def _text_color_for(colormap: Colormap, fraction: float) -> str:
@@ -94,9 +108,10 @@ def plot_attention_heatmap(
         A new figure with one heatmap axes and its colour bar.
 
     Raises:
-        TypeError: If `weights` is not a floating-point tensor or `tokens` not a sequence.
+        TypeError: If `weights` is not a floating-point tensor, `tokens` not a sequence,
+            or `decimals` not an int.
         ValueError: If `weights` is not square `(L, L)`, is empty or holds NaN/inf,
-            `tokens` does not hold `L` labels, or `decimals` is not an int from 0 to 8.
+            `tokens` does not hold `L` labels, or `decimals` is not from 0 to 8.
 
     Shapes:
         `weights (L, L)`, `tokens` of length `L`.
@@ -148,10 +163,11 @@ def plot_attention_heatmaps(
         A new figure with one heatmap axes per matrix, then one shared colour bar.
 
     Raises:
-        TypeError: If a matrix is not a floating-point tensor or `tokens` not a sequence.
+        TypeError: If `weight_matrices` is not a sequence of floating-point tensors,
+            `tokens` or `titles` not a sequence, or `decimals` not an int.
         ValueError: If there are no matrices, their shapes differ or are not
-            square `(L, L)`, a matrix is empty or holds NaN/inf, or `tokens` or
-            `titles` have the wrong length, or `decimals` is not an int from 0 to 8.
+            square `(L, L)`, a matrix is empty or holds NaN/inf, `tokens` or
+            `titles` have the wrong length, or `decimals` is not from 0 to 8.
 
     Shapes:
         each of `weight_matrices` `(L, L)`, `tokens` of length `L`.
@@ -168,10 +184,13 @@ def plot_attention_heatmaps(
         >>> [text.get_text() for text in figure.axes[1].texts]
         ['1.00', '0.00', '0.00', '1.00']
     """
-    if isinstance(weight_matrices, torch.Tensor) or not isinstance(weight_matrices, Sequence) or not weight_matrices:
-        raise ValueError(
+    if isinstance(weight_matrices, (torch.Tensor, str)) or not isinstance(weight_matrices, Sequence):
+        raise TypeError(
             f"weight_matrices must be a non-empty sequence of (L, L) tensors, got {type(weight_matrices).__qualname__}"
-            + (f" of length {len(weight_matrices)}" if isinstance(weight_matrices, Sequence) else "")
+        )
+    if not weight_matrices:
+        raise ValueError(
+            f"weight_matrices must be a non-empty sequence of (L, L) tensors, got an empty {type(weight_matrices).__qualname__}"
         )
     matrices = [_check_square_weights(f"weight_matrices[{i}]", m) for i, m in enumerate(weight_matrices)]
     for index, matrix in enumerate(matrices[1:], start=1):
@@ -182,15 +201,14 @@ def plot_attention_heatmaps(
             )
     labels = _check_tokens(tokens, matrices[0].shape[0], "token")
     decimals = _check_decimals(decimals)
-    if isinstance(titles, str) or len(titles) != len(matrices):
-        raise ValueError(f"titles must hold one title per matrix ({len(matrices)}), got {titles!r}")
+    names = _check_titles(titles, len(matrices))
     size = matrices[0].shape[0]
     figure = Figure(figsize=(0.6 + (0.4 + 0.62 * size) * len(matrices), 0.6 + 0.62 * size), layout="constrained")
     panels = figure.subplots(1, len(matrices), squeeze=False)[0]
     vmax = max(float(matrix.max()) for matrix in matrices)
-    for axes, matrix, title in zip(panels, matrices, titles):
+    for axes, matrix, title in zip(panels, matrices, names):
         image = _draw_heatmap(axes, matrix, labels, vmax=vmax, decimals=decimals)
-        axes.set_title(str(title))
+        axes.set_title(title)
     for axes in panels[1:]:
         axes.set_ylabel("")
     figure.colorbar(image, ax=list(panels), shrink=0.85, label="weight")
@@ -249,9 +267,9 @@ def plot_query_weights(
 
     Raises:
         TypeError: If `weights` is not a floating-point tensor, `tokens` not a
-            sequence, or `query_index` not an int.
+            sequence, or `query_index` or `decimals` not an int.
         ValueError: If `weights` is not `(L,)`, is empty or holds NaN/inf,
-            `tokens` does not hold `L` labels, or `decimals` is not an int from 0 to 8.
+            `tokens` does not hold `L` labels, or `decimals` is not from 0 to 8.
         IndexError: If `query_index` is out of range.
 
     Shapes:
@@ -560,4 +578,168 @@ def _trainable_flow(
     _flow_box(axes, 2.2, rows["Z"], "Z", "context", _shape_label("context", context, hidden), width=2.3)
     _flow_arrow(axes, (1.5, rows["A"] - 0.45), (1.9, rows["Z"] + 0.45), r"$A V$", side="left")
     _flow_arrow(axes, (columns["V"], rows["QKV"] - 0.45), (2.9, rows["Z"] + 0.45))
+    return figure
+
+
+def _check_positive_series(name: str, values: object, count: int) -> list[float]:
+    """A sequence of `count` positive finite numbers (a log axis needs them positive)."""
+    if isinstance(values, str) or not isinstance(values, Sequence) or len(values) != count:
+        raise ValueError(f"{name} must be a sequence of {count} numbers, one per sequence length, got {values!r}")
+    numbers = [float(value) for value in values]
+    if not all(0 < value < float("inf") for value in numbers):
+        raise ValueError(f"{name} must hold positive finite numbers (a log axis), got {numbers}")
+    return numbers
+
+
+def plot_scaling(
+    tokens: Sequence[int],
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Draw how quantities grow with the sequence length, one log-log panel per quantity.
+
+    Made for the cost of attention: bytes or seconds (the y-axis) against the
+    number of tokens `L` (the x-axis), one line per method. On log-log axes a
+    quantity that grows as `L**2` is a straight line twice as steep as one that
+    grows as `L`, and a constant is flat.
+
+    Args:
+        tokens: The sequence lengths `L` of the x-axis, increasing.
+        panels: For each panel, its y-axis label, mapped to one series per
+            method (label -> one positive number per entry of `tokens`).
+        title: A title above all panels, or `None`.
+
+    Returns:
+        A new figure with one axes per panel, each with a legend.
+
+    Raises:
+        TypeError: If `tokens` is not a sequence of ints.
+        ValueError: If `tokens` is empty, not positive and increasing, there are no
+            panels or series, or a series does not hold one positive number per length.
+
+    Shapes:
+        `tokens` of length `n`, each series of length `n`.
+
+    Taught in [5.1](../memory-efficient-attention.md#51-what-the-full-matrix-costs) and
+    [5.4](../memory-efficient-attention.md#54-what-it-costs-and-saves).
+
+    Examples:
+        >>> from attention_lab.plotting import plot_scaling
+        >>> figure = plot_scaling([1, 2, 4], {"bytes": {"full": [1, 4, 16], "tiled": [1, 1, 1]}})
+        >>> axes = figure.axes[0]
+        >>> axes.get_xscale(), axes.get_yscale(), axes.get_ylabel()
+        ('log', 'log', 'bytes')
+        >>> [line.get_label() for line in axes.get_lines()]
+        ['full', 'tiled']
+    """
+    if isinstance(tokens, str) or not isinstance(tokens, Sequence) or not tokens:
+        raise ValueError(f"tokens must be a non-empty sequence of sequence lengths, got {tokens!r}")
+    if not all(isinstance(length, int) and not isinstance(length, bool) for length in tokens):
+        raise TypeError(f"tokens must hold ints, got {list(tokens)!r}")
+    if any(length < 1 for length in tokens) or list(tokens) != sorted(set(tokens)):
+        raise ValueError(f"tokens must be positive and increasing, got {list(tokens)}")
+    if not isinstance(panels, Mapping) or not panels or not all(isinstance(s, Mapping) and s for s in panels.values()):
+        raise ValueError("panels must map each y-axis label to a non-empty mapping of series")
+    checked = {
+        ylabel: {label: _check_positive_series(f"panels[{ylabel!r}][{label!r}]", values, len(tokens))
+                 for label, values in series.items()}
+        for ylabel, series in panels.items()
+    }  # fmt: skip
+    figure = Figure(figsize=(0.4 + 4.2 * len(checked), 3.6), layout="constrained")
+    for axes, (ylabel, series) in zip(figure.subplots(1, len(checked), squeeze=False)[0], checked.items()):
+        for index, (label, values) in enumerate(series.items()):
+            axes.plot(list(tokens), values, marker="o", markersize=4, color=f"C{index}", label=label)
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.set_xticks(list(tokens), [f"{length:,}" for length in tokens], rotation=45, ha="right")
+        axes.minorticks_off()
+        axes.yaxis.set_major_formatter(FuncFormatter(_plain_number))  # 0.01, 1, 1,000: no 10^k
+        axes.set_xlabel("tokens L")
+        axes.set_ylabel(str(ylabel))
+        axes.grid(True, which="major", alpha=0.3)
+        axes.legend(fontsize=8)
+        _despine(axes)
+    if title is not None:
+        figure.suptitle(title)
+    return figure
+
+
+def _plain_number(value: float, _: object) -> str:
+    """A tick label a beginner reads at a glance: `0.001`, `10`, `100,000`."""
+    return f"{value:,.0f}" if value >= 1 else f"{value:.10f}".rstrip("0")
+
+
+_SKIPPED, _COMPUTED, _MASKED = 0, 1, 2
+
+
+def plot_attention_blocks(
+    tiles_by_title: Mapping[str, Sequence[tuple[int, int, int, int, bool]]], tokens: int
+) -> Figure:
+    """Draw which tiles of the `(L, L)` score matrix tiled attention computes, and in what order.
+
+    One panel per list of tiles (for example without and with a causal mask):
+    every score a tile computes is coloured, scores that a causal tile computes
+    and then masks to `-inf` in a second colour, scores no tile computes are
+    left grey; each tile is outlined and numbered in the order it is visited.
+
+    Args:
+        tiles_by_title: Panel title -> the tiles of that panel, each
+            `(query_start, query_stop, key_start, key_stop, masked)`, as
+            [`attention_blocks`][attention_lab.attention_blocks] returns them.
+        tokens: The number of tokens `L`.
+
+    Returns:
+        A new figure with one axes per panel.
+
+    Raises:
+        TypeError: If `tokens` is not an int.
+        ValueError: If there are no panels, `tokens` is below 1, or a tile lies
+            outside the `(L, L)` matrix.
+
+    Shapes:
+        tiles of an `(L, L)` matrix.
+
+    Taught in [5.3.3](../memory-efficient-attention.md#533-causal-masking-by-blocks).
+
+    Examples:
+        >>> from attention_lab import attention_blocks
+        >>> from attention_lab.plotting import plot_attention_blocks
+        >>> tiles = {"causal": attention_blocks(4, block_size=2, causal=True)}
+        >>> figure = plot_attention_blocks(tiles, 4)
+        >>> [text.get_text() for text in figure.axes[0].texts]
+        ['1', '2', '3']
+    """
+    tokens = _checks.check_size("tokens", tokens)
+    if not isinstance(tiles_by_title, Mapping) or not tiles_by_title:
+        raise ValueError("tiles_by_title must map at least one panel title to its tiles")
+    figure = Figure(figsize=(0.8 + 3.4 * len(tiles_by_title), 3.9), layout="constrained")
+    colors = ["0.55", "C0", "C1"]  # skipped, computed, computed then masked
+    for axes, (title, tiles) in zip(figure.subplots(1, len(tiles_by_title), squeeze=False)[0], tiles_by_title.items()):
+        kind = torch.full((tokens, tokens), _SKIPPED)
+        for query_start, query_stop, key_start, key_stop, masked in tiles:
+            if not (0 <= query_start < query_stop <= tokens and 0 <= key_start < key_stop <= tokens):
+                raise ValueError(f"a tile must lie inside the ({tokens}, {tokens}) matrix, got {(query_start, query_stop, key_start, key_stop)}")
+            kind[query_start:query_stop, key_start:key_stop] = _COMPUTED
+            if masked:
+                rows = torch.arange(query_start, query_stop)[:, None]
+                columns = torch.arange(key_start, key_stop)[None, :]
+                block = kind[query_start:query_stop, key_start:key_stop]
+                block[columns.expand_as(block) > rows.expand_as(block)] = _MASKED
+        axes.imshow(kind.numpy(), cmap=ListedColormap(colors), vmin=0, vmax=2, interpolation="nearest")
+        for order, (query_start, query_stop, key_start, key_stop, _) in enumerate(tiles, start=1):
+            axes.add_patch(Rectangle((key_start - 0.5, query_start - 0.5), key_stop - key_start, query_stop - query_start,
+                                     fill=False, edgecolor="black", linewidth=1.5))
+            red, green, blue = to_rgb("C0")
+            text_color = "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.5 else "white"
+            axes.text((key_start + key_stop - 1) / 2, (query_start + query_stop - 1) / 2, str(order),
+                      ha="center", va="center", fontsize=11, fontweight="bold", color=text_color)
+        axes.set_title(str(title))
+        axes.set_xlabel("key j")
+        axes.set_ylabel("query i")
+        axes.set_xticks(range(tokens))
+        axes.set_yticks(range(tokens))
+    handles = [Patch(facecolor=color, label=label) for color, label in
+               zip(colors, ["never computed", "computed", "computed, then masked to -inf"])]
+    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     return figure
