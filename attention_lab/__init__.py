@@ -39,6 +39,11 @@ from attention_lab.self_attention import (
     trainable_attention_for_query,
     trainable_self_attention,
 )
+from attention_lab.self_attention import (  # section 2.7: learning the weights
+    AttentionTraining,
+    attention_focus_loss,
+    train_attention_towards,
+)
 from attention_lab.memory_efficient_attention import (
     AttentionBlock,
     OnlineSoftmaxStep,
@@ -76,6 +81,9 @@ __all__ = [
     "scale_scores",
     "trainable_attention_for_query",
     "trainable_self_attention",
+    "AttentionTraining",
+    "attention_focus_loss",
+    "train_attention_towards",
     # Chapter 5: attention without the L×L matrix
     "AttentionBlock",
     "OnlineSoftmaxStep",
