@@ -5,6 +5,8 @@ The package holds every computation that the chapters of the site teach:
 - `attention_lab.simplified_attention`: chapter 1, attention with no trainable weights.
 - `attention_lab.self_attention`: chapter 2, trainable query, key and value projections.
 - `attention_lab.causal_attention`: chapter 3, causal masks, padding, dropout on the weights, batches.
+- `attention_lab.memory_efficient_attention`: chapter 5, online softmax and tiled
+  attention, which never build the L×L matrix.
 
 Everything public is re-exported here; `__all__` lists it.
 """
@@ -49,6 +51,15 @@ from attention_lab.causal_attention import (
     masked_softmax,
     padding_mask,
     renormalize_masked_weights,
+from attention_lab.memory_efficient_attention import (
+    AttentionBlock,
+    OnlineSoftmaxStep,
+    attention_blocks,
+    attention_working_memory,
+    full_attention,
+    online_softmax,
+    online_softmax_trace,
+    tiled_attention,
 )
 
 __all__ = [
@@ -88,6 +99,15 @@ __all__ = [
     "masked_softmax",
     "padding_mask",
     "renormalize_masked_weights",
+    # Chapter 5: attention without the L×L matrix
+    "AttentionBlock",
+    "OnlineSoftmaxStep",
+    "attention_blocks",
+    "attention_working_memory",
+    "full_attention",
+    "online_softmax",
+    "online_softmax_trace",
+    "tiled_attention",
 ]
 
 __version__ = "0.1.0"
