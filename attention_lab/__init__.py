@@ -51,6 +51,7 @@ from attention_lab.causal_attention import (
     masked_softmax,
     padding_mask,
     renormalize_masked_weights,
+)
 from attention_lab.memory_efficient_attention import (
     AttentionBlock,
     OnlineSoftmaxStep,
