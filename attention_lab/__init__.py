@@ -52,6 +52,11 @@ from attention_lab.causal_attention import (
     padding_mask,
     renormalize_masked_weights,
 )
+from attention_lab.self_attention import (  # section 2.7: learning the weights
+    AttentionTraining,
+    attention_focus_loss,
+    train_attention_towards,
+)
 from attention_lab.memory_efficient_attention import (
     AttentionBlock,
     OnlineSoftmaxStep,
@@ -100,6 +105,9 @@ __all__ = [
     "masked_softmax",
     "padding_mask",
     "renormalize_masked_weights",
+    "AttentionTraining",
+    "attention_focus_loss",
+    "train_attention_towards",
     # Chapter 5: attention without the L×L matrix
     "AttentionBlock",
     "OnlineSoftmaxStep",
