@@ -154,6 +154,42 @@ def merged(sign: float = 1.0, rescale: bool = True) -> torch.Tensor:
     return (a1 * z1 + a2 * z2) / (a1 + a2)
 
 
+def full_weights_3() -> torch.Tensor:
+    """Chapter 3's starting point: chapter 2's scaled weights, no mask, (L, L)."""
+    return F.softmax(scaled_scores(), dim=1)
+
+
+def renormalising_factor(row: int) -> torch.Tensor:
+    return 1.0 / full_weights_3()[row, : row + 1].sum()
+
+
+def real_keys(lengths: list[int], tokens: int) -> torch.Tensor:
+    return torch.arange(tokens) < torch.tensor(lengths)[:, None]  # (B, L)
+
+
+def batch_mask(*, causal: bool = True, padding: str = "keys") -> torch.Tensor:
+    """Exercise 3.4 as a learner writes it: lengths (4, 2, 5), L = 5."""
+    real = real_keys([4, 2, 5], 5)
+    mask = torch.ones(3, 5, 5, dtype=torch.bool)
+    if causal:
+        mask = mask & torch.tril(torch.ones(5, 5, dtype=torch.bool))
+    if padding == "keys":
+        mask = mask & real[:, None, :]
+    elif padding == "queries":
+        mask = mask & real[:, :, None]
+    return mask
+
+
+def from_mha(*, attn: str = "~", padding: str = "~", combine: str = "&", axis: str = "keys") -> torch.Tensor:
+    """Exercise 3.5 as a learner writes it, from nn.MultiheadAttention's two masks."""
+    attn_mask = torch.ones(5, 5, dtype=torch.bool).triu(diagonal=1)
+    key_padding_mask = torch.tensor([[False, False, False, True, True], [False] * 5])
+    a = ~attn_mask if attn == "~" else attn_mask
+    k = ~key_padding_mask if padding == "~" else key_padding_mask
+    k = k[:, None, :] if axis == "keys" else k[:, :, None]
+    return a & k if combine == "&" else a | k
+
+
 # Right answers, computed here independently of the pages and of the spec modules.
 RIGHT: dict[str, Callable[[], object]] = {
     "1.1": lambda: 0.77 * 0.55 + 0.25 * 0.87 + 0.10 * 0.66,
@@ -166,6 +202,11 @@ RIGHT: dict[str, Callable[[], object]] = {
     "2.3": lambda: tied_scores() / 2.0,
     "2.4": lambda: attend_along([1.0, -1.0, -1.0], 2.0),
     "2.5": lambda: F.softmax(scaled_scores().masked_fill(~lower(), INF), dim=1),
+    "3.1": lambda: 10 * 9 // 2,
+    "3.2": lambda: renormalising_factor(3),
+    "3.3": lambda: (0.3 / 0.75, 0.75 * (0.3 / 0.75)),
+    "3.4": lambda: batch_mask(),
+    "3.5": lambda: from_mha(),
     "5.1": lambda: 2 * 32768**2 * 2 / 2**30,
     "5.2": lambda: (4.0, 3 * math.exp(-2) + math.exp(-3) + 1.0),
     "5.3": lambda: (8 * 8, 8 * 9 // 2),
@@ -225,6 +266,28 @@ MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
     ("2.5", "diagonal_hidden"): lambda: F.softmax(scaled_scores().masked_fill(~lower(-1), INF), dim=1),
     ("2.5", "polarity"): lambda: F.softmax(scaled_scores().masked_fill(lower(), INF), dim=1),
     ("2.5", "unscaled"): lambda: F.softmax((scaled_scores() * 2.0).masked_fill(~lower(), INF), dim=1),
+    ("3.1", "kept"): lambda: int(torch.tril(torch.ones(10, 10)).sum()),
+    ("3.1", "half"): lambda: 10 * 10 / 2,
+    ("3.1", "one_row"): lambda: 10 - 1,
+    ("3.1", "diagonal_only"): lambda: 10 * 10 - 10,
+    ("3.2", "kept_sum"): lambda: full_weights_3()[3, :4].sum(),
+    ("3.2", "future_weight"): lambda: full_weights_3()[3, 4:].sum(),
+    ("3.2", "inverse_future"): lambda: 1.0 / full_weights_3()[3, 4:].sum(),
+    ("3.2", "wrong_row"): lambda: renormalising_factor(2),
+    ("3.3", "one_number"): lambda: 0.3,
+    ("3.3", "unscaled"): lambda: (0.3, 0.75 * 0.3),
+    ("3.3", "times_keep"): lambda: (0.3 * 0.75, 0.75 * 0.3 * 0.75),
+    ("3.3", "divided_by_p"): lambda: (0.3 / 0.25, 0.75 * 0.3 / 0.25),
+    ("3.3", "survivors_only"): lambda: (0.4, 0.4),
+    ("3.4", "polarity"): lambda: ~batch_mask(),
+    ("3.4", "causal_only"): lambda: batch_mask(padding="none"),
+    ("3.4", "padding_only"): lambda: batch_mask(causal=False),
+    ("3.4", "queries_masked"): lambda: batch_mask(padding="queries"),
+    ("3.5", "not_inverted"): lambda: from_mha(attn="", padding="", combine="|"),
+    ("3.5", "or_not_and"): lambda: from_mha(combine="|"),
+    ("3.5", "padding_on_queries"): lambda: from_mha(axis="queries"),
+    ("3.5", "padding_not_inverted"): lambda: from_mha(padding=""),
+    ("3.5", "attn_not_inverted"): lambda: from_mha(attn=""),
     ("5.1", "one_matrix"): lambda: 32768**2 * 2 / 2**30,
     ("5.1", "float32"): lambda: 2 * 32768**2 * 4 / 2**30,
     ("5.1", "bytes"): lambda: 2 * 32768**2 * 2,
@@ -335,11 +398,31 @@ def test_a_random_wrong_tensor_gets_where_it_differs_most(exercise_id: str, seed
     assert f"you have {given:.4f}, which is {off:.4f} too" in result.message
 
 
+@pytest.mark.parametrize("exercise_id", ["3.4", "3.5"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_mask_with_random_entries_flipped_gets_where_it_differs(exercise_id: str, seed: int) -> None:
+    right = torch.as_tensor(RIGHT[exercise_id]())
+    generator = torch.Generator().manual_seed(seed)
+    flips = torch.randperm(right.numel(), generator=generator)[: 1 + seed]  # 1 to 3 entries
+    wrong = right.flatten().clone()
+    wrong[flips] = ~wrong[flips]
+    result = check(exercise_id, wrong.reshape(right.shape))
+    assert result.verdict == "wrong", repr(result)
+    first = tuple(int(i) for i in torch.unravel_index(flips.min(), right.shape))
+    given = int(wrong[flips.min()])
+    assert result.message.startswith(
+        f"the largest difference is at [{first[0]}, {first[1]}, {first[2]}] "
+        f"(sentence {first[0]}, row {first[1]}, column {first[2]}): you have {given}, which is 1 too "
+    )
+    assert result.message.endswith(f"{1 + seed} of {right.numel()} entries differ by more than 0.0001")
+
 def test_a_wrong_number_gets_how_far_off_it_is() -> None:
     assert repr(check("1.1", 0.6)) == "✗ 1.1 is not right yet: you have 0.6000, which is 0.1070 too small"
     assert check("2.1", (147456 + 7, 147648)).message.startswith(
         "the largest difference is at [0]: you have 147463, which is 7 too large"
     )
+    assert repr(check("3.1", 44)) == "✗ 3.1 is not right yet: you have 44, which is 1 too small"
+    assert check("3.3", (0.4, 0.35)).message.startswith("the largest difference is at [1]: you have 0.3500, which is 0.0500 too large")
     assert repr(check("5.1", 3.5)) == "✗ 5.1 is not right yet: you have 3.5000, which is 0.5000 too small"
     assert check("5.2", (4.0, 1.5)).message.startswith("the largest difference is at [1]: you have 1.5000, which is 0.0442 too large")
     assert check("5.3", (64, 37)).message.startswith("the largest difference is at [1]: you have 37, which is 1 too large")
@@ -375,7 +458,7 @@ BAD_ANSWERS: list[tuple[object, str]] = [
 ]
 
 
-@pytest.mark.parametrize("exercise_id", ["1.1", "1.4", "2.1", "2.3", "5.2", "5.4"])
+@pytest.mark.parametrize("exercise_id", ["1.1", "1.4", "2.1", "2.3", "3.3", "3.4", "5.2", "5.4"])
 @pytest.mark.parametrize(("answer", "message"), BAD_ANSWERS, ids=[type(a).__name__ for a, _ in BAD_ANSWERS])
 def test_an_answer_of_the_wrong_type_gets_a_clear_message(exercise_id: str, answer: object, message: str) -> None:
     result = check(exercise_id, answer)
