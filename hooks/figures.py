@@ -62,9 +62,9 @@ def _simplified_weight_heatmap() -> Figure:
     return plot_attention_heatmap(weights, TOKENS, title="Simplified attention weights")
 
 
-def _simplified_embeddings_and_context() -> Figure:
+def _simplified_embeddings_and_context(*, stacked: bool = False) -> Figure:
     inputs = example_inputs()
-    return plot_embeddings_with_context(inputs, TOKENS, simplified_self_attention(inputs).context)
+    return plot_embeddings_with_context(inputs, TOKENS, simplified_self_attention(inputs).context, stacked=stacked)
 
 
 CHAPTER_2_SEED = 123  # the seed docs/self-attention.md draws Wq, Wk, Wv with
@@ -80,9 +80,9 @@ def _trainable_weight_heatmap() -> Figure:
     return plot_attention_heatmap(weights, TOKENS, title="Trainable attention weights (unscaled)")
 
 
-def _unscaled_vs_scaled() -> Figure:
+def _unscaled_vs_scaled(*, stacked: bool = False) -> Figure:
     matrices = [_trainable_weights(scaled=False), _trainable_weights(scaled=True)]
-    return plot_attention_heatmaps(matrices, TOKENS, titles=["unscaled", "scaled by 1/sqrt(d_k)"])
+    return plot_attention_heatmaps(matrices, TOKENS, titles=["unscaled", "scaled by 1/sqrt(d_k)"], stacked=stacked)
 
 
 # name (below figures/, without .svg) -> a function drawing it from the package
@@ -92,6 +92,16 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "simplified-attention/embeddings-and-context": _simplified_embeddings_and_context,
     "self-attention/weight-heatmap": _trainable_weight_heatmap,
     "self-attention/unscaled-vs-scaled": _unscaled_vs_scaled,
+}
+
+
+# Figures whose panels sit side by side also come with the panels stacked, `<name>-narrow.svg`
+# and `<name>-dark-narrow.svg`, which a narrow screen shows instead (hooks/responsive_figures.py):
+# scaled down to a phone's width, side-by-side panels would have unreadably small text.
+NARROW_SUFFIX = "-narrow"
+NARROW_FIGURES: dict[str, Callable[[], Figure]] = {
+    "simplified-attention/embeddings-and-context": lambda: _simplified_embeddings_and_context(stacked=True),
+    "self-attention/unscaled-vs-scaled": lambda: _unscaled_vs_scaled(stacked=True),
 }
 
 
@@ -119,4 +129,8 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     for name, draw in FIGURES.items():
         for suffix, style in SCHEMES.items():
             files.append(File.generated(config, f"{FIGURE_DIR}/{name}{suffix}.svg", content=render_svg(draw, style)))
+    for name, draw in NARROW_FIGURES.items():
+        for suffix, style in SCHEMES.items():
+            path = f"{FIGURE_DIR}/{name}{suffix}{NARROW_SUFFIX}.svg"
+            files.append(File.generated(config, path, content=render_svg(draw, style)))
     return files
