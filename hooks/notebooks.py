@@ -448,8 +448,11 @@ def _code_html(cell: Any, meta: dict[str, Any], cell_id: str, out_dir: Path) -> 
         output = child.select_one(".jp-OutputArea-output")
         if output is None:
             continue
-        parts += ['<div class="jp-OutputArea nb-output">', _prompt(child, ".jp-OutputPrompt"),
-                  _output_html(output, meta, f"{cell_id}-{number}", out_dir), "</div>"]  # fmt: skip
+        shown = _output_html(output, meta, f"{cell_id}-{number}", out_dir)
+        if shown.startswith('<div class="nb-figure"'):  # a figure takes the whole width, no prompt
+            parts += ['<div class="jp-OutputArea nb-output nb-output--figure">', shown, "</div>"]
+        else:
+            parts += ['<div class="jp-OutputArea nb-output">', _prompt(child, ".jp-OutputPrompt"), shown, "</div>"]
     return "".join(parts)
 
 

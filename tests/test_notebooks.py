@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import doctest
 import json
+import os
 import re
+import subprocess
+import sys
 import textwrap
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nbformat
 import pytest
@@ -15,7 +19,8 @@ from nbclient import NotebookClient
 
 from hooks import notebooks, package_wheel
 
-from .conftest import ROOT, BuiltSite
+from .conftest import ROOT, SITE_URL, BuiltSite
+from .site_server import serve
 
 DOCS = ROOT / "docs"
 CHAPTERS = [chapter for chapter in notebooks.CHAPTERS if (DOCS / chapter).is_file()]
@@ -274,3 +279,76 @@ def test_notebook_pages_are_rendered_in_the_sites_style(built_site: BuiltSite) -
         assert 'stylesheets/notebook.css"' in html
         assert '<div class="language-python highlight"><pre><span></span><code>' in html
         assert "No description has been provided" not in html
+
+
+# --- a downloaded notebook runs anywhere -------------------------------------------------------
+
+# What the reader's environment holds: torch and Jupyter (and matplotlib, which the wheel's
+# `plot` extra would otherwise fetch from the package index), at the pins of requirements.lock.
+READER_PACKAGES = ["torch", "ipykernel", "nbclient", "matplotlib"]
+# Runs inside the reader's environment: execute one notebook, print its errors as JSON.
+_RUN_NOTEBOOK = """
+import json, sys
+import nbformat
+from nbclient import NotebookClient
+notebook = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
+               resources={"metadata": {"path": sys.argv[2]}}).execute()
+errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+installed = [o.get("text", "") for o in notebook.cells[1].outputs]
+print(json.dumps({"errors": [f"{e.ename}: {e.evalue}" for e in errors], "setup_output": installed}))
+"""
+
+
+def _reader_environment(tmp_path: Path) -> Path:
+    """A virtual environment with only torch and Jupyter, as a reader would have.
+
+    Fresh for every run, unless `ATTENTION_LAB_READER_VENV` names one to reuse (authors
+    iterating locally); attention_lab is uninstalled from it first either way.
+    """
+    reused = os.environ.get("ATTENTION_LAB_READER_VENV")
+    venv = Path(reused) if reused else tmp_path / "reader-venv"
+    python = venv / "bin" / "python"
+    if not python.is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "requirements.lock"),
+                        *READER_PACKAGES], check=True, timeout=1200)  # fmt: skip
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "attention-lab"], check=True, timeout=120)
+    return python
+
+
+def test_downloaded_notebooks_install_the_wheel_from_the_site_and_run(built_site: BuiltSite, tmp_path: Path) -> None:
+    """Served on 127.0.0.1, each notebook runs top to bottom in an environment without the package.
+
+    Its first cell installs the wheel from the served site. pip in the kernel gets no index
+    and no configuration (`PIP_NO_INDEX`, `PIP_CONFIG_FILE`): the only place it may fetch
+    from is the local server.
+    """
+    python = _reader_environment(tmp_path)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "PIP_", "VIRTUAL_ENV"))}
+    env |= {"PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    missing = subprocess.run([str(python), "-c", "import attention_lab"], cwd=tmp_path, env=env, capture_output=True)
+    assert missing.returncode != 0, "the reader's environment must not have attention_lab before the notebook runs"
+    script = tmp_path / "run_notebook.py"
+    script.write_text(_RUN_NOTEBOOK, encoding="utf-8")
+    wheel_path = f"{package_wheel.DOWNLOAD_DIR}/{package_wheel.wheel_filename()}"
+    with serve(built_site.directory, urlsplit(SITE_URL).path) as base_url:
+        for chapter in CHAPTERS:
+            stem = Path(chapter).stem
+            notebook = nbformat.read(built_site.directory / "notebooks" / stem / f"{stem}.ipynb", as_version=4)
+            setup = notebook.cells[1].source
+            assert f"{SITE_URL}{wheel_path}" in setup  # the site's own URL, as published
+            # The test's server listens on a free port: point the cell at it, nothing else changes.
+            notebook.cells[1].source = setup.replace(f"{SITE_URL}{wheel_path}", f"{base_url}{wheel_path}")
+            copy = tmp_path / f"{stem}.ipynb"
+            nbformat.write(notebook, copy)
+            workdir = tmp_path / f"run-{stem}"
+            workdir.mkdir()
+            completed = subprocess.run([str(python), str(script), str(copy), str(workdir)], cwd=workdir, env=env,
+                                       capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+            assert completed.returncode == 0, completed.stderr[-3000:]
+            result = json.loads(completed.stdout.strip().splitlines()[-1])
+            assert result["errors"] == [], (chapter, result)
+    version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('attention-lab'))"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    assert version.stdout.strip() == package_wheel.project_version()
