@@ -17,15 +17,17 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# serve reuses executed notebooks and figures while their inputs are unchanged (hooks/_cache.py);
+# test, site and CI always build cold.
 serve: $(STAMP)
-	SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --no-strict --dev-addr 127.0.0.1:8000  # warnings are printed; make test is strict
+	ATTENTION_LAB_CACHE=true SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --no-strict --dev-addr 127.0.0.1:8000  # warnings are printed; make test is strict
 
 test: $(STAMP)
 	bash scripts/install-browser.sh
-	$(BIN)/python -m pytest
+	ATTENTION_LAB_CACHE=false $(BIN)/python -m pytest
 
 site: $(STAMP)
-	timeout 600 $(BIN)/mkdocs build --strict --site-dir site
+	ATTENTION_LAB_CACHE=false timeout 600 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/timings.py

@@ -14,6 +14,7 @@ blocks that sybil tests, and the build needs no extra plugin.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,11 @@ import torch
 from matplotlib.figure import Figure
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
+
+try:  # `python -m mkdocs` from the repository root, and the tests
+    from hooks import _cache
+except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
+    import _cache  # type: ignore[no-redef]
 
 from attention_lab import (
     TOKENS,
@@ -125,12 +131,31 @@ def figure_paths() -> list[str]:
     return [f"{FIGURE_DIR}/{name}{suffix}.svg" for name in FIGURES for suffix in SCHEMES]
 
 
+def cached_svg(name: str, suffix: str, fingerprint: str, draw: Callable[[], Figure] | None = None) -> bytes:
+    """The SVG of one figure variant from `.cache/figures/`, drawn and stored on a miss.
+
+    `suffix` is a scheme's suffix, optionally followed by `NARROW_SUFFIX` (then `draw`
+    draws the narrow variant).
+    """
+    key = hashlib.sha256(f"{fingerprint}\0{name}\0{suffix}".encode()).hexdigest()
+    path = _cache.CACHE_DIR / "figures" / f"{key}.svg"
+    if path.is_file():
+        return path.read_bytes()
+    content = render_svg(draw or FIGURES[name], SCHEMES[suffix.removesuffix(NARROW_SUFFIX)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return content
+
+
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
+    fingerprint = _cache.fingerprint() if _cache.enabled() else None  # cold unless `make serve`
     for name, draw in FIGURES.items():
         for suffix, style in SCHEMES.items():
-            files.append(File.generated(config, f"{FIGURE_DIR}/{name}{suffix}.svg", content=render_svg(draw, style)))
+            content = cached_svg(name, suffix, fingerprint) if fingerprint else render_svg(draw, style)
+            files.append(File.generated(config, f"{FIGURE_DIR}/{name}{suffix}.svg", content=content))
     for name, draw in NARROW_FIGURES.items():
         for suffix, style in SCHEMES.items():
-            path = f"{FIGURE_DIR}/{name}{suffix}{NARROW_SUFFIX}.svg"
-            files.append(File.generated(config, path, content=render_svg(draw, style)))
+            narrow = f"{suffix}{NARROW_SUFFIX}"
+            content = cached_svg(name, narrow, fingerprint, draw) if fingerprint else render_svg(draw, style)
+            files.append(File.generated(config, f"{FIGURE_DIR}/{name}{narrow}.svg", content=content))
     return files

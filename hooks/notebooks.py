@@ -1,8 +1,14 @@
 """MkDocs hook: each chapter page also becomes an executed, downloadable notebook.
 
-One source of truth: the chapter's Markdown. At every build this hook converts
-each chapter in `CHAPTERS` into `notebooks/<chapter>.ipynb` in a temporary
-folder of the build process:
+One source of truth: the chapter's Markdown. The chapters are the pages of the
+`Chapters` section of the nav in `mkdocs.yml`, in reading order: that list is the
+only place a chapter is registered. From it, at every build, this hook
+
+- adds each chapter's API page (`reference/<chapter>.md`, which must exist) to
+  the `API reference` section and its notebook to the `Notebooks` section of the
+  nav, labelled `Chapter <n> API` and `Chapter <n> notebook`;
+- converts each chapter into `notebooks/<chapter>.ipynb` in a temporary folder
+  of the build process:
 
 - prose becomes Markdown cells (site links made absolute, Material-only syntax
   turned into plain Markdown, figures replaced by their captions);
@@ -29,19 +35,26 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import nbformat
+import yaml
 from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-try:  # under pytest, with the repository root on sys.path
-    from hooks import package_wheel
-except ImportError:  # loaded by MkDocs as a hook: this folder is on sys.path while it loads
+try:  # `python -m mkdocs` from the repository root, and the tests
+    from hooks import _cache, package_wheel
+except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
+    import _cache  # type: ignore[no-redef]
     import package_wheel  # type: ignore[no-redef]
 
-# Chapter pages, in reading order; a page that does not exist (yet) is skipped.
-CHAPTERS = ("simplified-attention.md", "self-attention.md")
+CHAPTER_SECTION = "Chapters"  # the nav section that lists the chapters, in reading order
+API_SECTION = "API reference"  # chapter API pages are added to it, after its index page
+NOTEBOOK_SECTION = "Notebooks"  # filled with one notebook per chapter
 NOTEBOOK_DIR = "notebooks"
+FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
+# The chapters of the build in progress, read from the nav by `on_config`.
+_chapters: tuple[str, ...] = ()
 # Where this process writes the generated notebooks: its own temporary folder, so that
 # two builds at once (a test run beside `mkdocs serve`) never read each other's files.
 _output_root: Path | None = None
@@ -82,6 +95,88 @@ class ChapterCell(NamedTuple):
     source: str
     box: Box | None = None
     figure_alt: str | None = None  # for a code cell that displays a figure: the page's alt text
+
+
+class _IgnoreTags(yaml.SafeLoader):
+    """Reads mkdocs.yml without resolving its `!ENV` / `!!python/name` tags (they become None)."""
+
+
+_IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
+_IgnoreTags.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+
+
+def read_nav(mkdocs_yml: Path) -> list[Any]:
+    """The `nav` of an mkdocs.yml file, as written (before this hook adds to it)."""
+    config = yaml.load(mkdocs_yml.read_text(encoding="utf-8"), Loader=_IgnoreTags)  # noqa: S506
+    return list(config.get("nav") or [])
+
+
+def _section(nav: list[Any], title: str) -> list[Any] | None:
+    """The entries of the top-level nav section called `title`, or None."""
+    for entry in nav:
+        if isinstance(entry, dict) and title in entry:
+            items = entry[title]
+            return items if isinstance(items, list) else None
+    return None
+
+
+def _target(item: Any) -> str:
+    """The page of a nav item: `page.md` or `{label: page.md}`."""
+    return str(next(iter(item.values())) if isinstance(item, dict) else item)
+
+
+def chapter_pages(nav: list[Any]) -> list[str]:
+    """The chapter pages (`simplified-attention.md`, ...), in reading order, from the nav."""
+    section = _section(nav, CHAPTER_SECTION)
+    if section is None:
+        raise ValueError(f"mkdocs.yml: the nav needs a '{CHAPTER_SECTION}' section listing the chapter pages")
+    return [_target(item) for item in section]
+
+
+def api_page(chapter: str) -> str:
+    """`causal-attention.md` -> `reference/causal-attention.md`."""
+    return f"reference/{chapter}"
+
+
+def notebook_page(chapter: str) -> str:
+    """`causal-attention.md` -> `notebooks/causal-attention.ipynb`."""
+    return f"{NOTEBOOK_DIR}/{notebook_name(chapter)}"
+
+
+def register_chapters(nav: list[Any], docs_dir: Path) -> list[Any]:
+    """The nav with every chapter's API page and notebook added (idempotent).
+
+    Raises `ValueError`, saying what to add, when a chapter is half-registered:
+    its page or its API page is missing, or the nav lacks a section to add to.
+    """
+    chapters = chapter_pages(nav)
+    problems = [f"the chapter page docs/{chapter} does not exist" for chapter in chapters if not (docs_dir / chapter).is_file()]
+    problems += [
+        f"chapter '{chapter}' has no API page: write docs/{api_page(chapter)} (see README, 'Writing a chapter')"
+        for chapter in chapters
+        if not (docs_dir / api_page(chapter)).is_file()
+    ]
+    api, notebooks = _section(nav, API_SECTION), _section(nav, NOTEBOOK_SECTION)
+    problems += [f"the nav needs a '{title}' section" for title, found in ((API_SECTION, api), (NOTEBOOK_SECTION, notebooks)) if found is None]
+    if problems:
+        raise ValueError("mkdocs.yml nav: " + "; ".join(problems))
+    assert api is not None and notebooks is not None
+    listed = {_target(item) for item in api}
+    index_position = next((i + 1 for i, item in enumerate(api) if _target(item) == "reference/index.md"), 0)
+    new_api = [{f"Chapter {n} API": api_page(c)} for n, c in enumerate(chapters, 1) if api_page(c) not in listed]
+    api[index_position:index_position] = new_api
+    listed_notebooks = {_target(item) for item in notebooks}
+    notebooks.extend(
+        {f"Chapter {n} notebook": notebook_page(c)}
+        for n, c in enumerate(chapters, 1)
+        if notebook_page(c) not in listed_notebooks
+    )
+    return nav
+
+
+def strip_front_matter(markdown: str) -> str:
+    """A page without its YAML front matter (`---` ... `---`), which is build metadata."""
+    return FRONT_MATTER.sub("", markdown, count=1)
 
 
 def notebook_name(chapter: str) -> str:
@@ -317,6 +412,17 @@ def _site_url(config: MkDocsConfig) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
+    """Read the chapters from the nav; add their API pages and notebooks to it."""
+    global _chapters
+    try:
+        config.nav = register_chapters(config.nav or [], Path(config.docs_dir))
+        _chapters = tuple(chapter_pages(config.nav))
+    except ValueError as error:
+        raise PluginError(str(error)) from error
+    return config
+
+
 @event_priority(50)  # before mkdocs-jupyter turns .ipynb files into pages
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     docs_dir = Path(config.docs_dir)
@@ -327,17 +433,20 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
         _output_root = Path(tempfile.mkdtemp(prefix="attention-lab-notebooks-"))
     out_dir = _output_root / NOTEBOOK_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    for chapter in CHAPTERS:
+    # Under `make serve` mkdocs-jupyter caches executed notebooks by their bytes: this makes
+    # the bytes, and so the cache key, change whenever the package, hooks or pins change.
+    fingerprint = _cache.fingerprint() if _cache.enabled() else None
+    for chapter in _chapters:
         source = docs_dir / chapter
-        if not source.is_file():
-            continue
         notebook = chapter_to_notebook(
-            source.read_text(encoding="utf-8"),
+            strip_front_matter(source.read_text(encoding="utf-8")),
             chapter_url=_site_link(site_url, Path(chapter).with_suffix("").as_posix(), None),
             site_url=site_url,
             api_pages=api_pages,
             wheel_url=packaged_wheel_url(site_url),
         )
+        if fingerprint is not None:
+            notebook.metadata["attention_lab"] = {"build_fingerprint": fingerprint}
         target = out_dir / notebook_name(chapter)
         text = nbformat.writes(notebook) + "\n"
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
@@ -537,7 +646,7 @@ def on_shutdown(**_: Any) -> None:
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files, **_: Any) -> str:
     """Under a chapter's title, link its executed notebook and the download."""
     chapter = page.file.src_uri
-    if chapter not in CHAPTERS:
+    if chapter not in _chapters:
         return markdown
     name = notebook_name(chapter)
     note = (

@@ -36,7 +36,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
     Into a fresh temporary folder: two test runs at once never share a site.
     """
     directory = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": SITE_URL}
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": SITE_URL, "ATTENTION_LAB_CACHE": "false"}
     completed = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "--site-dir", str(directory)],
         cwd=ROOT,

@@ -3,8 +3,13 @@
 Sybil collects only fences whose info string is exactly ``python``. A fence
 written ``py``, ``pycon`` or ``python title="x"`` would render on the site and
 never run, so any such fence fails here, and every ``python`` fence must yield
-at least one collected example. The per-page counts are pinned as well: when a
-page gains or loses examples, update ``EXPECTED_EXAMPLES`` on purpose.
+at least one collected example. The per-page counts are pinned as well, beside
+each page, in its front matter (``examples: N``): when a page gains or loses
+examples, update that number on purpose.
+
+The chapters are registered in one place, the ``Chapters`` section of the nav
+in ``mkdocs.yml``; a chapter missing its page, its API page or its module fails
+here with a message that says what to add.
 """
 
 from __future__ import annotations
@@ -13,22 +18,16 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 import conftest
+from hooks import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PACKAGE = ROOT / "attention_lab"
 
-# Examples sybil collects per page (one per plain block, one per `>>>` statement).
-EXPECTED_EXAMPLES = {
-    "index.md": 2,
-    "reference/index.md": 3,
-    "reference/self-attention.md": 2,
-    "reproducibility.md": 5,
-    "self-attention.md": 153,
-    "simplified-attention.md": 71,
-}
+CHAPTERS = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 _PYTHON_LIKE = re.compile(r"^\{?\.?(python3?|py3?|pycon|ipython3?|pytb)\b", re.IGNORECASE)
@@ -86,10 +85,63 @@ def test_every_python_fence_yields_examples(page: Path) -> None:
         assert inside, f"{relative(page)}:{line}: this python fence yields no example"
 
 
-def test_example_counts_per_page_are_pinned() -> None:
-    counts = {relative(page): len(collected_lines(page)) for page in markdown_pages()}
-    counts = {page: count for page, count in counts.items() if count}
-    assert counts == EXPECTED_EXAMPLES
+def pinned_examples(page: Path) -> int | None:
+    """The `examples: N` of a page's front matter (None without one)."""
+    match = notebooks.FRONT_MATTER.match(page.read_text(encoding="utf-8"))
+    meta = yaml.safe_load(match.group(0).strip("-\n")) if match else None
+    return meta.get("examples") if isinstance(meta, dict) else None
+
+
+@pytest.mark.parametrize("page", markdown_pages(), ids=relative)
+def test_example_counts_are_pinned_in_each_pages_front_matter(page: Path) -> None:
+    collected, pinned = len(collected_lines(page)), pinned_examples(page)
+    if pinned is None:
+        assert collected == 0, (
+            f"{relative(page)} yields {collected} doc examples: pin the count in its front matter, "
+            f"a first line '---', then 'examples: {collected}', then '---'"
+        )
+    else:
+        assert collected == pinned, (
+            f"{relative(page)} yields {collected} doc examples, its front matter pins {pinned}: "
+            f"update 'examples:' on purpose if the change is intended"
+        )
+
+
+def test_chapters_are_registered_once_and_completely() -> None:
+    """A chapter is its nav entry, its page, its API page and the module that page documents."""
+    assert CHAPTERS[:2] == ["simplified-attention.md", "self-attention.md"]
+    problems = []
+    for number, chapter in enumerate(CHAPTERS, start=1):
+        page, reference = DOCS / chapter, DOCS / notebooks.api_page(chapter)
+        if not page.is_file():
+            problems.append(f"nav lists {chapter}, but docs/{chapter} does not exist")
+            continue
+        title = next((line for line in page.read_text(encoding="utf-8").splitlines() if line.startswith("# ")), "")
+        if not title.startswith(f"# {number}. "):
+            problems.append(f"docs/{chapter} is chapter {number} in the nav: its title must start '# {number}. ', got {title!r}")
+        module = PACKAGE / (chapter.removesuffix(".md").replace("-", "_") + ".py")
+        if not module.is_file():
+            problems.append(f"chapter {chapter} needs its module attention_lab/{module.name}")
+        if not reference.is_file():
+            problems.append(f"chapter {chapter} needs its API page docs/{notebooks.api_page(chapter)}")
+        elif f"attention_lab.{module.stem}" not in reference.read_text(encoding="utf-8"):
+            problems.append(f"docs/{notebooks.api_page(chapter)} must document module attention_lab.{module.stem}")
+    numbered = [p for p in DOCS.glob("*.md") if re.match(r"# \d+\. ", notebooks.strip_front_matter(p.read_text(encoding="utf-8")))]
+    problems += [f"docs/{p.name} is a numbered chapter but not in the nav's Chapters section" for p in numbered if p.name not in CHAPTERS]
+    assert not problems, "half-registered chapters:\n" + "\n".join(problems)
+
+
+def test_the_hook_adds_api_pages_and_notebooks_to_the_nav(tmp_path: Path) -> None:
+    nav = notebooks.register_chapters(notebooks.read_nav(ROOT / "mkdocs.yml"), DOCS)
+    api = next(entry["API reference"] for entry in nav if isinstance(entry, dict) and "API reference" in entry)
+    books = next(entry["Notebooks"] for entry in nav if isinstance(entry, dict) and "Notebooks" in entry)
+    assert {"Chapter 1 API": "reference/simplified-attention.md"} in api
+    assert [next(iter(item)) for item in books] == [f"Chapter {n} notebook" for n in range(1, len(CHAPTERS) + 1)]
+    assert notebooks.register_chapters(nav, DOCS) == nav  # a second call adds nothing
+    (tmp_path / "new-chapter.md").write_text("# 9. New\n", encoding="utf-8")
+    half = [{"Chapters": ["new-chapter.md"]}, {"API reference": ["reference/index.md"]}, {"Notebooks": []}]
+    with pytest.raises(ValueError, match=r"no API page: write docs/reference/new-chapter.md"):
+        notebooks.register_chapters(half, tmp_path)
 
 
 def test_docstring_examples_are_collected_from_every_public_module() -> None:
