@@ -457,8 +457,8 @@ def _label_points(axes: Axes, labels: list[str], points: list[tuple[float, float
 
 def _overlap(first: Bbox, second: Bbox) -> float:
     """The area two boxes share (0 when they do not meet)."""
-    width = min(first.x1, second.x1) - max(first.x0, second.x0)
-    height = min(first.y1, second.y1) - max(first.y0, second.y0)
+    width = float(min(first.x1, second.x1) - max(first.x0, second.x0))
+    height = float(min(first.y1, second.y1) - max(first.y0, second.y0))
     return max(width, 0.0) * max(height, 0.0)
 
 
