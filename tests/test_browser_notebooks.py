@@ -9,7 +9,7 @@ never make the page wider than the screen; the text outputs scroll instead of
 wrapping; every figure's smallest text is at least 11 px on a desktop and 9 px on a
 phone, as shown (its font size in the SVG times the scale it is drawn at); figures
 in notebooks carry the chapter's alt text and a variant for each scheme.
-Screenshots land in `build/screenshots/notebooks/`, weights in
+Screenshots land in `build/screenshots-notebooks/`, weights in
 `build/browser-notebooks-report.json`.
 """
 
@@ -32,7 +32,7 @@ from .test_browser import LOAD_IMAGES_JS, browser, chromium, served_site  # noqa
 
 pytestmark = pytest.mark.site
 
-SCREENSHOTS = ROOT / "build" / "screenshots" / "notebooks"
+SCREENSHOTS = ROOT / "build" / "screenshots-notebooks"  # test_browser.py clears build/screenshots/
 REPORT = ROOT / "build" / "browser-notebooks-report.json"
 NOTEBOOK_BUDGET_BYTES = 1_200_000  # a notebook page, everything it loads included
 WIDTHS = {"desktop": 1366, "phone": 390}
