@@ -408,12 +408,13 @@ def plot_embeddings_with_context(
         axes.set_aspect("equal", adjustable="datalim")
         axes.margins(0.12)  # room for the token names at the edges
         _despine(axes)
-    panels[0].legend(loc="best", fontsize=_POINT_LABEL_SIZE)
+    # Above the panels, never over the points.
+    figure.legend(*panels[0].get_legend_handles_labels(), loc="outside upper center", ncols=2, fontsize=_POINT_LABEL_SIZE)
     figure.draw_without_rendering()  # the final layout, so that label extents are known
     for axes, (first, second) in zip(panels, dimension_pairs):
         points = [(float(point[first]), float(point[second])) for point in inputs]
         stars_at = [(float(vector[first]), float(vector[second])) for _, vector in pairs]
-        _label_points(axes, labels, points, obstacles=points + stars_at)
+        _label_points(axes, labels, points, dots=points, stars=stars_at)
     return figure
 
 
@@ -425,15 +426,18 @@ _LABEL_PLACES = [
 ]  # fmt: skip
 
 
-def _label_points(axes: Axes, labels: list[str], points: list[tuple[float, float]],
-                  obstacles: list[tuple[float, float]]) -> None:  # fmt: skip
+def _label_points(axes: Axes, labels: list[str], points: list[tuple[float, float]], *,
+                  dots: list[tuple[float, float]], stars: list[tuple[float, float]]) -> None:  # fmt: skip
     """Name each point, choosing for each name the place that overlaps least.
 
     Greedy: each name goes where it covers the fewest names already placed and
-    markers, and stays inside the axes where it can.
+    markers (dots and the larger stars), and stays inside the axes where it can.
     """
     placed: list[Bbox] = []
-    markers = [Bbox.from_bounds(x - 5, y - 5, 10, 10) for x, y in axes.transData.transform(obstacles)]
+    scale = axes.figure.dpi / 72  # display pixels per point
+    markers = [Bbox.from_bounds(x - r, y - r, 2 * r, 2 * r)
+               for centres, r in ((dots, 4 * scale), (stars, 8 * scale))
+               for x, y in axes.transData.transform(centres)]  # fmt: skip
     frame = axes.get_window_extent()
     for label, point in zip(labels, points):
         best: tuple[float, Text] | None = None

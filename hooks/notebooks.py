@@ -514,6 +514,9 @@ def _markdown_html(cell: Any, meta: dict[str, Any]) -> str:
             if first is not None and first.get_text(strip=True) == meta["box"]["title"] and first.find("strong"):
                 first.decompose()
             quote.unwrap()
+    for anchor in rendered.select("a.anchor-link"):  # nbconvert's permalinks -> Material's, shown on hover
+        anchor["class"] = ["headerlink"]
+        anchor["title"] = "Permanent link"
     return rendered.decode_contents().strip()
 
 
