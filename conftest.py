@@ -12,16 +12,41 @@ or a page's example count changes, so nothing is skipped silently.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from doctest import ELLIPSIS, NORMALIZE_WHITESPACE
 
-from sybil import Sybil
+from sybil import Document, Region, Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser
 from sybil.parsers.rest import DocTestParser
 
 DOCTEST_FLAGS = ELLIPSIS | NORMALIZE_WHITESPACE
 
+
+class IndentedFenceLines:
+    """sybil's Python code block parser, with true line numbers in indented fences.
+
+    sybil strips the indentation of a fence inside a `???` block before it finds
+    the `>>>` examples, and then places them by their offsets in the stripped
+    text: 4 characters short per line, so a failure was reported lines too early.
+    Each doctest example is moved to where its first line really is.
+    """
+
+    def __init__(self, parser: PythonCodeBlockParser) -> None:
+        self.parser = parser
+
+    def __call__(self, document: Document) -> Iterable[Region]:
+        for region in self.parser(document):
+            source = getattr(region.parsed, "source", None)
+            if isinstance(source, str) and source.strip():
+                first_line = ">>> " + source.splitlines()[0]
+                start = document.text.find(first_line, region.start)
+                if start != -1 and start != region.start:
+                    region = Region(start, start + len(first_line), region.parsed, region.evaluator)
+            yield region
+
+
 MARKDOWN_EXAMPLES = Sybil(
-    parsers=[PythonCodeBlockParser(doctest_optionflags=DOCTEST_FLAGS)],
+    parsers=[IndentedFenceLines(PythonCodeBlockParser(doctest_optionflags=DOCTEST_FLAGS))],
     path="docs",
     patterns=["*.md"],
     name="docs",

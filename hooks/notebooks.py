@@ -15,7 +15,9 @@ only place a chapter is registered. From it, at every build, this hook
 - a plain ```` ```python ```` block becomes one code cell;
 - a doctest block becomes code cells with the `>>>`/`...` prompts removed and
   the expected output dropped (Jupyter prints it); a cell ends after each
-  statement that prints something, so every output of the page shows up.
+  statement that prints something, so every output of the page shows up;
+- an exercise's `??? success "Solution"` block becomes an empty `answer = ...`
+  cell and the solution's `check(...)` cell (`blank_exercise_solutions`).
 
 mkdocs-jupyter then executes the notebooks (`allow_errors: false`, so a failing
 cell fails the build) and renders them as pages, with a download button. The
@@ -67,6 +69,9 @@ _AUTOREF = re.compile(r"\[([^\]]+)\]\[(attention_lab(?:\.\w+)+)\]")
 _PAGE_LINK = re.compile(r"\]\((?!https?:|#)([\w./-]+?)\.md(#[\w-]+)?\)")
 _HEADING_ID = re.compile(r"[ \t]*\{[ \t]*#[\w-]+[ \t]*\}[ \t]*$", re.MULTILINE)
 _ADMONITION = re.compile(r'^(?P<marker>!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
+_SOLUTION = re.compile(r'^(?P<indent>[ \t]*)\?\?\?\+?[ \t]+success[ \t]+"Solution"[ \t]*$')
+_CHECK_CALL = re.compile(r"^[ \t]*(?:>>> )?(check\(.*\))[ \t]*$")
+ANSWER_CELL = "answer = ...  # your answer here"
 # Site-only prose that would be false in a notebook (its outputs are not compared there).
 _SITE_ONLY_PARAGRAPH = re.compile(r"^Every code block on this page runs in the test suite\b")
 # Where each notebook cell came from, in its metadata (read back when the page is rendered).
@@ -263,6 +268,40 @@ def _doctest_cells(body: str) -> list[tuple[str, bool]]:
     return cells
 
 
+def blank_exercise_solutions(markdown: str) -> str:
+    """Exercises in a notebook: each solution becomes an empty answer cell and its check.
+
+    A block titled `??? success "Solution"` (and everything indented under it:
+    prose and code) is left out of the notebook. In its place come two python
+    blocks: `answer = ...`, for the learner to fill in, and the solution's own
+    `check(...)` call, which then says whether the answer is right. The site
+    page keeps the solution, folded.
+
+    Raises:
+        ValueError: If a solution block holds no `check(...)` call.
+    """
+    lines = markdown.split("\n")
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        title = _SOLUTION.match(lines[index])
+        if not title:
+            out.append(lines[index])
+            index += 1
+            continue
+        indent = title.group("indent")
+        end = index + 1
+        while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > len(indent)):
+            end += 1
+        calls = [match.group(1) for line in lines[index + 1 : end] if (match := _CHECK_CALL.match(line))]
+        if not calls:
+            raise ValueError(f"line {index + 1}: a ??? success \"Solution\" block must contain its check(...) call")
+        blocks = ["```python", ANSWER_CELL, "```", "", "```python", *calls, "```", ""]
+        out.extend(f"{indent}{line}" if line else line for line in blocks)
+        index = end
+    return "\n".join(out)
+
+
 def _dedent(line: str, indent: int) -> str:
     return line[indent:] if line[:indent].strip() == "" else line.lstrip(" ")
 
@@ -347,6 +386,7 @@ def chapter_to_notebook(
     markdown: str, *, chapter_url: str, site_url: str, api_pages: dict[str, str], wheel_url: str | None = None
 ) -> nbformat.NotebookNode:
     """Build the notebook of one chapter (see the module docstring for the rules)."""
+    markdown = blank_exercise_solutions(markdown)
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}

@@ -49,15 +49,17 @@ CHROMIUM_ARGS = [
 ]
 CHROMIUM_CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
 
-# The numbering of each chapter's sections in the seed document. A page is a chapter
+# The numbering of each chapter's sections in the seed document, plus the closing Exercises
+# section (1.3, 2.4) of issue 9. A page is a chapter
 # when its title is numbered ("2. The 'self' in self-attention"), so chapter 2 is
 # checked once its page exists, and the notebook of a chapter is checked too.
 SEED_NUMBERING = {
-    1: ["1.1", "1.1.1", "1.1.2", "1.1.3", "1.2", "1.2.1", "1.2.2", "1.2.3"],
+    1: ["1.1", "1.1.1", "1.1.2", "1.1.3", "1.2", "1.2.1", "1.2.2", "1.2.3", "1.3"],
     2: [
         "2.1",
         "2.2", "2.2.1", "2.2.2", "2.2.3", "2.2.4", "2.2.5", "2.2.6",
         "2.3", "2.3.2", "2.3.3", "2.3.4", "2.3.5",
+        "2.4",
     ],
 }  # fmt: skip
 CHAPTER_TITLE = re.compile(r"^(\d+)\.\s")

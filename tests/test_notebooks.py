@@ -64,7 +64,8 @@ def test_notebook_code_is_the_chapter_code_in_the_same_order(chapter: str) -> No
     """One source of truth: the code cells hold exactly the page's code, nothing hand-copied."""
     cells = notebook_for(chapter).cells
     code = "\n".join(cell.source for cell in cells[2:] if cell.cell_type == "code")
-    expected = "\n".join(chapter_code((DOCS / chapter).read_text(encoding="utf-8")))
+    page = notebooks.blank_exercise_solutions((DOCS / chapter).read_text(encoding="utf-8"))  # exercises: blanks
+    expected = "\n".join(chapter_code(page))
     assert code == expected
     assert cells[1].cell_type == "code" and cells[1].metadata["attention_lab"] == {"role": "setup"}
 

@@ -1,0 +1,528 @@
+"""attention_lab.exercises: the checker, the exercises on the pages, and their notebooks.
+
+The learner's mistakes below are written out here, as a learner would write
+them (plain torch), and never taken from the spec modules: a test that asked a
+spec module for its own mistakes could not fail.
+"""
+
+from __future__ import annotations
+
+import doctest
+import re
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+import torch.nn.functional as F
+from nbclient import NotebookClient
+
+import conftest
+from attention_lab import (
+    ProjectionWeights,
+    SelfAttentionLinear,
+    SelfAttentionParams,
+    example_inputs,
+    init_projection_weights,
+    trainable_self_attention,
+)
+from attention_lab.exercises import (
+    CheckResult,
+    UnreadableAnswer,
+    check,
+    exercise,
+    exercises,
+    mistaken_value,
+    read_tensor,
+    spec_modules,
+    value_exercise,
+)
+from hooks import notebooks
+
+from .conftest import ROOT
+
+DOCS = ROOT / "docs"
+SITE = "https://example.org/lab/"
+INF = float("-inf")
+
+
+# --- the learner's material: the chapters' tensors, written with plain torch ------------------
+
+
+def inputs() -> torch.Tensor:
+    return example_inputs()  # (L, E)
+
+
+def scores_1() -> torch.Tensor:
+    x = inputs()
+    return x @ x.T  # (L, L)
+
+
+def big_scores() -> torch.Tensor:
+    return scores_1()[2] + 1000.0  # (L,)
+
+
+def longer_scores() -> torch.Tensor:
+    longer = 3 * inputs()
+    return longer @ longer.T
+
+
+def cosine() -> torch.Tensor:
+    unit = inputs() / inputs().norm(dim=1, keepdim=True)
+    return unit @ unit.T
+
+
+def chapter_weights() -> ProjectionWeights:
+    return init_projection_weights(3, 4, seed=123)
+
+
+def tied_scores() -> torch.Tensor:
+    q = inputs() @ chapter_weights().query  # (L, H)
+    return q @ q.T
+
+
+def scaled_scores() -> torch.Tensor:
+    w = chapter_weights()
+    q, k = inputs() @ w.query, inputs() @ w.key
+    return q @ k.T / 2.0  # sqrt(H) = 2
+
+
+def lower(diagonal: int = 0) -> torch.Tensor:
+    return torch.tril(torch.ones(6, 6, dtype=torch.bool), diagonal=diagonal)
+
+
+def copied_linear(transform: Callable[[torch.Tensor], torch.Tensor], order: tuple[int, int, int] = (0, 1, 2)) -> SelfAttentionLinear:
+    """`SelfAttentionLinear(3, 4, seed=7)` with `transform(W)` of the chapter's W copied in, in `order`."""
+    params = SelfAttentionParams(3, 4, seed=123)
+    linear = SelfAttentionLinear(3, 4, seed=7)
+    sources = (params.W_query, params.W_key, params.W_value)
+    with torch.no_grad():
+        for layer, source in zip((linear.W_query, linear.W_key, linear.W_value), order):
+            layer.weight.copy_(transform(sources[source]))
+    return linear
+
+
+def attend_along(direction: list[float], factor: float) -> ProjectionWeights:
+    """W_q with every row `factor * direction`, W_k = W_v = I: every query looks along `direction`."""
+    d = torch.tensor(direction)
+    return ProjectionWeights(factor * torch.ones(3, 1) * d, torch.eye(3), torch.eye(3))
+
+
+# Right answers, computed here independently of the pages and of the spec modules.
+RIGHT: dict[str, Callable[[], object]] = {
+    "1.1": lambda: 0.77 * 0.55 + 0.25 * 0.87 + 0.10 * 0.66,
+    "1.2": lambda: F.softmax(scores_1()[4], dim=0)[1],
+    "1.3": lambda: F.softmax(big_scores(), dim=0),
+    "1.4": lambda: F.softmax(longer_scores(), dim=1),
+    "1.5": lambda: F.softmax(cosine(), dim=1),
+    "2.1": lambda: (3 * 768 * 64, 3 * (768 * 64 + 64)),
+    "2.2": lambda: copied_linear(lambda w: w.T),
+    "2.3": lambda: tied_scores() / 2.0,
+    "2.4": lambda: attend_along([1.0, -1.0, -1.0], 2.0),
+    "2.5": lambda: F.softmax(scaled_scores().masked_fill(~lower(), INF), dim=1),
+}
+
+# Every recognised mistake, made the way a learner makes it.
+MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
+    ("1.1", "counted_from_1"): lambda: float(inputs()[3] @ inputs()[0]),
+    ("1.1", "not_summed"): lambda: inputs()[4] * inputs()[1],
+    ("1.1", "weight_not_score"): lambda: F.softmax(scores_1(), dim=1)[4, 1],
+    ("1.1", "self_score"): lambda: inputs()[4] @ inputs()[4],
+    ("1.2", "swapped"): lambda: F.softmax(scores_1(), dim=0)[4, 1],  # a softmax down the columns
+    ("1.2", "scores"): lambda: scores_1()[4, 1],
+    ("1.2", "softmax_of_one_score"): lambda: F.softmax(scores_1()[4, 1:2], dim=0),
+    ("1.2", "divided_by_sum"): lambda: scores_1()[4, 1] / scores_1()[4].sum(),
+    ("1.2", "counted_from_1"): lambda: F.softmax(scores_1()[3], dim=0)[0],
+    ("1.3", "overflow"): lambda: torch.exp(big_scores()) / torch.exp(big_scores()).sum(),
+    ("1.3", "not_normalised"): lambda: torch.exp(big_scores() - big_scores().max()),
+    ("1.3", "no_exp"): lambda: big_scores() - big_scores().max(),
+    ("1.3", "divided_by_sum"): lambda: big_scores() / big_scores().sum(),
+    ("1.4", "scores_times_3"): lambda: F.softmax(3 * scores_1(), dim=1),
+    ("1.4", "unchanged"): lambda: F.softmax(scores_1(), dim=1),
+    ("1.4", "columns"): lambda: F.softmax(longer_scores(), dim=0),
+    ("1.4", "scores"): longer_scores,
+    ("1.5", "dot_product"): lambda: F.softmax(scores_1(), dim=1),
+    ("1.5", "columns"): lambda: F.softmax(cosine(), dim=0),
+    ("1.5", "scores"): cosine,
+    ("1.5", "normalised_dimensions"): lambda: F.softmax(
+        (inputs() / inputs().norm(dim=0, keepdim=True)) @ (inputs() / inputs().norm(dim=0, keepdim=True)).T, dim=1
+    ),
+    ("1.5", "pairs_on_the_diagonal_only"): lambda: F.cosine_similarity(inputs(), inputs()),
+    ("2.1", "one_number"): lambda: 3 * 768 * 64,
+    ("2.1", "one_projection"): lambda: (768 * 64, 768 * 64 + 64),
+    ("2.1", "forgot_bias"): lambda: [3 * 768 * 64, 3 * 768 * 64],
+    ("2.1", "one_bias"): lambda: torch.tensor([3 * 768 * 64, 3 * 768 * 64 + 64]),
+    ("2.1", "square"): lambda: (3 * 768 * 768, 3 * (768 * 768 + 768)),
+    ("2.2", "reshaped"): lambda: copied_linear(lambda w: w.reshape(4, 3)),
+    ("2.2", "untouched"): lambda: SelfAttentionLinear(3, 4, seed=7),
+    ("2.2", "mixed_up"): lambda: copied_linear(lambda w: w.T, order=(0, 2, 1)),
+    ("2.3", "unscaled"): tied_scores,
+    ("2.3", "original_keys"): scaled_scores,
+    ("2.3", "weights"): lambda: F.softmax(tied_scores() / 2.0, dim=1),
+    ("2.3", "no_projection"): scores_1,
+    ("2.3", "divided_by_H"): lambda: tied_scores() / 4.0,
+    ("2.4", "reversed"): lambda: ProjectionWeights(  # keys along (0, 1, 1), where 'journey' leads: 'one' finds it
+        100.0 * torch.tensor([[1.0], [0.0], [0.0]]), torch.tensor([[0.0], [1.0], [1.0]]), torch.ones(3, 1)
+    ),
+    ("2.4", "counted_from_1"): lambda: attend_along([-1.0, 1.0, 0.0], 10.0),  # everyone attends to 'step'
+    ("2.4", "unscaled_only"): lambda: attend_along([1.0, -1.0, -1.0], 1.0),
+    ("2.5", "future_kept"): lambda: F.softmax(
+        scaled_scores().masked_fill(~torch.triu(torch.ones(6, 6, dtype=torch.bool)), INF), dim=1
+    ),
+    ("2.5", "zero_not_inf"): lambda: F.softmax(scaled_scores() * torch.tril(torch.ones(6, 6)), dim=1),
+    ("2.5", "zeroed_after_softmax"): lambda: F.softmax(scaled_scores(), dim=1) * torch.tril(torch.ones(6, 6)),
+    ("2.5", "diagonal_hidden"): lambda: F.softmax(scaled_scores().masked_fill(~lower(-1), INF), dim=1),
+    ("2.5", "polarity"): lambda: F.softmax(scaled_scores().masked_fill(lower(), INF), dim=1),
+    ("2.5", "unscaled"): lambda: F.softmax((scaled_scores() * 2.0).masked_fill(~lower(), INF), dim=1),
+}
+
+
+def ids() -> list[str]:
+    return [item.id for item in exercises()]
+
+
+# --- the registry ------------------------------------------------------------------------------
+
+
+def test_chapters_1_and_2_have_at_least_five_exercises_each_with_two_mistakes() -> None:
+    assert [module.CHAPTER for module in spec_modules()][:2] == [1, 2]
+    for module in spec_modules():
+        assert len(module.EXERCISES) >= 5, f"chapter {module.CHAPTER} needs at least 5 exercises"
+        assert (DOCS / module.PAGE).is_file()
+    for item in exercises():
+        assert len(item.mistakes) >= 2, f"exercise {item.id} knows fewer than 2 mistakes"
+        names = [mistake.name for mistake in item.mistakes]
+        assert len(set(names)) == len(names), f"exercise {item.id} names two mistakes alike"
+
+
+def test_every_recognised_mistake_is_made_by_a_test() -> None:
+    registered = {(item.id, mistake.name) for item in exercises() for mistake in item.mistakes}
+    assert registered == set(MISTAKES)
+    assert set(RIGHT) == set(ids())
+
+
+def test_no_chapter_module_imports_the_exercises() -> None:
+    for module in sorted((ROOT / "attention_lab").glob("*.py")):
+        assert "exercises" not in re.findall(r"^\s*(?:from|import) attention_lab\.(\w+)", module.read_text(encoding="utf-8"), re.MULTILINE)
+
+
+def test_an_unknown_or_badly_typed_exercise_id_raises_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"no exercise has the id '1\.9'; the exercises are 1\.1, 1\.2"):
+        check("1.9", 0.5)
+    with pytest.raises(TypeError, match="exercise_id must be a str such as '1.1', got float"):
+        check(1.1, 0.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="chapter must be an int or None, got str"):
+        exercises("1")  # type: ignore[arg-type]
+
+
+# --- the checker -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", list(RIGHT))
+def test_a_right_answer_is_right(exercise_id: str) -> None:
+    result = check(exercise_id, RIGHT[exercise_id]())
+    assert result.verdict == "right" and result and result.correct
+    assert repr(result).startswith(f"✓ {exercise_id} is right.")
+
+
+@pytest.mark.parametrize(("exercise_id", "name"), list(MISTAKES), ids=[f"{i}-{n}" for i, n in MISTAKES])
+def test_each_common_mistake_gets_its_own_message(exercise_id: str, name: str) -> None:
+    result = check(exercise_id, MISTAKES[(exercise_id, name)]())
+    expected = next(mistake for mistake in exercise(exercise_id).mistakes if mistake.name == name)
+    assert (result.verdict, result.mistake) == ("mistake", name), repr(result)
+    assert repr(result) == f"✗ {exercise_id} is not right yet: {expected.message}"
+
+
+def test_the_messages_name_what_went_wrong() -> None:
+    """The wording the issue asks for, on the mistakes it names."""
+    assert "your columns sum to 1, not your rows" in repr(check("1.4", MISTAKES[("1.4", "columns")]()))
+    assert "did you forget the softmax?" in repr(check("1.4", longer_scores()))
+    assert "divide by √H" in repr(check("2.3", tied_scores()))
+    assert "indices count from 0" in repr(check("1.1", MISTAKES[("1.1", "counted_from_1")]()))
+
+
+def perturbed(value: torch.Tensor, seed: int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """`value` plus random noise, and the index of the largest change."""
+    noise = 0.05 * torch.randn(value.shape, generator=torch.Generator().manual_seed(seed), dtype=value.dtype)
+    index = tuple(int(i) for i in torch.unravel_index(noise.abs().argmax(), value.shape))
+    return value + noise, index
+
+
+@pytest.mark.parametrize("exercise_id", ["1.3", "1.4", "1.5", "2.3", "2.5"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_random_wrong_tensor_gets_where_it_differs_most(exercise_id: str, seed: int) -> None:
+    right = torch.as_tensor(RIGHT[exercise_id]())
+    wrong, index = perturbed(right, seed)
+    result = check(exercise_id, wrong)
+    assert result.verdict == "wrong", repr(result)
+    given = float(wrong[index])
+    off = abs(given - float(right[index]))
+    position = "[" + ", ".join(str(i) for i in index) + "]"
+    assert f"the largest difference is at {position}" in result.message
+    assert f"you have {given:.4f}, which is {off:.4f} too" in result.message
+
+
+def test_a_wrong_number_gets_how_far_off_it_is() -> None:
+    assert repr(check("1.1", 0.6)) == "✗ 1.1 is not right yet: you have 0.6000, which is 0.1070 too small"
+    assert check("2.1", (147456 + 7, 147648)).message.startswith(
+        "the largest difference is at [0]: you have 147463, which is 7 too large"
+    )
+
+
+def test_a_module_with_one_wrong_weight_is_named_by_layer_row_and_column() -> None:
+    linear = copied_linear(lambda w: w.T)
+    with torch.no_grad():
+        linear.W_key.weight[2, 1] += 0.5
+    assert check("2.2", linear).message.startswith(
+        "the largest difference is at [1, 2, 1] (W_key, row 2, column 1): you have"
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_projection_weights_get_how_far_short_they_fall(seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    answer = ProjectionWeights(*(torch.randn(3, 5, generator=generator) for _ in range(3)))
+    weight = float(trainable_self_attention(inputs(), answer).weights[1, 4])
+    result = check("2.4", answer)
+    assert result.verdict == "wrong", repr(result)
+    assert result.message.startswith(f"with your matrices 'journey' gives 'one' a weight of {weight:.4f}")
+    assert f"{0.5 - weight:.4f} short of 0.5" in result.message
+
+
+BAD_ANSWERS: list[tuple[object, str]] = [
+    ("0.7", "expected a number or a torch.Tensor, got a str ('0.7'): write the number itself, without quotes"),
+    ({"a": 1}, "expected a number or a torch.Tensor, got a dict"),
+    (True, "expected a number or a torch.Tensor, got the bool True"),
+    ([[1.0, 2.0], [3.0]], "expected a torch.Tensor, a number or a list of numbers, got a list that is not a rectangular list of numbers"),
+    (torch.tensor([1j]), "expected a real tensor, got dtype torch.complex64"),
+    (None, "answer is None: assign the result to answer (a function that only prints returns None)."),
+]
+
+
+@pytest.mark.parametrize("exercise_id", ["1.1", "1.4", "2.1", "2.3"])
+@pytest.mark.parametrize(("answer", "message"), BAD_ANSWERS, ids=[type(a).__name__ for a, _ in BAD_ANSWERS])
+def test_an_answer_of_the_wrong_type_gets_a_clear_message(exercise_id: str, answer: object, message: str) -> None:
+    result = check(exercise_id, answer)
+    assert (result.verdict, result.message) == ("unreadable", message)
+    assert "Traceback" not in repr(result)
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "answer", "message"),
+    [
+        ("1.4", torch.zeros(6), "expected shape (6, 6), got (6,)"),
+        ("1.1", torch.zeros(2, 3), "expected one number, got a tensor of shape (2, 3)"),
+        ("2.1", (1, 2, 3), "expected shape (2,), got (3,)"),
+        ("2.2", SelfAttentionParams(3, 4, seed=123), "expected your SelfAttentionLinear module (the one you copied the weights into), got a SelfAttentionParams"),
+        ("2.2", SelfAttentionLinear(3, 5, seed=0), "expected a SelfAttentionLinear(3, 4), got embed_dim=3, hidden_dim=5"),
+        ("2.4", torch.eye(3), "expected ProjectionWeights(W_q, W_k, W_v), three (3, H) matrices, got a Tensor"),
+        ("2.4", (torch.eye(3), torch.eye(3), [1.0]), "expected ProjectionWeights(W_q, W_k, W_v) holding three torch.Tensor matrices"),
+        ("2.4", ProjectionWeights(torch.eye(2), torch.eye(2), torch.eye(2)), "these projection weights cannot be used: inputs and projection_weights must have the same embedding size E, got 3 and 2"),
+    ],
+)
+def test_a_wrong_shape_or_kind_gets_a_clear_message(exercise_id: str, answer: object, message: str) -> None:
+    result = check(exercise_id, answer)
+    assert result.message == message
+    assert not result
+
+
+def test_a_transposed_matrix_is_named_as_such() -> None:
+    """The generic check every chapter's value exercise gets, on a non-square answer."""
+    context = value_exercise("0.1", "Context vectors", lambda: F.softmax(scores_1(), dim=1) @ inputs())  # (6, 3)
+    result = context.assess((F.softmax(scores_1(), dim=1) @ inputs()).T)
+    assert repr(result) == "✗ 0.1 is not right yet: you have shape (3, 6), expected (6, 3): did you transpose?"
+
+
+def test_nan_in_an_answer_is_reported_where_it_first_appears() -> None:
+    answer = F.softmax(scaled_scores().masked_fill(lower(), INF), dim=1)  # row 5 is all NaN
+    result = exercise("2.5").judge(read_tensor(answer))
+    assert result is not None and result.startswith("your answer holds NaN, first at [5, 0] (query 'step', key 'Your')")
+
+
+@pytest.mark.parametrize("exercise_id", ["1.1", "2.2", "2.4"])
+def test_the_empty_answer_cell_says_there_is_no_answer_yet(exercise_id: str) -> None:
+    result = check(exercise_id, ...)
+    assert result.verdict == "missing"
+    assert repr(result) == f"… {exercise_id} has no answer yet: replace the ... in `answer = ...` with your answer, then run the check again."
+
+
+def test_a_mistake_that_fails_on_an_odd_shape_does_not_match() -> None:
+    picky = value_exercise(
+        "0.2", "Picky", lambda: torch.ones(2),
+        mistakes=[mistaken_value("halves", "halved", lambda: torch.full((2,), 0.5))],
+    )  # fmt: skip
+    assert picky.assess(torch.full((2,), 0.5)).mistake == "halves"
+    assert picky.assess(torch.zeros(7)).verdict == "wrong"
+    assert CheckResult("0.2", "wrong", "x").correct is False
+    with pytest.raises(UnreadableAnswer):
+        read_tensor(object())
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+_EXERCISE_HEADING = re.compile(r"^### Exercise (\d+\.\d+): (.+)$", re.MULTILINE)
+
+
+def exercises_section(page: str) -> tuple[str, str]:
+    """(heading, body) of the page's `## N.M Exercises` section."""
+    match = re.search(r"^(## \d+\.\d+ Exercises)\n(.*)\Z", page, re.MULTILINE | re.DOTALL)
+    assert match, "the page needs a '## <n>.<m> Exercises' section"
+    return match.group(1), match.group(2)
+
+
+@pytest.mark.parametrize("module", spec_modules(), ids=lambda module: module.PAGE)
+def test_the_exercises_close_the_page_each_with_a_hint_and_a_solution_that_checks(module: object) -> None:
+    page = (DOCS / module.PAGE).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+    heading, body = exercises_section(page)
+    assert heading.startswith(f"## {module.CHAPTER}.")  # type: ignore[attr-defined]
+    assert "\n## " not in body, "the Exercises section must be the last section of the page"
+    found = _EXERCISE_HEADING.findall(body)
+    assert found == [(item.id, item.title) for item in module.EXERCISES]  # type: ignore[attr-defined]
+    parts = _EXERCISE_HEADING.split(body)[1:]
+    for exercise_id, _, text in zip(parts[0::3], parts[1::3], parts[2::3]):
+        hint, solution = text.find('??? tip "Hint"'), text.find('??? success "Solution"')
+        assert 0 < hint < solution, f"exercise {exercise_id}: a hint, then a solution"
+        checks = [(source, want) for source, want in solution_statements(text[solution:]) if source.startswith("check(")]
+        assert [source for source, _ in checks] == [f'check("{exercise_id}", answer)'], f"exercise {exercise_id}: one check"
+        assert checks[0][1].startswith(f"✓ {exercise_id} is right."), f"exercise {exercise_id}: the check must print right"
+
+
+def solution_statements(solution: str) -> list[tuple[str, str]]:
+    """(source, expected output) of the doctest statements of one `??? success` block, in order."""
+    lines = solution.split("\n")
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() and not lines[i].startswith("    ")), len(lines))
+    block = textwrap.dedent("\n".join(lines[1:end]))
+    statements = []
+    for body in re.findall(r"^```python\n(.*?)^```$", block, re.MULTILINE | re.DOTALL):
+        statements += [(ex.source.strip(), ex.want.strip()) for ex in doctest.DocTestParser().get_examples(body)]
+    return statements
+
+
+def test_a_wrong_solution_on_the_page_fails_the_doc_tests_at_its_check(tmp_path: Path) -> None:
+    source = (DOCS / "self-attention.md").read_text(encoding="utf-8")
+    right = ">>> answer = trainable_self_attention(inputs, tied).scores  # (L, L), scaled"
+    assert source.count(right) == 1
+    broken = tmp_path / "broken.md"
+    broken.write_text(source.replace(right, right.replace("tied)", "tied, scaled=False)")), encoding="utf-8")
+    failures = []
+    for example in conftest.MARKDOWN_EXAMPLES.parse(broken):
+        try:
+            example.evaluate()
+        except Exception as error:  # sybil raises SybilFailure for a mismatch
+            failures.append((example.line, str(error)))
+    assert len(failures) == 1
+    line, message = failures[0]
+    assert broken.read_text(encoding="utf-8").splitlines()[line - 1].strip() == '>>> check("2.3", answer)'
+    assert "✗ 2.3 is not right yet: these are the unscaled scores: divide by √H (here √4 = 2)" in message
+
+
+# --- the notebooks -----------------------------------------------------------------------------
+
+
+def exercise_notebook(module: object) -> nbformat.NotebookNode:
+    page = (DOCS / module.PAGE).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+    return notebooks.chapter_to_notebook(
+        notebooks.strip_front_matter(page), chapter_url=SITE + "x/", site_url=SITE,
+        api_pages=notebooks.api_reference_pages(DOCS),
+    )  # fmt: skip
+
+
+def check_cells(notebook: nbformat.NotebookNode) -> list[tuple[str, nbformat.NotebookNode]]:
+    """(exercise id, cell) of every check cell."""
+    found = []
+    for cell in notebook.cells:
+        match = re.fullmatch(r'check\("(\d+\.\d+)", answer\)', cell.source)
+        if cell.cell_type == "code" and match:
+            found.append((match.group(1), cell))
+    return found
+
+
+def run(notebook: nbformat.NotebookNode, directory: Path) -> None:
+    """Execute in a fresh kernel started in `directory` (the repository root: its package is imported)."""
+    NotebookClient(notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(directory)}}).execute()
+
+
+def shown(cell: nbformat.NotebookNode) -> str:
+    return "".join(output.get("data", {}).get("text/plain", "") + output.get("text", "") for output in cell.outputs)
+
+
+@pytest.mark.parametrize("module", spec_modules(), ids=lambda module: module.PAGE)
+def test_the_notebook_holds_empty_answers_and_checks_but_no_solution(module: object) -> None:
+    notebook = exercise_notebook(module)
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    ids_ = [item.id for item in module.EXERCISES]  # type: ignore[attr-defined]
+    assert code.count(notebooks.ANSWER_CELL) == len(ids_)
+    assert [exercise_id for exercise_id, _ in check_cells(notebook)] == ids_
+    text = "\n".join(cell.source for cell in notebook.cells)
+    assert "Solution" not in text and "is right." not in text
+    page = (DOCS / module.PAGE).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+    for solution in page.split('??? success "Solution"')[1:]:
+        for statement, _ in solution_statements('??? success "Solution"' + solution):
+            if statement.startswith("answer ="):
+                assert statement not in "\n".join(code)
+
+
+@pytest.mark.parametrize("module", spec_modules(), ids=lambda module: module.PAGE)
+def test_the_notebook_with_blanks_runs_and_only_its_checks_say_no_answer_yet(module: object, tmp_path: Path) -> None:
+    notebook = exercise_notebook(module)
+    run(notebook, ROOT)  # raises on any error
+    errors = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs if output.output_type == "error"]
+    assert not errors
+    checks = check_cells(notebook)
+    assert checks
+    for exercise_id, cell in checks:
+        assert shown(cell).strip() == repr(check(exercise_id, ...))
+    others = [cell for cell in notebook.cells if cell.cell_type == "code" and "check(" not in cell.source]
+    assert not any("no answer yet" in shown(cell) or "not right yet" in shown(cell) for cell in others)
+
+
+@pytest.mark.parametrize("module", spec_modules(), ids=lambda module: module.PAGE)
+def test_the_notebook_with_the_solutions_filled_in_runs_and_every_check_is_right(module: object, tmp_path: Path) -> None:
+    notebook = exercise_notebook(module)
+    page = (DOCS / module.PAGE).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+    solutions = [
+        "\n".join(source for source, _ in solution_statements('??? success "Solution"' + text) if not source.startswith("check("))
+        for text in page.split('??? success "Solution"')[1:]
+    ]
+    answer_cells = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source == notebooks.ANSWER_CELL]
+    assert len(answer_cells) == len(solutions)
+    for cell, solution in zip(answer_cells, solutions):
+        cell.source = solution
+    run(notebook, ROOT)
+    for exercise_id, cell in check_cells(notebook):
+        assert shown(cell).strip().startswith(f"✓ {exercise_id} is right."), shown(cell)
+
+
+def test_a_solution_without_its_check_cannot_become_a_notebook() -> None:
+    page = '### Exercise 9.1: X\n\n??? success "Solution"\n\n    ```python\n    >>> answer = 1\n\n    ```\n'
+    with pytest.raises(ValueError, match=r'line 3: a \?\?\? success "Solution" block must contain its check'):
+        notebooks.blank_exercise_solutions(page)
+
+
+def test_blanking_keeps_the_hint_and_replaces_the_solution_by_two_cells() -> None:
+    page = (
+        "Do it.\n\n??? tip \"Hint\"\n\n    Think.\n\n??? success \"Solution\"\n\n    Because.\n\n"
+        "    ```python\n    >>> answer = 2\n    >>> check(\"9.1\", answer)\n    ✓ 9.1 is right.\n\n    ```\n\nAfter.\n"
+    )
+    assert notebooks.blank_exercise_solutions(page) == (
+        "Do it.\n\n??? tip \"Hint\"\n\n    Think.\n\n"
+        f"```python\n{notebooks.ANSWER_CELL}\n```\n\n```python\ncheck(\"9.1\", answer)\n```\n\nAfter.\n"
+    )
+
+
+def test_math_in_messages_is_plain_text() -> None:
+    """Messages print in a terminal and a notebook: no LaTeX."""
+    for item in exercises():
+        for mistake in item.mistakes:
+            assert "$" not in mistake.message and "\\" not in mistake.message
+
+
+def test_every_public_name_of_the_exercises_is_in_its_api_page_once() -> None:
+    import attention_lab.exercises as package
+
+    page = (DOCS / "reference" / "exercises.md").read_text(encoding="utf-8")
+    documented = re.findall(r"^::: attention_lab\.exercises\.(\w+)\s*$", page, re.MULTILINE)
+    modules = [module.__name__.rsplit(".", 1)[1] for module in spec_modules()]
+    assert sorted(documented) == sorted([*package.__all__, *modules])
