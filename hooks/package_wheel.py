@@ -24,6 +24,11 @@ from typing import Any
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
+try:  # `python -m mkdocs` from the repository root, and the tests
+    from hooks import _cache
+except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
+    import _cache  # type: ignore[no-redef]
+
 ROOT = Path(__file__).resolve().parent.parent
 DOWNLOAD_DIR = "downloads"
 # What the wheel is built from: the package and the files its metadata names.
@@ -69,9 +74,23 @@ def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
     return wheel
 
 
-def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
+def _wheel_bytes() -> bytes:
     with tempfile.TemporaryDirectory(prefix="attention-lab-wheel-out-") as out_dir:
-        wheel = build_wheel(Path(out_dir))
-        content = wheel.read_bytes()
-    files.append(File.generated(config, f"{DOWNLOAD_DIR}/{wheel.name}", content=content))
+        return build_wheel(Path(out_dir)).read_bytes()
+
+
+def site_wheel() -> bytes:
+    """The wheel's bytes: built now, or under `make serve` taken from `.cache/wheel/` while
+    the package, hooks and pins (`_cache.fingerprint`) are unchanged."""
+    if not _cache.enabled():
+        return _wheel_bytes()
+    cached = _cache.CACHE_DIR / "wheel" / f"{_cache.fingerprint()}.whl"
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(_wheel_bytes())
+    return cached.read_bytes()
+
+
+def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
+    files.append(File.generated(config, f"{DOWNLOAD_DIR}/{wheel_filename()}", content=site_wheel()))
     return files

@@ -354,3 +354,24 @@ def test_downloaded_notebooks_install_the_wheel_from_the_site_and_run(built_site
     version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('attention-lab'))"],
                              cwd=tmp_path, env=env, capture_output=True, text=True, check=True)  # fmt: skip
     assert version.stdout.strip() == package_wheel.project_version()
+
+
+def test_the_wheel_is_rebuilt_under_make_serve_only_when_its_inputs_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[Path] = []
+
+    def fake_build(out_dir: Path) -> Path:
+        built.append(out_dir)
+        wheel = out_dir / package_wheel.wheel_filename()
+        wheel.write_bytes(f"wheel {len(built)}".encode())
+        return wheel
+
+    monkeypatch.setattr(package_wheel, "build_wheel", fake_build)
+    monkeypatch.setattr(package_wheel._cache, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.delenv("ATTENTION_LAB_CACHE", raising=False)
+    assert [package_wheel.site_wheel(), package_wheel.site_wheel()] == [b"wheel 1", b"wheel 2"]  # cold: every build
+    monkeypatch.setenv("ATTENTION_LAB_CACHE", "true")
+    assert [package_wheel.site_wheel(), package_wheel.site_wheel()] == [b"wheel 3", b"wheel 3"]  # make serve: once
+    monkeypatch.setattr(package_wheel._cache, "fingerprint", lambda: "changed")
+    assert package_wheel.site_wheel() == b"wheel 4"  # the package changed: built again
