@@ -4,6 +4,8 @@ The package holds every computation that the chapters of the site teach:
 
 - `attention_lab.simplified_attention`: chapter 1, attention with no trainable weights.
 - `attention_lab.self_attention`: chapter 2, trainable query, key and value projections.
+- `attention_lab.memory_efficient_attention`: chapter 5, online softmax and tiled
+  attention, which never build the L×L matrix.
 
 Everything public is re-exported here; `__all__` lists it.
 """
@@ -37,6 +39,16 @@ from attention_lab.self_attention import (
     trainable_attention_for_query,
     trainable_self_attention,
 )
+from attention_lab.memory_efficient_attention import (
+    AttentionBlock,
+    OnlineSoftmaxStep,
+    attention_blocks,
+    attention_working_memory,
+    full_attention,
+    online_softmax,
+    online_softmax_trace,
+    tiled_attention,
+)
 
 __all__ = [
     # Chapter 1: simplified self-attention
@@ -64,6 +76,15 @@ __all__ = [
     "scale_scores",
     "trainable_attention_for_query",
     "trainable_self_attention",
+    # Chapter 5: attention without the L×L matrix
+    "AttentionBlock",
+    "OnlineSoftmaxStep",
+    "attention_blocks",
+    "attention_working_memory",
+    "full_attention",
+    "online_softmax",
+    "online_softmax_trace",
+    "tiled_attention",
 ]
 
 __version__ = "0.1.0"
