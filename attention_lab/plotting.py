@@ -21,13 +21,10 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
-<<<<<<< HEAD
-from matplotlib.text import Text
-from matplotlib.transforms import Bbox
-=======
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
->>>>>>> main
+from matplotlib.transforms import Bbox
 
 from attention_lab import _checks
 
