@@ -4,6 +4,7 @@ The package holds every computation that the chapters of the site teach:
 
 - `attention_lab.simplified_attention`: chapter 1, attention with no trainable weights.
 - `attention_lab.self_attention`: chapter 2, trainable query, key and value projections.
+- `attention_lab.causal_attention`: chapter 3, causal masks, padding, dropout on the weights, batches.
 
 Everything public is re-exported here; `__all__` lists it.
 """
@@ -37,6 +38,18 @@ from attention_lab.self_attention import (
     trainable_attention_for_query,
     trainable_self_attention,
 )
+from attention_lab.causal_attention import (
+    CausalSelfAttention,
+    attention_dropout,
+    causal_mask,
+    causal_padding_mask,
+    causal_self_attention,
+    mask_scores,
+    masked_attention,
+    masked_softmax,
+    padding_mask,
+    renormalize_masked_weights,
+)
 
 __all__ = [
     # Chapter 1: simplified self-attention
@@ -64,6 +77,17 @@ __all__ = [
     "scale_scores",
     "trainable_attention_for_query",
     "trainable_self_attention",
+    # Chapter 3: causal attention
+    "CausalSelfAttention",
+    "attention_dropout",
+    "causal_mask",
+    "causal_padding_mask",
+    "causal_self_attention",
+    "mask_scores",
+    "masked_attention",
+    "masked_softmax",
+    "padding_mask",
+    "renormalize_masked_weights",
 ]
 
 __version__ = "0.1.0"

@@ -34,6 +34,8 @@ except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.pat
 
 from attention_lab import (
     TOKENS,
+    attention_dropout,
+    causal_self_attention,
     example_inputs,
     init_projection_weights,
     simplified_attention_for_query,
@@ -91,6 +93,24 @@ def _unscaled_vs_scaled() -> Figure:
     return plot_attention_heatmaps(matrices, TOKENS, titles=["unscaled", "scaled by 1/sqrt(d_k)"])
 
 
+def _causal_weights() -> torch.Tensor:
+    projection_weights = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    return causal_self_attention(example_inputs(), projection_weights).weights
+
+
+def _causal_weight_heatmap() -> Figure:
+    return plot_attention_heatmap(_causal_weights(), TOKENS, title="Causal attention weights")
+
+
+CHAPTER_3_DROPOUT_SEED = 123  # the generator seed of the dropout draw in docs/causal-attention.md, 3.5
+
+
+def _causal_dropout() -> Figure:
+    weights = _causal_weights()
+    dropped = attention_dropout(weights, 0.5, generator=torch.Generator().manual_seed(CHAPTER_3_DROPOUT_SEED))
+    return plot_attention_heatmaps([weights, dropped], TOKENS, titles=["no dropout", "dropout p = 0.5"])
+
+
 # name (below figures/, without .svg) -> a function drawing it from the package
 FIGURES: dict[str, Callable[[], Figure]] = {
     "simplified-attention/query-2-weights": _query_2_weights,
@@ -98,6 +118,8 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "simplified-attention/embeddings-and-context": _simplified_embeddings_and_context,
     "self-attention/weight-heatmap": _trainable_weight_heatmap,
     "self-attention/unscaled-vs-scaled": _unscaled_vs_scaled,
+    "causal-attention/causal-weights": _causal_weight_heatmap,
+    "causal-attention/dropout": _causal_dropout,
 }
 
 
