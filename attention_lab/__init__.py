@@ -5,6 +5,7 @@ The package holds every computation that the chapters of the site teach:
 - `attention_lab.simplified_attention`: chapter 1, attention with no trainable weights.
 - `attention_lab.self_attention`: chapter 2, trainable query, key and value projections.
 - `attention_lab.causal_attention`: chapter 3, causal masks, padding, dropout on the weights, batches.
+- `attention_lab.multihead_attention`: chapter 4, several heads: a list of them, one matrix, PyTorch's module.
 
 Everything public is re-exported here; `__all__` lists it.
 """
@@ -50,6 +51,17 @@ from attention_lab.causal_attention import (
     padding_mask,
     renormalize_masked_weights,
 )
+from attention_lab.multihead_attention import (
+    MultiHeadAttention,
+    MultiHeadAttentionWrapper,
+    MultiHeadResult,
+    MultiHeadWeights,
+    merge_heads,
+    multihead_self_attention,
+    multihead_parameter_count,
+    split_heads,
+    to_torch_multihead,
+)
 
 __all__ = [
     # Chapter 1: simplified self-attention
@@ -88,6 +100,16 @@ __all__ = [
     "masked_softmax",
     "padding_mask",
     "renormalize_masked_weights",
+    # Chapter 4: multi-head attention
+    "MultiHeadAttention",
+    "MultiHeadAttentionWrapper",
+    "MultiHeadResult",
+    "MultiHeadWeights",
+    "merge_heads",
+    "multihead_self_attention",
+    "multihead_parameter_count",
+    "split_heads",
+    "to_torch_multihead",
 ]
 
 __version__ = "0.1.0"
