@@ -34,6 +34,7 @@ except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.pat
 
 from attention_lab import (
     TOKENS,
+    MultiHeadAttentionWrapper,
     attention_dropout,
     causal_self_attention,
     example_inputs,
@@ -111,6 +112,15 @@ def _causal_dropout() -> Figure:
     return plot_attention_heatmaps([weights, dropped], TOKENS, titles=["no dropout", "dropout p = 0.5"])
 
 
+CHAPTER_4_SEED = 7  # the seed of the three heads (E = 3, H = 1) in docs/multihead-attention.md, 4.1
+
+
+def _multihead_heads() -> Figure:
+    wrapper = MultiHeadAttentionWrapper(3, 1, num_heads=3, seed=CHAPTER_4_SEED)
+    with torch.no_grad():
+        _, weights = wrapper(example_inputs(), return_weights=True)  # (heads, L, L)
+    return plot_attention_heatmaps(list(weights), TOKENS, titles=[f"head {h}" for h in range(len(weights))])
+
 # name (below figures/, without .svg) -> a function drawing it from the package
 FIGURES: dict[str, Callable[[], Figure]] = {
     "simplified-attention/query-2-weights": _query_2_weights,
@@ -120,6 +130,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "self-attention/unscaled-vs-scaled": _unscaled_vs_scaled,
     "causal-attention/causal-weights": _causal_weight_heatmap,
     "causal-attention/dropout": _causal_dropout,
+    "multihead-attention/heads": _multihead_heads,
 }
 
 
