@@ -240,6 +240,12 @@ def _copied() -> torch.Tensor:
     return _layout(w.query.T, w.key.T, w.value.T, w.out.T, torch.zeros(3 * EMBED_DIM))
 
 
+def _transposed_or_not(*, inputs_transposed: bool, out_transposed: bool) -> torch.Tensor:
+    w = _chapter_weights()
+    query, key, value = (matrix.T if inputs_transposed else matrix for matrix in (w.query, w.key, w.value))
+    return _layout(query, key, value, w.out.T if out_transposed else w.out, torch.zeros(3 * EMBED_DIM))
+
+
 def _bias_kept(answer: torch.Tensor) -> bool:
     expected = _copied().to(answer.dtype)
     rows = list(range(12)) + [15]
@@ -257,12 +263,12 @@ _COPYING = value_exercise(
             "not_transposed",
             "nn.MultiheadAttention computes x @ W.T, like nn.Linear: copy W_q.T, W_k.T, W_v.T into in_proj_weight "
             "and W_o.T into out_proj.weight.",
-            lambda: _layout(*(matrix for matrix in _chapter_weights()[:4]), torch.zeros(3 * EMBED_DIM)),
+            lambda: _transposed_or_not(inputs_transposed=False, out_transposed=False),
         ),
         mistaken_value(
             "out_not_transposed",
             "in_proj_weight is right, but out_proj.weight must hold W_o.T: it is an nn.Linear.",
-            lambda: _layout(*(m.T for m in _chapter_weights()[:3]), _chapter_weights().out, torch.zeros(3 * EMBED_DIM)),
+            lambda: _transposed_or_not(inputs_transposed=True, out_transposed=False),
         ),
         mistaken_value(
             "order",
