@@ -265,6 +265,9 @@ def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
             f"{message.text} (at {message.location.get('url')})"))  # fmt: skip
         page.on("pageerror", lambda error: result.console_errors.append(f"uncaught: {error}"))
         response = page.goto(result.url, wait_until="networkidle")
+        # networkidle can come before a large notebook page has parsed its closing scripts (KaTeX):
+        # wait for the load event too, or the math is inspected before it is typeset (a flake).
+        page.wait_for_load_state("load")
         result.status = response.status if response else None
         page.evaluate(LOAD_IMAGES_JS)
         page.wait_for_load_state("networkidle")
