@@ -8,6 +8,7 @@ torch error from deep inside a matrix product.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -36,12 +37,33 @@ def require_tensor(name: str, value: object) -> torch.Tensor:
     return value
 
 
+SUPPORTED_DTYPES: tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+"""The floating-point dtypes every computation of the package runs in on the CPU (float8 does not)."""
+
+_SUPPORTED_TEXT = "torch.float16, torch.bfloat16, torch.float32 or torch.float64"
+
+_SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed accepts (torch 2.13)
+_SIZE_LIMIT = 2**63 - 1  # the largest tensor size torch can represent
+
+
+def describe_int(value: int) -> str:
+    """Write an int in an error message, abbreviating one too long to read."""
+    text = str(value)
+    if len(text) <= 24:
+        return text
+    return f"an int of {len(text.lstrip('-'))} digits ({text[:4]}...)"
+
+
 def require_floating(name: str, tensor: torch.Tensor) -> None:
-    """Raise `TypeError` unless `tensor` holds floating-point numbers."""
+    """Raise `TypeError` unless `tensor` holds numbers of a supported floating-point dtype."""
     if not tensor.is_floating_point():
         raise TypeError(
-            f"{name} must be a floating-point tensor (for example torch.float32), "
-            f"got dtype {tensor.dtype}"
+            f"{name} must be a floating-point tensor (for example torch.float32), got dtype {tensor.dtype}"
+        )
+    if tensor.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(
+            f"{name} must have dtype {_SUPPORTED_TEXT} (the dtypes torch computes attention in "
+            f"on the CPU), got dtype {tensor.dtype}"
         )
 
 
@@ -64,22 +86,82 @@ def require_tokens(name: str, tensor: torch.Tensor) -> None:
         )
 
 
+def _accumulation_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """Sum half-precision tensors in float32, so that a large sum rarely overflows."""
+    return torch.float32 if tensor.dtype in (torch.float16, torch.bfloat16) else tensor.dtype
+
+
+def finite_flag(tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> bool:
+    """True when `tensor` surely holds no NaN and no infinity: one reduction, one host sync.
+
+    The reduction is the sum of the values (cheaper than `torch.isfinite(tensor).all()`,
+    which builds a bool tensor first). Any NaN or infinity makes the sum NaN or infinite
+    (inf + -inf is NaN), so a finite sum proves every value finite; with `allow_neg_inf`,
+    a sum below +inf proves there is no NaN and no +inf. The converse can fail (finite
+    values whose sum overflows), so False means "look closer", not "bad".
+    """
+    total = float(tensor.detach().sum(dtype=_accumulation_dtype(tensor)))  # the host sync
+    return total < math.inf if allow_neg_inf else math.isfinite(total)
+
+
+def _count_non_finite(tensor: torch.Tensor, *, allow_neg_inf: bool) -> list[str]:
+    """Count NaN, +inf and (unless allowed) -inf values: only on the error path."""
+    counts = (
+        (int(torch.isnan(tensor).sum()), "NaN"),
+        (int(torch.isposinf(tensor).sum()), "+inf"),
+        (0 if allow_neg_inf else int(torch.isneginf(tensor).sum()), "-inf"),
+    )
+    return [f"{count} {label}" for count, label in counts if count]
+
+
 def require_finite(name: str, tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> None:
     """Raise `ValueError` if `tensor` holds NaN or infinite values.
 
     With `allow_neg_inf`, `-inf` is accepted (a masked score), NaN and `+inf` are not.
+    The happy path is one reduction and one host sync; what is wrong is counted only
+    when raising. Tensors on the `meta` device have no values and are not checked.
     """
-    nan_count = int(torch.isnan(tensor).sum())
-    pos_inf_count = int(torch.isposinf(tensor).sum())
-    neg_inf_count = 0 if allow_neg_inf else int(torch.isneginf(tensor).sum())
-    if nan_count or pos_inf_count or neg_inf_count:
+    if tensor.device.type == "meta" or finite_flag(tensor, allow_neg_inf=allow_neg_inf):
+        return
+    found = _count_non_finite(tensor, allow_neg_inf=allow_neg_inf)
+    if found:
         allowed = "finite values or -inf" if allow_neg_inf else "finite values"
-        found = [
-            f"{count} {label}"
-            for count, label in ((nan_count, "NaN"), (pos_inf_count, "+inf"), (neg_inf_count, "-inf"))
-            if count
-        ]
         raise ValueError(f"{name} must hold {allowed}, found {', '.join(found)}")
+
+
+def largest_magnitude(tensors: Sequence[torch.Tensor]) -> float:
+    """The largest absolute value over finite tensors, as a Python float (error path only)."""
+    return max(float(tensor.detach().abs().amax().double()) for tensor in tensors)
+
+
+def raise_overflow(stage: str, culprits: Sequence[tuple[str, Sequence[torch.Tensor]]], dtype: torch.dtype) -> None:
+    """Raise `ValueError`: finite, validated arguments overflowed to inf inside a computation.
+
+    `culprits` names each argument the overflowing values came from, with its tensors.
+    """
+    names = " and ".join(name for name, _ in culprits)
+    verb = "is" if len(culprits) == 1 else "are"
+    given = " and ".join(f"{name} up to {largest_magnitude(tensors):.3g}" for name, tensors in culprits)
+    remedy = "scale them down" if dtype == torch.float64 else "scale them down or use torch.float64"
+    raise ValueError(
+        f"{names} {verb} too large: {stage} overflowed to inf in {dtype} "
+        f"(largest finite value {torch.finfo(dtype).max:.4g}); expected values small enough for "
+        f"every product and sum to fit, got {given} in magnitude; {remedy}"
+    )
+
+
+def require_no_overflow(
+    stage: str, results: Sequence[torch.Tensor], culprits: Sequence[tuple[str, Sequence[torch.Tensor]]]
+) -> None:
+    """Raise an overflow error naming `culprits` if `results`, computed from finite values, are not.
+
+    One reduction and one host sync per result on the happy path; `meta` tensors are not checked.
+    """
+    if results[0].device.type == "meta" or all(finite_flag(result) for result in results):
+        return
+    for result in results:
+        if _count_non_finite(result, allow_neg_inf=False):
+            raise_overflow(stage, culprits, result.dtype)
 
 
 def check_matrix(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
@@ -110,6 +192,15 @@ def require_same_size(
         raise ValueError(
             f"{first_name} and {second_name} must have the same {meaning}, "
             f"got {first_size} and {second_size}"
+        )
+
+
+def require_square(name: str, tensor: torch.Tensor) -> None:
+    """Raise `ValueError` unless a 2-D `tensor` is square, `(L, L)`: one row and one column per token."""
+    if tensor.shape[0] != tensor.shape[1]:
+        raise ValueError(
+            f"{name} must be square, shape (L, L) with one row and one column per token, "
+            f"got shape {_shape_text(tensor)}"
         )
 
 
@@ -156,6 +247,25 @@ def check_size(name: str, value: object) -> int:
         raise TypeError(f"{name} must be a positive int, got {_describe(value)}")
     if value < 1:
         raise ValueError(f"{name} must be a positive int, got {value}")
+    if value > _SIZE_LIMIT:
+        raise ValueError(
+            f"{name} must be a positive int of at most 2**63 - 1 (the largest tensor size), "
+            f"got {describe_int(value)}"
+        )
+    return value
+
+
+def check_dim(name: str, value: object, tensor_name: str, tensor: torch.Tensor) -> int:
+    """Return `value` if it is an int naming one of the dimensions of `tensor`."""
+    dims = tensor.dim()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{name} must be an int in [{-dims}, {dims - 1}] for {dims}-D {tensor_name}, got {_describe(value)}"
+        )
+    if not -dims <= value < dims:
+        raise ValueError(
+            f"{name} must be an int in [{-dims}, {dims - 1}] for {dims}-D {tensor_name}, got {describe_int(value)}"
+        )
     return value
 
 
@@ -167,9 +277,13 @@ def check_flag(name: str, value: object) -> bool:
 
 
 def check_float_dtype(name: str, value: object) -> torch.dtype:
-    """Return `value` if it is a floating-point `torch.dtype`; raise `TypeError` otherwise."""
+    """Return `value` if it is a supported floating-point `torch.dtype`; raise `TypeError` otherwise."""
     if not isinstance(value, torch.dtype) or not value.is_floating_point:
         raise TypeError(f"{name} must be a floating-point torch.dtype, got {value!r}")
+    if value not in SUPPORTED_DTYPES:
+        raise TypeError(
+            f"{name} must be {_SUPPORTED_TEXT} (the dtypes torch computes attention in on the CPU), got {value!r}"
+        )
     return value
 
 
@@ -178,6 +292,7 @@ def make_generator(seed: object, generator: object) -> torch.Generator:
 
     A seed becomes a fresh CPU `torch.Generator`; a generator is returned as is
     (and advanced by whoever draws from it). Torch's global random state is never used.
+    A seed must lie in [-2**63, 2**64 - 1], the range `torch.Generator.manual_seed` accepts.
     """
     if (seed is None) == (generator is None):
         given = "neither" if seed is None else "both"
@@ -193,6 +308,10 @@ def make_generator(seed: object, generator: object) -> torch.Generator:
         return generator
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {_describe(seed)}")
+    if not _SEED_RANGE[0] <= seed <= _SEED_RANGE[1]:
+        raise ValueError(
+            f"seed must be an int in [-2**63, 2**64 - 1] (what torch.Generator accepts), got {describe_int(seed)}"
+        )
     return torch.Generator().manual_seed(seed)
 
 

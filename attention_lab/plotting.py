@@ -55,9 +55,20 @@ def _check_weights(name: str, value: object, legend: tuple[str, ...]) -> torch.T
 
 def _check_decimals(decimals: object) -> int:
     """The number of decimals written on a figure: an int from 0 to 8."""
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 8:
-        raise ValueError(f"decimals must be an int from 0 to 8, got {decimals!r}")
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"decimals must be an int from 0 to 8, got {type(decimals).__qualname__}")
+    if not 0 <= decimals <= 8:
+        raise ValueError(f"decimals must be an int from 0 to 8, got {decimals}")
     return decimals
+
+
+def _check_titles(titles: object, count: int) -> list[str]:
+    """One title per matrix, as strings."""
+    if isinstance(titles, str) or not isinstance(titles, Sequence):
+        raise TypeError(f"titles must be a sequence of strings, one per matrix, got {type(titles).__qualname__}")
+    if len(titles) != count:
+        raise ValueError(f"titles must hold one title per matrix ({count}), got {len(titles)} titles")
+    return [str(title) for title in titles]
 
 
 def _text_color_for(colormap: Colormap, fraction: float) -> str:
@@ -89,9 +100,10 @@ def plot_attention_heatmap(
         A new figure with one heatmap axes and its colour bar.
 
     Raises:
-        TypeError: If `weights` is not a floating-point tensor or `tokens` not a sequence.
+        TypeError: If `weights` is not a floating-point tensor, `tokens` not a sequence,
+            or `decimals` not an int.
         ValueError: If `weights` is not square `(L, L)`, is empty or holds NaN/inf,
-            `tokens` does not hold `L` labels, or `decimals` is not an int from 0 to 8.
+            `tokens` does not hold `L` labels, or `decimals` is not from 0 to 8.
 
     Shapes:
         `weights (L, L)`, `tokens` of length `L`.
@@ -143,10 +155,11 @@ def plot_attention_heatmaps(
         A new figure with one heatmap axes per matrix, then one shared colour bar.
 
     Raises:
-        TypeError: If a matrix is not a floating-point tensor or `tokens` not a sequence.
+        TypeError: If `weight_matrices` is not a sequence of floating-point tensors,
+            `tokens` or `titles` not a sequence, or `decimals` not an int.
         ValueError: If there are no matrices, their shapes differ or are not
-            square `(L, L)`, a matrix is empty or holds NaN/inf, or `tokens` or
-            `titles` have the wrong length, or `decimals` is not an int from 0 to 8.
+            square `(L, L)`, a matrix is empty or holds NaN/inf, `tokens` or
+            `titles` have the wrong length, or `decimals` is not from 0 to 8.
 
     Shapes:
         each of `weight_matrices` `(L, L)`, `tokens` of length `L`.
@@ -163,10 +176,13 @@ def plot_attention_heatmaps(
         >>> [text.get_text() for text in figure.axes[1].texts]
         ['1.00', '0.00', '0.00', '1.00']
     """
-    if isinstance(weight_matrices, torch.Tensor) or not isinstance(weight_matrices, Sequence) or not weight_matrices:
-        raise ValueError(
+    if isinstance(weight_matrices, (torch.Tensor, str)) or not isinstance(weight_matrices, Sequence):
+        raise TypeError(
             f"weight_matrices must be a non-empty sequence of (L, L) tensors, got {type(weight_matrices).__qualname__}"
-            + (f" of length {len(weight_matrices)}" if isinstance(weight_matrices, Sequence) else "")
+        )
+    if not weight_matrices:
+        raise ValueError(
+            f"weight_matrices must be a non-empty sequence of (L, L) tensors, got an empty {type(weight_matrices).__qualname__}"
         )
     matrices = [_check_square_weights(f"weight_matrices[{i}]", m) for i, m in enumerate(weight_matrices)]
     for index, matrix in enumerate(matrices[1:], start=1):
@@ -177,15 +193,14 @@ def plot_attention_heatmaps(
             )
     labels = _check_tokens(tokens, matrices[0].shape[0], "token")
     decimals = _check_decimals(decimals)
-    if isinstance(titles, str) or len(titles) != len(matrices):
-        raise ValueError(f"titles must hold one title per matrix ({len(matrices)}), got {titles!r}")
+    names = _check_titles(titles, len(matrices))
     size = matrices[0].shape[0]
     figure = Figure(figsize=(0.6 + (0.4 + 0.62 * size) * len(matrices), 0.6 + 0.62 * size), layout="constrained")
     panels = figure.subplots(1, len(matrices), squeeze=False)[0]
     vmax = max(float(matrix.max()) for matrix in matrices)
-    for axes, matrix, title in zip(panels, matrices, titles):
+    for axes, matrix, title in zip(panels, matrices, names):
         image = _draw_heatmap(axes, matrix, labels, vmax=vmax, decimals=decimals)
-        axes.set_title(str(title))
+        axes.set_title(title)
     for axes in panels[1:]:
         axes.set_ylabel("")
     figure.colorbar(image, ax=list(panels), shrink=0.85, label="weight")
@@ -244,9 +259,9 @@ def plot_query_weights(
 
     Raises:
         TypeError: If `weights` is not a floating-point tensor, `tokens` not a
-            sequence, or `query_index` not an int.
+            sequence, or `query_index` or `decimals` not an int.
         ValueError: If `weights` is not `(L,)`, is empty or holds NaN/inf,
-            `tokens` does not hold `L` labels, or `decimals` is not an int from 0 to 8.
+            `tokens` does not hold `L` labels, or `decimals` is not from 0 to 8.
         IndexError: If `query_index` is out of range.
 
     Shapes:

@@ -4,7 +4,8 @@ Every function here is one step of the chapter
 [The "self" in self-attention](../self-attention.md). Three trainable matrices
 $W_q$, $W_k$, $W_v$ project each input embedding into a query, a key and a
 value; the scores, weights and context vectors of chapter 1 are then computed on
-those projections, with chapter 1's own functions.
+those projections, with chapter 1's own (private, unchecked) kernels: every public
+function checks its arguments once, then composes them.
 
 Two forms of the scores are offered, always by an explicit keyword:
 
@@ -30,10 +31,9 @@ from torch import nn
 from attention_lab import _checks
 from attention_lab.simplified_attention import (
     AttentionResult,
-    attention_scores_for_query,
-    context_vector,
-    context_vectors,
-    softmax,
+    _attend,
+    _check_attention_overflow,
+    _score_matrix,
 )
 
 __all__ = [
@@ -134,8 +134,11 @@ def init_projection_weights(
 
     Raises:
         TypeError: If a size or the seed is not an int, `generator` is not a
-            `torch.Generator`, or `dtype` is not a floating-point dtype.
-        ValueError: If a size is below 1, or not exactly one of `seed` and `generator` is given.
+            `torch.Generator`, or `dtype` is not one of torch.float16,
+            torch.bfloat16, torch.float32 and torch.float64.
+        ValueError: If a size is below 1 (or above `2**63 - 1`), the seed is outside
+            `[-2**63, 2**64 - 1]` (what `torch.Generator.manual_seed` accepts), or not
+            exactly one of `seed` and `generator` is given.
 
     Shapes:
         returns `ProjectionWeights((E, H), (E, H), (E, H))`.
@@ -194,6 +197,20 @@ def _check_inputs_for(inputs: object, weights: ProjectionWeights) -> torch.Tenso
     return tensor
 
 
+def _project(inputs: torch.Tensor, weights: ProjectionWeights) -> Projections:
+    """Q, K, V of `inputs (..., L, E)` with three `(E, H)` matrices; unchecked kernel."""
+    return Projections(
+        inputs @ weights.query,  # (..., L, E) @ (E, H) -> (..., L, H)
+        inputs @ weights.key,  # (..., L, H)
+        inputs @ weights.value,  # (..., L, H)
+    )
+
+
+def _weight_culprits(inputs: torch.Tensor, weights: ProjectionWeights) -> tuple[tuple[str, tuple[torch.Tensor, ...]], ...]:
+    """The arguments an overflow of the attention comes from, for its error message."""
+    return (("inputs", (inputs,)), ("projection_weights", tuple(weights)))
+
+
 def project(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     r"""Project one embedding, or each of many, with one weight matrix.
 
@@ -211,7 +228,7 @@ def project(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     Raises:
         TypeError: If an argument is not a floating-point tensor, or their dtypes differ.
         ValueError: On a wrong rank, an empty tensor, different embedding sizes,
-            or NaN/inf values.
+            NaN/inf values, or values so large that the projection overflows.
 
     Shapes:
         `inputs (E,)` and `weight (E, H)` give `(H,)`;
@@ -232,7 +249,9 @@ def project(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     weight = _checks.check_matrix("weight", weight, ("E", "H"))
     _checks.require_same_size("inputs", inputs.shape[-1], "weight", weight.shape[0], "embedding size E")
     _checks.require_same_dtype("inputs", inputs, "weight", weight)
-    return inputs @ weight  # (E,) @ (E, H) -> (H,), or (L, E) @ (E, H) -> (L, H)
+    projected = inputs @ weight  # (E,) @ (E, H) -> (H,), or (L, E) @ (E, H) -> (L, H)
+    _checks.require_no_overflow("the projection inputs @ weight", (projected,), (("inputs", (inputs,)), ("weight", (weight,))))
+    return projected
 
 
 def project_inputs(inputs: torch.Tensor, projection_weights: ProjectionWeights) -> Projections:
@@ -249,7 +268,7 @@ def project_inputs(inputs: torch.Tensor, projection_weights: ProjectionWeights) 
         TypeError: If a tensor is not floating-point, the dtypes differ, or
             `projection_weights` is not a triple of tensors.
         ValueError: On a wrong rank, an empty tensor, mismatched embedding or
-            hidden sizes, or NaN/inf values.
+            hidden sizes, NaN/inf values, or values so large that a projection overflows.
 
     Shapes:
         `inputs (L, E)`, `projection_weights` three `(E, H)`, returns three `(L, H)`.
@@ -264,11 +283,9 @@ def project_inputs(inputs: torch.Tensor, projection_weights: ProjectionWeights) 
     """
     weights = _check_projection_weights(projection_weights)
     inputs = _check_inputs_for(inputs, weights)
-    return Projections(
-        project(inputs, weights.query),  # (L, H)
-        project(inputs, weights.key),  # (L, H)
-        project(inputs, weights.value),  # (L, H)
-    )
+    projections = _project(inputs, weights)  # three (L, H)
+    _checks.require_no_overflow("the projections", projections, _weight_culprits(inputs, weights))
+    return projections
 
 
 def attention_score(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
@@ -285,7 +302,8 @@ def attention_score(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
 
     Raises:
         TypeError: If an argument is not a floating-point tensor, or their dtypes differ.
-        ValueError: On a wrong rank, an empty tensor, different hidden sizes, or NaN/inf values.
+        ValueError: On a wrong rank, an empty tensor, different hidden sizes, NaN/inf
+            values, or values so large that the score overflows.
 
     Shapes:
         `query (H,)`, `key (H,)`, returns `()`.
@@ -302,7 +320,9 @@ def attention_score(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
     key = _checks.check_vector("key", key, "H")
     _checks.require_same_size("query", query.shape[0], "key", key.shape[0], "hidden size H")
     _checks.require_same_dtype("query", query, "key", key)
-    return query @ key  # (H,) @ (H,) -> ()
+    score = query @ key  # (H,) @ (H,) -> ()
+    _checks.require_no_overflow("the score query @ key", (score,), (("query", (query,)), ("key", (key,))))
+    return score
 
 
 def query_key_scores(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
@@ -322,10 +342,12 @@ def query_key_scores(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
 
     Raises:
         TypeError: If an argument is not a floating-point tensor, or their dtypes differ.
-        ValueError: On a wrong rank, an empty tensor, different hidden sizes, or NaN/inf values.
+        ValueError: On a wrong rank, an empty tensor, different token counts or
+            hidden sizes, NaN/inf values, or values so large that a score overflows.
 
     Shapes:
-        `queries (L, H)`, `keys (L, H)`, returns `(L, L)`.
+        `queries (L, H)`, `keys (L, H)` (the same `L`: the tokens of one sequence),
+        returns `(L, L)`.
 
     Taught in [2.3.3](../self-attention.md#233-the-score-matrix).
 
@@ -338,9 +360,12 @@ def query_key_scores(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     """
     queries = _checks.check_matrix("queries", queries, ("L", "H"))
     keys = _checks.check_matrix("keys", keys, ("L", "H"))
+    _checks.require_same_size("queries", queries.shape[0], "keys", keys.shape[0], "number of tokens L")
     _checks.require_same_size("queries", queries.shape[1], "keys", keys.shape[1], "hidden size H")
     _checks.require_same_dtype("queries", queries, "keys", keys)
-    return queries @ keys.T  # (L, H) @ (H, L) -> (L, L)
+    scores = _score_matrix(queries, keys, scaled=False)  # (L, H) @ (H, L) -> (L, L)
+    _checks.require_no_overflow("the scores queries @ keys.T", (scores,), (("queries", (queries,)), ("keys", (keys,))))
+    return scores
 
 
 def scale_scores(scores: torch.Tensor, key_dim: int) -> torch.Tensor:
@@ -361,7 +386,8 @@ def scale_scores(scores: torch.Tensor, key_dim: int) -> torch.Tensor:
 
     Raises:
         TypeError: If `scores` is not a floating-point tensor, or `key_dim` not an int.
-        ValueError: If `key_dim` is below 1, or `scores` is empty or holds NaN or `+inf`.
+        ValueError: If `key_dim` is below 1 or above `2**63 - 1` (no tensor size is larger),
+            or `scores` is empty or holds NaN or `+inf`.
 
     Shapes:
         `scores ()`, `(L,)` or `(L, L)`, returns the same shape.
@@ -380,15 +406,6 @@ def scale_scores(scores: torch.Tensor, key_dim: int) -> torch.Tensor:
     _checks.require_finite("scores", tensor, allow_neg_inf=True)
     key_dim = _checks.check_size("key_dim", key_dim)
     return tensor / math.sqrt(key_dim)  # same shape
-
-
-def _attend(projections: Projections, *, scaled: bool) -> AttentionResult:
-    """Scores, weights and context of all queries, from Q, K, V (validated by the callers)."""
-    scores = query_key_scores(projections.queries, projections.keys)  # (L, L)
-    if scaled:
-        scores = scale_scores(scores, projections.keys.shape[1])  # (L, L)
-    weights = softmax(scores, dim=1)  # (L, L)
-    return AttentionResult(scores, weights, context_vectors(weights, projections.values))  # context (L, H)
 
 
 def trainable_attention_for_query(
@@ -422,7 +439,7 @@ def trainable_attention_for_query(
         TypeError: If a tensor is not floating-point, the dtypes differ,
             `query_index` is not an int or `scaled` not a bool.
         ValueError: On a wrong rank, an empty tensor, mismatched embedding or
-            hidden sizes, or NaN/inf values.
+            hidden sizes, NaN/inf values, or values so large that the computation overflows.
         IndexError: If `query_index` is out of range.
 
     Shapes:
@@ -441,14 +458,12 @@ def trainable_attention_for_query(
     inputs = _check_inputs_for(inputs, weights)
     index = _checks.check_index("query_index", query_index, inputs.shape[0])
     scaled = _checks.check_flag("scaled", scaled)
-    query = project(inputs[index], weights.query)  # (H,)
-    keys = project(inputs, weights.key)  # (L, H)
-    values = project(inputs, weights.value)  # (L, H)
-    scores = attention_scores_for_query(query, keys)  # (L,)
-    if scaled:
-        scores = scale_scores(scores, keys.shape[1])  # (L,)
-    attn_weights = softmax(scores, dim=0)  # (L,)
-    return AttentionResult(scores, attn_weights, context_vector(attn_weights, values))  # context (H,)
+    query = inputs[index].unsqueeze(0) @ weights.query  # (1, E) @ (E, H) -> (1, H): a batch of one
+    keys = inputs @ weights.key  # (L, H)
+    values = inputs @ weights.value  # (L, H)
+    result = _attend(query, keys, values, scaled=scaled)  # scores (1, L), weights (1, L), context (1, H)
+    _check_attention_overflow(query, keys, values, result, _weight_culprits(inputs, weights))
+    return AttentionResult(*(tensor.squeeze(0) for tensor in result))  # (L,), (L,), (H,)
 
 
 def trainable_self_attention(
@@ -478,7 +493,7 @@ def trainable_self_attention(
         TypeError: If a tensor is not floating-point, the dtypes differ, or
             `scaled` is not a bool.
         ValueError: On a wrong rank, an empty tensor, mismatched embedding or
-            hidden sizes, or NaN/inf values.
+            hidden sizes, NaN/inf values, or values so large that the computation overflows.
 
     Shapes:
         `inputs (L, E)`, `projection_weights` three `(E, H)`,
@@ -495,8 +510,13 @@ def trainable_self_attention(
         >>> trainable_self_attention(example_inputs(), weights).weights[1]  # scaled=True
         tensor([0.1792, 0.1802, 0.1736, 0.1581, 0.0787, 0.2303])
     """
+    weights = _check_projection_weights(projection_weights)
+    inputs = _check_inputs_for(inputs, weights)
     scaled = _checks.check_flag("scaled", scaled)
-    return _attend(project_inputs(inputs, projection_weights), scaled=scaled)
+    projections = _project(inputs, weights)  # three (L, H)
+    result = _attend(*projections, scaled=scaled)  # (L, L), (L, L), (L, H)
+    _check_attention_overflow(*projections, result, _weight_culprits(inputs, weights))
+    return result
 
 
 class _SelfAttentionModule(nn.Module):
@@ -539,7 +559,8 @@ class _SelfAttentionModule(nn.Module):
             TypeError: If `inputs` is not a floating-point tensor, or its dtype
                 differs from the module's parameters.
             ValueError: On a wrong rank, an empty tensor, an embedding size
-                other than the module's `embed_dim`, or NaN/inf values.
+                other than the module's `embed_dim`, NaN/inf values, or values so
+                large that the computation overflows.
 
         Shapes:
             `inputs (L, E)`, returns `context (L, H)`, and `weights (L, L)`.
@@ -548,7 +569,9 @@ class _SelfAttentionModule(nn.Module):
         _checks.require_same_size("inputs", inputs.shape[1], "the module", self.embed_dim, "embedding size E")
         _checks.require_same_dtype("inputs", inputs, "the module's parameters", next(self.parameters()))
         return_weights = _checks.check_flag("return_weights", return_weights)
-        result = _attend(self._project(inputs), scaled=self.scaled)  # context (L, H), weights (L, L)
+        projections = self._project(inputs)  # three (L, H)
+        result = _attend(*projections, scaled=self.scaled)  # context (L, H), weights (L, L)
+        _check_attention_overflow(*projections, result, (("inputs", (inputs,)), ("the module's parameters", tuple(self.parameters()))))
         return (result.context, result.weights) if return_weights else result.context
 
     def projection_weights(self) -> ProjectionWeights:
@@ -646,7 +669,8 @@ class SelfAttentionParams(_SelfAttentionModule):
 
     Raises:
         TypeError: On a size, seed, generator, `scaled` or dtype of the wrong type.
-        ValueError: If a size is below 1, or not exactly one of `seed` and `generator` is given.
+        ValueError: If a size is below 1 (or above `2**63 - 1`), the seed is outside
+            `[-2**63, 2**64 - 1]`, or not exactly one of `seed` and `generator` is given.
 
     Shapes:
         `W_query`, `W_key`, `W_value` are `(E, H)`; `forward` maps `inputs (L, E)`
@@ -685,11 +709,7 @@ class SelfAttentionParams(_SelfAttentionModule):
         self.W_value = nn.Parameter(initial.value)  # (E, H)
 
     def _project(self, inputs: torch.Tensor) -> Projections:
-        return Projections(
-            inputs @ self.W_query,  # (L, E) @ (E, H) -> (L, H)
-            inputs @ self.W_key,  # (L, H)
-            inputs @ self.W_value,  # (L, H)
-        )
+        return _project(inputs, ProjectionWeights(self.W_query, self.W_key, self.W_value))  # three (L, H)
 
     def _matrices(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return (self.W_query, self.W_key, self.W_value)  # each (E, H)
@@ -724,7 +744,8 @@ class SelfAttentionLinear(_SelfAttentionModule):
 
     Raises:
         TypeError: On a size, seed, generator, `bias`, `scaled` or dtype of the wrong type.
-        ValueError: If a size is below 1, or not exactly one of `seed` and `generator` is given.
+        ValueError: If a size is below 1 (or above `2**63 - 1`), the seed is outside
+            `[-2**63, 2**64 - 1]`, or not exactly one of `seed` and `generator` is given.
 
     Shapes:
         `W_query.weight` (and key, value) is `(H, E)`, each bias `(H,)`; `forward`

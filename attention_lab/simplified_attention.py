@@ -11,6 +11,8 @@ tokens, `E` the embedding size, `H` the hidden size of the projections.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -62,6 +64,116 @@ class AttentionResult(NamedTuple):
     """Context vectors: attention-weighted sums of the value vectors."""
 
 
+# --- unchecked kernels ----------------------------------------------------------------
+# The public functions below validate their arguments once, at the boundary, then compose
+# these private kernels, which check nothing (the shape of PyTorch's functional API). They
+# work on any leading batch dimensions, `(..., L, H)`, so later chapters (causal masks,
+# batches, heads) compose them too instead of re-validating at every step.
+
+
+def _stable_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """The taught softmax, unchecked: shift by the maximum, exponentiate, normalise.
+
+    A slice that is entirely `-inf` (nothing to attend to) gives zeros, as SDPA does.
+    """
+    max_score = scores.amax(dim=dim, keepdim=True)  # (..., 1) along dim
+    max_score = max_score.masked_fill(torch.isneginf(max_score), 0.0)  # an all -inf slice: shift by 0
+    exp_shifted = torch.exp(scores - max_score)  # exp(-inf) = 0, the maximum gives exp(0) = 1
+    total = exp_shifted.sum(dim=dim, keepdim=True)  # >= 1, or 0 for an all -inf slice
+    return exp_shifted / total.clamp(min=1.0)  # the clamp only turns 0 / 0 into 0 / 1
+
+
+def _softmax_fused(scores: torch.Tensor, dim: int = -1, *, empty_slices: bool = True) -> torch.Tensor:
+    """PyTorch's fused softmax (one kernel), unchecked: the fast path beside `_stable_softmax`.
+
+    `torch.softmax` gives NaN for a slice that is entirely `-inf`; with `empty_slices` such
+    slices become zeros, as in `_stable_softmax`. Pass `empty_slices=False` only when no slice
+    can be entirely `-inf` (finite scores, no mask): it saves one pass over the scores.
+    """
+    weights = torch.softmax(scores, dim=dim)
+    return weights.nan_to_num(nan=0.0) if empty_slices else weights
+
+
+def _score_matrix(queries: torch.Tensor, keys: torch.Tensor, *, scaled: bool) -> torch.Tensor:
+    """Every query against every key, `Q K^T`, divided by `sqrt(H)` when `scaled`; unchecked.
+
+    Shapes: `queries (..., Lq, H)`, `keys (..., Lk, H)`, returns `(..., Lq, Lk)`.
+    """
+    scores = queries @ keys.transpose(-2, -1)  # (..., Lq, H) @ (..., H, Lk) -> (..., Lq, Lk)
+    if scaled:
+        scores = scores.div_(math.sqrt(keys.shape[-1]))  # in place: a fresh tensor, one (L, L) fewer
+    return scores
+
+
+def _attend(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    *,
+    scaled: bool,
+    mask: torch.Tensor | None = None,
+) -> AttentionResult:
+    """`softmax(Q K^T [/ sqrt(H)]) V` with its scores and weights; unchecked, any leading batch dims.
+
+    `mask` is a bool tensor broadcastable to the scores, with SDPA's convention: **True = may
+    attend (kept)**, False = masked out. Masked scores become `-inf`; a query that may attend to
+    nothing gets zero weights and a zero context vector. The scores returned are the ones the
+    softmax receives (scaled and masked).
+
+    Shapes: `queries (..., Lq, H)`, `keys (..., Lk, H)`, `values (..., Lk, Hv)`,
+    returns `AttentionResult((..., Lq, Lk), (..., Lq, Lk), (..., Lq, Hv))`.
+    """
+    scores = _score_matrix(queries, keys, scaled=scaled)  # (..., Lq, Lk)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -math.inf)  # (..., Lq, Lk)
+    weights = _softmax_fused(scores, empty_slices=mask is not None)  # (..., Lq, Lk)
+    return AttentionResult(scores, weights, weights @ values)  # context (..., Lq, Hv)
+
+
+def _check_attention_overflow(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    result: AttentionResult,
+    culprits: Sequence[tuple[str, Sequence[torch.Tensor]]],
+    *,
+    masked: bool = False,
+) -> None:
+    """Raise an overflow error naming `culprits` if `_attend` on finite arguments left the float range.
+
+    The happy path costs three reductions over `(L, H)` tensors and one host sync: every score,
+    and every partial sum of it, is at most `H * max|q| * max|k|` in magnitude, so when that
+    bound is well inside the dtype's range no score overflowed; a finite sum of the context
+    vectors rules out the rest (values, weights). Otherwise the stages are checked exactly.
+    """
+    if queries.device.type == "meta":
+        return
+    accumulate = torch.float32 if queries.dtype in (torch.float16, torch.bfloat16) else queries.dtype
+    largest_query, largest_key, context_sum = torch.stack(
+        (
+            queries.detach().abs().amax().to(accumulate),
+            keys.detach().abs().amax().to(accumulate),
+            result.context.detach().sum(dtype=accumulate),
+        )
+    ).tolist()  # the one host sync
+    bound = largest_query * largest_key * queries.shape[-1]  # a Python float: float64, no overflow here
+    if bound <= torch.finfo(queries.dtype).max / 4 and math.isfinite(context_sum):
+        return
+    stages = (
+        ("the projections (queries, keys, values)", (queries, keys, values), False),
+        ("the scores Q K^T", (result.scores,), masked),
+        ("the context vectors", (result.context,), False),
+    )
+    for stage, tensors, allow_neg_inf in stages:
+        for tensor in tensors:
+            if not _checks.finite_flag(tensor, allow_neg_inf=allow_neg_inf) and (
+                bool(torch.isnan(tensor).any())
+                or bool(torch.isposinf(tensor).any())
+                or (not allow_neg_inf and bool(torch.isneginf(tensor).any()))
+            ):
+                _checks.raise_overflow(stage, culprits, tensor.dtype)
+
+
 def example_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Return the 3-d embeddings of "Your journey starts with one step".
 
@@ -74,7 +186,8 @@ def example_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
         The embeddings, one row per token of [`TOKENS`][attention_lab.TOKENS].
 
     Raises:
-        TypeError: If `dtype` is not a floating-point dtype.
+        TypeError: If `dtype` is not one of torch.float16, torch.bfloat16,
+            torch.float32 and torch.float64.
 
     Shapes:
         returns `(L, E)` with `L = 6`, `E = 3`.
@@ -86,8 +199,7 @@ def example_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
         >>> example_inputs()[2]
         tensor([0.5700, 0.8500, 0.6400])
     """
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    dtype = _checks.check_float_dtype("dtype", dtype)
     return torch.tensor(_EXAMPLE_EMBEDDINGS, dtype=dtype)
 
 
@@ -106,7 +218,7 @@ def attention_scores_for_query(query: torch.Tensor, inputs: torch.Tensor) -> tor
     Raises:
         TypeError: If an argument is not a floating-point tensor, or their dtypes differ.
         ValueError: On a wrong rank, an empty tensor, different embedding sizes,
-            or NaN/inf values.
+            NaN/inf values, or values so large that a score overflows.
 
     Shapes:
         `query (E,)`, `inputs (L, E)`, returns `(L,)`.
@@ -123,7 +235,9 @@ def attention_scores_for_query(query: torch.Tensor, inputs: torch.Tensor) -> tor
     inputs = _checks.check_matrix("inputs", inputs, ("L", "E"))
     _checks.require_same_size("query", query.shape[0], "inputs", inputs.shape[1], "embedding size E")
     _checks.require_same_dtype("query", query, "inputs", inputs)
-    return inputs @ query  # (L, E) @ (E,) -> (L,)
+    scores = inputs @ query  # (L, E) @ (E,) -> (L,)
+    _checks.require_no_overflow("the scores inputs @ query", (scores,), (("query", (query,)), ("inputs", (inputs,))))
+    return scores
 
 
 def _check_scores(scores: object, dim: int) -> torch.Tensor:
@@ -132,11 +246,7 @@ def _check_scores(scores: object, dim: int) -> torch.Tensor:
     _checks.require_floating("scores", tensor)
     if tensor.dim() == 0:
         raise ValueError("scores must have at least 1 dimension, got a 0-D tensor")
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -tensor.dim() <= dim < tensor.dim():
-        raise ValueError(
-            f"dim must be an int in [{-tensor.dim()}, {tensor.dim() - 1}] for "
-            f"{tensor.dim()}-D scores, got {dim!r}"
-        )
+    _checks.check_dim("dim", dim, "scores", tensor)
     _checks.require_tokens("scores", tensor)
     _checks.require_finite("scores", tensor, allow_neg_inf=True)
     return tensor
@@ -158,7 +268,7 @@ def naive_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
         Weights of the same shape as `scores`.
 
     Raises:
-        TypeError: If `scores` is not a floating-point tensor.
+        TypeError: If `scores` is not a floating-point tensor, or `dim` not an int.
         ValueError: If `scores` is 0-D or empty, holds NaN or `+inf`, or `dim` is out of range.
 
     Shapes:
@@ -186,17 +296,20 @@ def softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
     Subtracting `m` changes nothing mathematically (it cancels), but the largest
     exponent becomes `exp(0) = 1`, so nothing overflows. Agrees with
-    `torch.softmax`.
+    `torch.softmax`, except on a slice that is entirely `-inf` (a query with
+    nothing to attend to): `torch.softmax` gives NaN there, this function gives
+    zeros, as `torch.nn.functional.scaled_dot_product_attention` does.
 
     Args:
         scores: Attention scores (finite or `-inf`).
         dim: The dimension that is normalised to sum to 1.
 
     Returns:
-        Weights of the same shape as `scores`, each slice along `dim` summing to 1.
+        Weights of the same shape as `scores`, each slice along `dim` summing to 1,
+        or all zeros where the slice is entirely `-inf`.
 
     Raises:
-        TypeError: If `scores` is not a floating-point tensor.
+        TypeError: If `scores` is not a floating-point tensor, or `dim` not an int.
         ValueError: If `scores` is 0-D or empty, holds NaN or `+inf`, or `dim` is out of range.
 
     Shapes:
@@ -209,11 +322,11 @@ def softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
         >>> from attention_lab import softmax
         >>> softmax(torch.tensor([1000.0, 1000.0]))
         tensor([0.5000, 0.5000])
+        >>> softmax(torch.tensor([float("-inf"), float("-inf")]))  # nothing to attend to
+        tensor([0., 0.])
     """
     scores = _check_scores(scores, dim)
-    max_score = scores.amax(dim=dim, keepdim=True)
-    exp_shifted = torch.exp(scores - max_score)
-    return exp_shifted / exp_shifted.sum(dim=dim, keepdim=True)
+    return _stable_softmax(scores, dim)
 
 
 def context_vector(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -233,7 +346,8 @@ def context_vector(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
 
     Raises:
         TypeError: If an argument is not a floating-point tensor, or their dtypes differ.
-        ValueError: On a wrong rank, an empty tensor, a token-count mismatch, or NaN/inf values.
+        ValueError: On a wrong rank, an empty tensor, a token-count mismatch, NaN/inf values,
+            or values so large that the result overflows.
 
     Shapes:
         `weights (L,)`, `values (L, E)`, returns `(E,)`; in chapter 2 the values
@@ -251,7 +365,9 @@ def context_vector(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     values = _checks.check_matrix("values", values, ("L", "E"))
     _checks.require_same_size("weights", weights.shape[0], "values", values.shape[0], "number of tokens L")
     _checks.require_same_dtype("weights", weights, "values", values)
-    return weights @ values  # (L,) @ (L, E) -> (E,)
+    context = weights @ values  # (L,) @ (L, E) -> (E,)
+    _checks.require_no_overflow("the context vector weights @ values", (context,), _culprits(weights, values))
+    return context
 
 
 def attention_score_matrix(inputs: torch.Tensor) -> torch.Tensor:
@@ -267,7 +383,8 @@ def attention_score_matrix(inputs: torch.Tensor) -> torch.Tensor:
 
     Raises:
         TypeError: If `inputs` is not a floating-point tensor.
-        ValueError: On a wrong rank, an empty tensor, or NaN/inf values.
+        ValueError: On a wrong rank, an empty tensor, NaN/inf values, or values so
+            large that a score overflows.
 
     Shapes:
         `inputs (L, E)`, returns `(L, L)`.
@@ -280,7 +397,9 @@ def attention_score_matrix(inputs: torch.Tensor) -> torch.Tensor:
         tensor([0.9422, 1.4754, 1.4570, 0.8296, 0.7154, 1.0605])
     """
     inputs = _checks.check_matrix("inputs", inputs, ("L", "E"))
-    return inputs @ inputs.T  # (L, E) @ (E, L) -> (L, L)
+    scores = _score_matrix(inputs, inputs, scaled=False)  # (L, E) @ (E, L) -> (L, L)
+    _checks.require_no_overflow("the scores inputs @ inputs.T", (scores,), (("inputs", (inputs,)),))
+    return scores
 
 
 def context_vectors(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -297,7 +416,8 @@ def context_vectors(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor
 
     Raises:
         TypeError: If an argument is not a floating-point tensor, or their dtypes differ.
-        ValueError: On a wrong rank, an empty tensor, a token-count mismatch, or NaN/inf values.
+        ValueError: On a wrong rank, an empty tensor, `weights` that are not square,
+            a token-count mismatch, NaN/inf values, or values so large that the result overflows.
 
     Shapes:
         `weights (L, L)`, `values (L, E)`, returns `(L, E)`; in chapter 2 the
@@ -314,9 +434,12 @@ def context_vectors(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor
     """
     weights = _checks.check_matrix("weights", weights, ("L", "L"))
     values = _checks.check_matrix("values", values, ("L", "E"))
+    _checks.require_square("weights", weights)
     _checks.require_same_size("weights", weights.shape[1], "values", values.shape[0], "number of tokens L")
     _checks.require_same_dtype("weights", weights, "values", values)
-    return weights @ values  # (L, L) @ (L, E) -> (L, E)
+    context = weights @ values  # (L, L) @ (L, E) -> (L, E)
+    _checks.require_no_overflow("the context vectors weights @ values", (context,), _culprits(weights, values))
+    return context
 
 
 def simplified_attention_for_query(inputs: torch.Tensor, query_index: int) -> AttentionResult:
@@ -331,7 +454,8 @@ def simplified_attention_for_query(inputs: torch.Tensor, query_index: int) -> At
 
     Raises:
         TypeError: If `inputs` is not a floating-point tensor or `query_index` not an int.
-        ValueError: On a wrong rank, an empty tensor, or NaN/inf values.
+        ValueError: On a wrong rank, an empty tensor, NaN/inf values, or values so
+            large that a score overflows.
         IndexError: If `query_index` is out of range.
 
     Shapes:
@@ -346,9 +470,10 @@ def simplified_attention_for_query(inputs: torch.Tensor, query_index: int) -> At
     """
     inputs = _checks.check_matrix("inputs", inputs, ("L", "E"))
     index = _checks.check_index("query_index", query_index, inputs.shape[0])
-    scores = attention_scores_for_query(inputs[index], inputs)  # (L,)
-    weights = softmax(scores, dim=0)  # (L,)
-    return AttentionResult(scores, weights, context_vector(weights, inputs))  # context (E,)
+    query = inputs[index].unsqueeze(0)  # (1, E): one query, as a batch of one
+    result = _attend(query, inputs, inputs, scaled=False)  # scores (1, L), weights (1, L), context (1, E)
+    _check_attention_overflow(query, inputs, inputs, result, (("inputs", (inputs,)),))
+    return AttentionResult(*(tensor.squeeze(0) for tensor in result))  # (L,), (L,), (E,)
 
 
 def simplified_self_attention(inputs: torch.Tensor) -> AttentionResult:
@@ -362,7 +487,8 @@ def simplified_self_attention(inputs: torch.Tensor) -> AttentionResult:
 
     Raises:
         TypeError: If `inputs` is not a floating-point tensor.
-        ValueError: On a wrong rank, an empty tensor, or NaN/inf values.
+        ValueError: On a wrong rank, an empty tensor, NaN/inf values, or values so
+            large that a score overflows.
 
     Shapes:
         `inputs (L, E)`, returns `AttentionResult((L, L), (L, L), (L, E))`.
@@ -375,6 +501,12 @@ def simplified_self_attention(inputs: torch.Tensor) -> AttentionResult:
         >>> result.weights.sum(dim=1)
         tensor([1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000])
     """
-    scores = attention_score_matrix(inputs)  # (L, L)
-    weights = softmax(scores, dim=1)  # (L, L)
-    return AttentionResult(scores, weights, context_vectors(weights, inputs))  # context (L, E)
+    inputs = _checks.check_matrix("inputs", inputs, ("L", "E"))
+    result = _attend(inputs, inputs, inputs, scaled=False)  # (L, L), (L, L), (L, E)
+    _check_attention_overflow(inputs, inputs, inputs, result, (("inputs", (inputs,)),))
+    return result
+
+
+def _culprits(weights: torch.Tensor, values: torch.Tensor) -> tuple[tuple[str, tuple[torch.Tensor]], ...]:
+    """The arguments an overflow of `weights @ values` comes from, for its error message."""
+    return (("weights", (weights,)), ("values", (values,)))

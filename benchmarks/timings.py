@@ -11,6 +11,9 @@ slow or busy machine cannot make the test suite flaky. Targets on a 2-core machi
 - the whole suite (`make test`'s pytest): builds the site, runs it in Chromium,
   checks links; reported, no target.
 
+It first runs `benchmarks/speed.py`: the package's attention next to plain torch
+and `scaled_dot_product_attention` (issue 14's speed ratios).
+
 The author-loop figures come from a real `mkdocs serve` on a copy of the
 project in a temporary folder, so this checkout's files are never edited.
 """
@@ -110,6 +113,8 @@ def main() -> int:
     import torch
 
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, torch {torch.__version__}", flush=True)
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed.py")], cwd=ROOT, env=env, check=False)
+    print(flush=True)
     with tempfile.TemporaryDirectory() as site_dir:
         timed("mkdocs build --strict (cold: make site, make test, CI)", [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", site_dir], env)
     author_loop(env)

@@ -19,6 +19,7 @@ from torch import nn
 
 import attention_lab
 import attention_lab.self_attention as chapter_2
+from attention_lab import _checks
 import attention_lab.simplified_attention as chapter_1
 from attention_lab import (
     AttentionResult,
@@ -56,11 +57,13 @@ def test_every_public_name_of_the_module_is_exported() -> None:
         assert getattr(attention_lab, name) is getattr(chapter_2, name)
 
 
-def test_chapter_1_functions_are_reused_not_redefined() -> None:
-    shared = [name for name in chapter_1.__all__ if hasattr(chapter_2, name)]
-    assert {"AttentionResult", "softmax", "context_vector", "context_vectors", "attention_scores_for_query"} <= set(shared)
+def test_chapter_1_is_reused_not_redefined() -> None:
+    """Chapter 2 composes chapter 1's kernels (and its result type); it copies none of them."""
+    shared = {"AttentionResult", "_attend", "_check_attention_overflow", "_score_matrix"}
     for name in shared:
         assert getattr(chapter_2, name) is getattr(chapter_1, name), name
+    own = {name for name, value in vars(chapter_2).items() if inspect.isfunction(value) and value.__module__ == chapter_2.__name__}
+    assert not own & set(vars(chapter_1)), own & set(vars(chapter_1))
 
 
 def test_every_scaled_keyword_defaults_to_true_and_says_so() -> None:
@@ -426,3 +429,147 @@ def test_every_docstring_links_back_to_an_existing_section_of_the_chapter() -> N
         links = re.findall(r"Taught in .*?\]\(\.\./self-attention\.md#([\w-]+)\)", getattr(chapter_2, name).__doc__, re.DOTALL)
         assert links, f"{name} does not say where it is taught"
         assert set(links) <= anchors, f"{name} links to a missing section: {set(links) - anchors}"
+
+
+# --- check once, at the boundary ------------------------------------------------------
+
+
+def _record_checks(monkeypatch: pytest.MonkeyPatch, watched: dict[str, torch.Tensor]) -> dict[tuple[str, str], int]:
+    """Wrap every function of attention_lab._checks; count, per watched tensor, the calls it is passed to."""
+    counts: dict[tuple[str, str], int] = {}
+    for function_name, function in list(vars(_checks).items()):
+        if not inspect.isfunction(function) or function.__module__ != _checks.__name__:
+            continue
+
+        def wrapper(*args: object, _function=function, _name=function_name, **kwargs: object) -> object:
+            for argument in (*args, *kwargs.values()):
+                for tensor_name, tensor in watched.items():
+                    if argument is tensor:
+                        counts[(_name, tensor_name)] = counts.get((_name, tensor_name), 0) + 1
+            return _function(*args, **kwargs)
+
+        monkeypatch.setattr(_checks, function_name, wrapper)
+    return counts
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_trainable_self_attention_validates_each_argument_exactly_once(monkeypatch: pytest.MonkeyPatch, scaled: bool) -> None:
+    inputs = random_inputs(0, 5, 3)
+    watched = {"inputs": inputs, **{name: matrix for name, matrix in zip(ProjectionWeights._fields, W)}}
+    counts = _record_checks(monkeypatch, watched)
+    trainable_self_attention(inputs, W, scaled=scaled)
+    for name in watched:
+        assert counts[("require_tensor", name)] == 1, name
+        assert counts[("require_finite", name)] == 1, name
+        assert counts[("finite_flag", name)] == 1, name  # one reduction per argument on the happy path
+    # W_q is compared with W_k, W_v and the inputs: three pairwise dtype checks, none re-validates it
+    pairwise = {("require_same_dtype", "query"): 3}
+    assert {key: count for key, count in counts.items() if key not in pairwise and count != 1} == {}
+    assert {key: counts[key] for key in pairwise} == pairwise
+
+
+@pytest.mark.parametrize("module", [SelfAttentionParams(3, 4, seed=0), SelfAttentionLinear(3, 4, bias=True, seed=0)], ids=["params", "linear"])
+@pytest.mark.parametrize("return_weights", [False, True])
+def test_forward_validates_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPatch, module: nn.Module, return_weights: bool) -> None:
+    inputs = random_inputs(1, 4, 3)
+    counts = _record_checks(monkeypatch, {"inputs": inputs})
+    module(inputs, return_weights=return_weights)
+    assert counts[("require_tensor", "inputs")] == 1
+    assert counts[("require_finite", "inputs")] == 1
+    assert counts[("finite_flag", "inputs")] == 1
+    assert all(count == 1 for count in counts.values()), counts
+
+
+def test_the_one_query_form_validates_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = random_inputs(2, 4, 3)
+    counts = _record_checks(monkeypatch, {"inputs": inputs})
+    trainable_attention_for_query(inputs, 1, W)
+    assert counts[("require_finite", "inputs")] == 1
+    assert all(count == 1 for count in counts.values()), counts
+
+
+def test_public_steps_still_check_when_called_one_by_one() -> None:
+    with pytest.raises(ValueError, match="queries must hold finite values, found 1 NaN"):
+        query_key_scores(torch.tensor([[float("nan"), 1.0]]), torch.ones(1, 2))
+    with pytest.raises(ValueError, match="scores must hold finite values or -inf, found 1 \\+inf"):
+        scale_scores(torch.tensor([float("inf")]), 4)
+
+
+# --- exact at the edges --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [-(2**63), -1, 0, 2**63, 2**64 - 1])
+def test_every_seed_torch_accepts_is_accepted(seed: int) -> None:
+    expected = torch.randn(3, 4, generator=torch.Generator().manual_seed(seed))
+    assert torch.equal(init_projection_weights(3, 4, seed=seed).query, expected)
+    assert torch.equal(SelfAttentionParams(3, 4, seed=seed).W_query, expected)
+    SelfAttentionLinear(3, 4, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("seed", "shown"), [(2**64, "18446744073709551616"), (-(2**63) - 1, "-9223372036854775809"), (10**400, "an int of 401 digits (1000...)")]
+)
+def test_a_seed_out_of_range_is_reported_as_such(seed: int, shown: str) -> None:
+    message = f"seed must be an int in [-2**63, 2**64 - 1] (what torch.Generator accepts), got {shown}"
+    for make in (init_projection_weights, SelfAttentionParams, SelfAttentionLinear):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            make(3, 4, seed=seed)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_modules_and_functions_run(dtype: torch.dtype) -> None:
+    inputs = X.to(dtype)
+    weights = init_projection_weights(3, 4, seed=123, dtype=dtype)
+    result = trainable_self_attention(inputs, weights)
+    assert result.context.dtype == dtype
+    torch.testing.assert_close(result.context.float(), trainable_self_attention(X, ProjectionWeights(*(w.float() for w in weights))).context, atol=3e-2, rtol=3e-2)
+    for module in (SelfAttentionParams(3, 4, seed=0, dtype=dtype), SelfAttentionLinear(3, 4, seed=0, bias=True, dtype=dtype)):
+        assert module(inputs).dtype == dtype
+
+
+def test_modules_and_functions_run_on_the_meta_device_without_value_checks() -> None:
+    inputs = torch.empty(7, 3, device="meta")
+    weights = ProjectionWeights(*(torch.empty(3, 4, device="meta") for _ in range(3)))
+    result = trainable_self_attention(inputs, weights)
+    assert [(t.device.type, tuple(t.shape)) for t in result] == [("meta", (7, 7)), ("meta", (7, 7)), ("meta", (7, 4))]
+    for module in (SelfAttentionParams(3, 4, seed=0), SelfAttentionLinear(3, 4, seed=0)):
+        assert module.to("meta")(inputs).shape == (7, 4)
+
+
+def test_an_overflow_names_the_arguments_it_came_from() -> None:
+    with pytest.raises(ValueError, match=r"^inputs and projection_weights are too large: the scores Q K\^T overflowed to inf in torch.float32 .* got inputs up to 8.9e\+29 and projection_weights up to 1.42 in magnitude"):
+        trainable_self_attention(X * 1e30, W)
+    with pytest.raises(ValueError, match=r"^inputs and projection_weights are too large: the projections \(queries, keys, values\) overflowed"):
+        trainable_self_attention(X * 1e38, W._replace(value=W.value * 100))
+    with pytest.raises(ValueError, match=r"^inputs and projection_weights are too large"):
+        trainable_attention_for_query(X * 1e30, 2, W)
+    for module in (PARAMS, LINEAR):
+        with pytest.raises(ValueError, match=r"^inputs and the module's parameters are too large: the scores Q K\^T overflowed"):
+            module(X * 1e30)
+    with pytest.raises(ValueError, match=r"^inputs and projection_weights are too large: the projections overflowed"):
+        project_inputs(X * 1e38, W._replace(value=W.value * 100))
+    with pytest.raises(ValueError, match=r"^inputs and weight are too large: the projection inputs @ weight overflowed"):
+        project(X * 1e38, W.value * 100)
+    with pytest.raises(ValueError, match=r"^queries and keys are too large: the scores queries @ keys.T overflowed"):
+        query_key_scores(torch.full((2, 2), 1e20), torch.full((2, 2), 1e20))
+    with pytest.raises(ValueError, match=r"^query and key are too large: the score query @ key overflowed"):
+        attention_score(torch.full((2,), 1e20), torch.full((2,), -1e20))
+
+
+def test_scores_that_overflow_to_minus_inf_only_are_caught() -> None:
+    """Every score of a row at -inf: the row would silently attend to nothing; it is an overflow."""
+    inputs = torch.full((2, 1), 1e20)
+    weights = ProjectionWeights(torch.ones(1, 1), -torch.ones(1, 1), torch.ones(1, 1))
+    with pytest.raises(ValueError, match=r"the scores Q K\^T overflowed"):
+        trainable_self_attention(inputs, weights, scaled=False)
+
+
+def test_scale_scores_with_a_key_dim_no_tensor_can_have() -> None:
+    with pytest.raises(ValueError, match=re.escape("key_dim must be a positive int of at most 2**63 - 1 (the largest tensor size), got an int of 401 digits (1000...)")):
+        scale_scores(torch.ones(2), 10**400)
+    torch.testing.assert_close(scale_scores(torch.tensor([2.0**40]), 2**62), torch.tensor([2.0**40 / 2**31]))
+
+
+def test_query_key_scores_needs_one_token_count() -> None:
+    with pytest.raises(ValueError, match=re.escape("queries and keys must have the same number of tokens L, got 4 and 6")):
+        query_key_scores(torch.ones(4, 2), torch.ones(6, 2))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+import attention_lab.simplified_attention as chapter_1
 from attention_lab import (
     TOKENS,
     AttentionResult,
@@ -21,6 +23,7 @@ from attention_lab import (
     simplified_self_attention,
     softmax,
 )
+from attention_lab import _checks
 
 
 def random_inputs(seed: int, tokens: int, embed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -178,9 +181,14 @@ X = example_inputs()
             "weights and values must have the same number of tokens L, got 5 and 6",
         ),
         (
-            lambda: context_vectors(torch.ones(6, 5) / 5, X),
+            lambda: context_vectors(torch.ones(5, 5) / 5, X),
             ValueError,
             "weights and values must have the same number of tokens L, got 5 and 6",
+        ),
+        (
+            lambda: context_vectors(torch.full((4, 6), 1 / 6), X),
+            ValueError,
+            "weights must be square, shape (L, L) with one row and one column per token, got shape (4, 6)",
         ),
         # mixed dtypes
         (
@@ -219,8 +227,158 @@ X = example_inputs()
         (lambda: softmax(torch.tensor([1.0, float("inf")])), ValueError, "found 1 +inf"),
         # a softmax dim out of range
         (lambda: softmax(torch.ones(3), dim=1), ValueError, "dim must be an int in [-1, 0] for 1-D scores, got 1"),
+        (lambda: softmax(torch.ones(3), dim=1.0), TypeError, "dim must be an int in [-1, 0] for 1-D scores, got float"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+# --- a slice with nothing to attend to, and the fused fast path ----------------------
+
+NEG_INF = float("-inf")
+
+
+def test_softmax_gives_zeros_for_an_all_minus_inf_slice_and_naive_softmax_shows_nan() -> None:
+    scores = torch.tensor([[0.0, NEG_INF, 0.0], [NEG_INF, NEG_INF, NEG_INF]])
+    torch.testing.assert_close(softmax(scores), torch.tensor([[0.5, 0.0, 0.5], [0.0, 0.0, 0.0]]))
+    torch.testing.assert_close(softmax(scores.T, dim=0), torch.tensor([[0.5, 0.0, 0.5], [0.0, 0.0, 0.0]]).T)
+    naive = naive_softmax(scores)
+    torch.testing.assert_close(naive[0], torch.tensor([0.5, 0.0, 0.5]))
+    assert bool(torch.isnan(naive[1]).all())
+    assert bool(torch.isnan(torch.softmax(scores, dim=-1)[1]).all())  # what the zeros replace
+
+
+def test_softmax_docstring_says_what_an_all_minus_inf_slice_gives() -> None:
+    assert "entirely `-inf`" in softmax.__doc__ and "zeros" in softmax.__doc__
+
+
+def _scores_with_masked_entries(seed: int, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    scores = torch.randn(shape, generator=generator, dtype=dtype) * 8
+    masked = torch.rand(shape, generator=generator) < 0.3
+    scores = scores.masked_fill(masked, NEG_INF)
+    scores[..., 0, :] = NEG_INF  # one slice along the last dim entirely -inf
+    return scores
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("shape", "dim"), [((5, 7), -1), ((5, 7), 0), ((2, 3, 6, 6), -1), ((1, 1), -1)])
+def test_the_fused_softmax_kernel_agrees_with_the_taught_one(
+    seed: int, dtype: torch.dtype, shape: tuple[int, ...], dim: int
+) -> None:
+    scores = _scores_with_masked_entries(seed, shape, dtype)
+    taught = chapter_1._stable_softmax(scores, dim)
+    fused = chapter_1._softmax_fused(scores, dim)
+    torch.testing.assert_close(fused, taught)
+    torch.testing.assert_close(softmax(scores, dim=dim), taught)
+    sums = taught.sum(dim=dim)
+    empty = torch.isneginf(scores).all(dim=dim)
+    torch.testing.assert_close(sums[~empty], torch.ones_like(sums[~empty]))
+    assert bool((sums[empty] == 0).all())
+    finite = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype) * 30
+    torch.testing.assert_close(chapter_1._softmax_fused(finite, dim, empty_slices=False), chapter_1._stable_softmax(finite, dim))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_attend_kernel_matches_sdpa_with_batches_and_a_mask(seed: int) -> None:
+    """The kernel later chapters compose: any leading dims; True = may attend; nothing to attend to gives zeros."""
+    generator = torch.Generator().manual_seed(seed)
+    queries, keys, values = (torch.randn(2, 3, 5, 4, generator=generator, dtype=torch.float64) for _ in range(3))
+    mask = torch.rand(2, 3, 5, 5, generator=generator) < 0.6
+    mask[0, 0, 1] = False  # query 1 of the first batch and head may attend to nothing
+    result = chapter_1._attend(queries, keys, values, scaled=True, mask=mask)
+    expected = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
+    torch.testing.assert_close(result.context, expected)
+    assert bool((result.weights[0, 0, 1] == 0).all()) and bool((result.context[0, 0, 1] == 0).all())
+    assert bool(torch.isneginf(result.scores[~mask]).all())
+    unscaled = chapter_1._attend(queries, keys, values, scaled=False)
+    torch.testing.assert_close(unscaled.context, F.scaled_dot_product_attention(queries, keys, values, scale=1.0))
+
+
+# --- overflow inside the computation is reported against the argument ---------------
+
+
+def test_an_overflow_of_the_scores_names_inputs() -> None:
+    message = (
+        "inputs is too large: the scores Q K^T overflowed to inf in torch.float32 (largest finite value 3.403e+38); "
+        "expected values small enough for every product and sum to fit, got inputs up to 1e+20 in magnitude; "
+        "scale them down or use torch.float64"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        simplified_self_attention(torch.full((2, 2), 1e20))
+    with pytest.raises(ValueError, match=r"^inputs is too large: the scores Q K\^T overflowed"):
+        simplified_attention_for_query(torch.full((2, 2), 1e20), 0)
+    with pytest.raises(ValueError, match=r"^inputs is too large: the scores inputs @ inputs.T overflowed"):
+        attention_score_matrix(torch.full((2, 2), 1e20))
+    with pytest.raises(ValueError, match=r"^query and inputs are too large: the scores inputs @ query overflowed"):
+        attention_scores_for_query(torch.full((2,), 1e20), torch.full((2, 2), 1e20))
+    with pytest.raises(ValueError, match=r"^weights and values are too large: the context vectors weights @ values"):
+        context_vectors(torch.full((2, 2), 1e20), torch.full((2, 2), 1e20))
+    with pytest.raises(ValueError, match=r"^weights and values are too large: the context vector weights @ values"):
+        context_vector(torch.full((2,), 1e20), torch.full((2, 2), 1e20))
+    with pytest.raises(ValueError, match=r"overflowed to inf in torch.float64 .*; scale them down$"):
+        simplified_self_attention(torch.full((2, 2), 1e200, dtype=torch.float64))
+
+
+def test_large_values_that_do_not_overflow_are_accepted() -> None:
+    """The cheap bound H * max|q| * max|k| is exceeded here, the exact check finds nothing wrong."""
+    inputs = torch.tensor([[1e19, 0.0], [0.0, 1e19]])
+    result = simplified_self_attention(inputs)
+    torch.testing.assert_close(result.weights, torch.eye(2))
+    torch.testing.assert_close(result.context, inputs)
+
+
+# --- check once, at the boundary ----------------------------------------------------
+
+
+def _record_checks(monkeypatch: pytest.MonkeyPatch, watched: dict[str, torch.Tensor]) -> dict[tuple[str, str], int]:
+    """Wrap every function of attention_lab._checks; count, per watched tensor, the calls it is passed to."""
+    counts: dict[tuple[str, str], int] = {}
+    for function_name, function in list(vars(_checks).items()):
+        if not inspect.isfunction(function) or function.__module__ != _checks.__name__:
+            continue
+
+        def wrapper(*args: object, _function=function, _name=function_name, **kwargs: object) -> object:
+            for argument in (*args, *kwargs.values()):
+                for tensor_name, tensor in watched.items():
+                    if argument is tensor:
+                        counts[(_name, tensor_name)] = counts.get((_name, tensor_name), 0) + 1
+            return _function(*args, **kwargs)
+
+        monkeypatch.setattr(_checks, function_name, wrapper)
+    return counts
+
+
+def test_simplified_self_attention_checks_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = example_inputs()
+    counts = _record_checks(monkeypatch, {"inputs": inputs})
+    simplified_self_attention(inputs)
+    assert counts[("require_tensor", "inputs")] == 1
+    assert counts[("require_finite", "inputs")] == 1
+    assert counts[("finite_flag", "inputs")] == 1
+    assert all(count == 1 for count in counts.values()), counts
+
+
+def test_checks_on_the_meta_device_skip_values() -> None:
+    result = simplified_self_attention(torch.empty(5, 3, device="meta"))
+    assert [tuple(t.shape) for t in result] == [(5, 5), (5, 5), (5, 3)]
+    assert softmax(torch.empty(4, device="meta")).device.type == "meta"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_every_supported_dtype_runs(dtype: torch.dtype) -> None:
+    result = simplified_self_attention(example_inputs(dtype))
+    assert result.context.dtype == dtype
+    reference = simplified_self_attention(example_inputs())
+    torch.testing.assert_close(result.context.float(), reference.context, atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.float8_e5m2])
+def test_float8_is_rejected_with_a_clear_error(dtype: torch.dtype) -> None:
+    with pytest.raises(TypeError, match=re.escape(f"inputs must have dtype torch.float16, torch.bfloat16, torch.float32 or torch.float64 (the dtypes torch computes attention in on the CPU), got dtype {dtype}")):
+        simplified_self_attention(example_inputs().to(dtype))
+    with pytest.raises(TypeError, match=re.escape(f"dtype must be torch.float16, torch.bfloat16, torch.float32 or torch.float64 (the dtypes torch computes attention in on the CPU), got {dtype}")):
+        example_inputs(dtype)

@@ -1,0 +1,310 @@
+/* Attention explorer: docs/explore.md. Plain JavaScript, no framework, no network but this site.
+ *
+ * Reads explorer-data.json (written at build time by hooks/explorer.py from attention_lab: tokens,
+ * embeddings, Wq, Wk, Wv for a few seeds and hidden sizes, named presets) and computes, in float64
+ * with the stable softmax, what attention_lab computes:
+ *   scores  ω = X Xᵀ (mode 1) or (X Wq)(X Wk)ᵀ (mode 2), divided by √H when scaled, then by τ;
+ *           with the causal mask, ω_ij = -∞ for j > i (query i attends to tokens 0..i);
+ *   weights α = softmax(ω) row by row (max subtracted first);
+ *   context Z = α X (mode 1) or α (X Wv) (mode 2).
+ * The configuration lives in the URL fragment: #mode=2&query=1&seed=123&hidden=4&scaled=1&causal=0
+ * &tau=1[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
+ *
+ * For tests and the curious, window.attentionExplorer (documented in README.md) holds:
+ *   config()    the configuration shown (a copy);
+ *   result      {scores, weights, context}: float64 arrays of rows (masked scores are -Infinity);
+ *   projection  {query, key, value} (E×H, the chapter's float32 values) in mode 2, else null;
+ *   updates     how many times the numbers were recomputed.
+ */
+(() => {
+  "use strict";
+  const root = document.getElementById("attention-explorer");
+  if (!root) return;
+  const TAUS = [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7, 10];
+  const LIMIT = 100; // |embedding| at most this: every score stays finite and readable
+  const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const $ = (selector) => root.querySelector(selector);
+  const DATA_URL = new URL("explorer-data.json", document.currentScript.src); // beside this script
+  let data, state, fields, defaults;
+
+  // x rounded to 4 decimals as Python's f"{x:.4f}" does (ties to even), "−" for minus, no "−0.0000".
+  function fmt(x) {
+    const a = Math.abs(x);
+    let s = a.toFixed(4);
+    const twice = a * 32; // a tie at the 5th decimal is an odd multiple of 1/32 (exact in binary)
+    if (Number.isInteger(twice) && twice % 2 === 1 && a < 2 ** 40) {
+      const n = Math.floor(a * 1e4);
+      s = ((n % 2 ? n + 1 : n) / 1e4).toFixed(4);
+    }
+    return (x < 0 && /[1-9]/.test(s) ? "\u2212" : "") + s;
+  }
+
+  // Numbers ------------------------------------------------------------------------------------------
+  const matmul = (A, B) => A.map((row) => B[0].map((_, c) => row.reduce((sum, v, k) => sum + v * B[k][c], 0)));
+  const dot = (u, v) => u.reduce((sum, x, k) => sum + x * v[k], 0);
+
+  function compute(s) {
+    const W = s.mode === 2 ? data.weights[s.seed][s.hidden] : null;
+    const Q = W ? matmul(s.x, W.query) : s.x; // (L, H) or the embeddings (L, E)
+    const K = W ? matmul(s.x, W.key) : s.x;
+    const V = W ? matmul(s.x, W.value) : s.x;
+    const scale = W && s.scaled ? Math.sqrt(s.hidden) : 1;
+    const scores = Q.map((q, i) => K.map((k, j) => {
+      if (s.causal && j > i) return -Infinity;
+      let score = dot(q, k);
+      if (scale !== 1) score /= scale;
+      return score / s.tau;
+    }));
+    const weights = scores.map((row) => {
+      const top = Math.max(...row); // finite: the diagonal is never masked
+      const e = row.map((v) => Math.exp(v - top));
+      const total = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / total);
+    });
+    const context = weights.map((row) => V[0].map((_, d) => row.reduce((sum, w, j) => sum + w * V[j][d], 0)));
+    return { scores, weights, context, W };
+  }
+
+  // The configuration and the URL fragment ------------------------------------------------------------
+  function parseEntry(text) {
+    const t = text.trim();
+    if (t === "") return { error: "is empty" };
+    if (!NUMBER.test(t)) return { error: "is not a number: type a decimal such as 0.43 or \u22121.5" };
+    const v = Number(t);
+    if (!Number.isFinite(v) || Math.abs(v) > LIMIT) return { error: `is too large: keep it between \u2212${LIMIT} and ${LIMIT}` };
+    return { value: v };
+  }
+
+  const SETTERS = {
+    mode: (s, v) => (v === "1" || v === "2") && ((s.mode = Number(v)), true),
+    query: (s, v) => /^[0-5]$/.test(v) && ((s.query = Number(v)), true),
+    seed: (s, v) => data.seeds.includes(Number(v)) && ((s.seed = Number(v)), true),
+    hidden: (s, v) => data.hidden_sizes.includes(Number(v)) && ((s.hidden = Number(v)), true),
+    scaled: (s, v) => (v === "0" || v === "1") && ((s.scaled = v === "1"), true),
+    causal: (s, v) => (v === "0" || v === "1") && ((s.causal = v === "1"), true),
+    tau: (s, v) => TAUS.includes(Number(v)) && v !== "" && ((s.tau = Number(v)), true),
+    x: (s, v) => {
+      const parts = v.split(",").map(parseEntry);
+      if (parts.length !== 18 || parts.some((p) => p.error)) return false;
+      s.x = defaults.x.map((row, i) => row.map((_, e) => parts[3 * i + e].value));
+      return true;
+    },
+  };
+
+  function fromFragment(hash) {
+    const fragment = hash.replace(/^#/, "");
+    const preset = data.presets[fragment];
+    const s = structuredClone(defaults);
+    const ignored = [];
+    const pairs = preset ? Object.entries(preset).map(([k, v]) => [k, String(v)])
+      : fragment.split("&").filter(Boolean).map((pair) => pair.split("="));
+    for (const [key, value = ""] of pairs) {
+      if (!Object.hasOwn(SETTERS, key)) ignored.push("an unknown setting");
+      else if (!SETTERS[key](s, value)) ignored.push(key);
+    }
+    return { s, ignored };
+  }
+
+  function toFragment(s) {
+    const x = JSON.stringify(s.x) === JSON.stringify(defaults.x) ? "" : `&x=${s.x.flat().join(",")}`;
+    return `#mode=${s.mode}&query=${s.query}&seed=${s.seed}&hidden=${s.hidden}&scaled=${+s.scaled}` +
+      `&causal=${+s.causal}&tau=${s.tau}${x}`;
+  }
+
+  const isConfiguration = (hash) => hash.includes("=") || hash.slice(1) in data.presets;
+
+  // The controls ------------------------------------------------------------------------------------
+  function buildControls() {
+    const options = (values, label) => values.map((v) => `<option value="${v}">${label(v)}</option>`).join("");
+    const rows = data.tokens.map((token, i) => `<tr data-row="${i}">
+      <th scope="row"><label><input type="radio" name="ax-query" value="${i}"> ${esc(token)}</label></th>
+      ${[0, 1, 2].map((e) => `<td><input type="text" inputmode="decimal" autocomplete="off" spellcheck="false"
+        data-i="${i}" data-e="${e}" aria-label="${esc(token)}, dimension ${e}" aria-describedby="ax-messages"></td>`).join("")}
+    </tr>`).join("");
+    root.querySelector(".ax-app").innerHTML = `
+    <div class="ax-controls">
+      <fieldset><legend>Attention</legend>
+        <label><input type="radio" name="ax-mode" value="1"> Chapter 1: the embeddings themselves</label>
+        <label><input type="radio" name="ax-mode" value="2"> Chapter 2: projections W<sub>q</sub>, W<sub>k</sub>, W<sub>v</sub></label>
+        <div class="ax-row">
+          <label>Seed <select id="ax-seed">${options(data.seeds, (v) => v)}</select></label>
+          <label>Hidden size H <select id="ax-hidden">${options(data.hidden_sizes, (v) => v)}</select></label>
+        </div>
+        <label><input type="checkbox" id="ax-scaled"> Scale the scores by 1/√H</label>
+      </fieldset>
+      <fieldset><legend>Softmax</legend>
+        <label><input type="checkbox" id="ax-causal"> Causal mask: query i sees tokens 0 to i only</label>
+        <label for="ax-tau">Temperature <output id="ax-tau-value" for="ax-tau"></output></label>
+        <input type="range" id="ax-tau" min="0" max="${TAUS.length - 1}" step="1">
+        <p class="ax-hint">The scores are divided by τ: small τ sharpens, large τ flattens.</p>
+      </fieldset>
+    </div>
+    <h3 id="ax-embeddings-title">Embeddings (pick the query, edit any value)</h3>
+    <div class="ax-scroll" role="region" aria-labelledby="ax-embeddings-title" tabindex="0">
+      <table class="ax-table ax-inputs"><thead><tr><th scope="col">Query</th><th scope="col">dim 0</th>
+      <th scope="col">dim 1</th><th scope="col">dim 2</th></tr></thead><tbody>${rows}</tbody></table>
+    </div>
+    <div id="ax-messages" class="ax-messages" aria-live="polite"></div>
+    <button type="button" class="ax-button" id="ax-reset">Reset the embeddings</button>
+    <div class="ax-out"></div>`;
+    fields = [...root.querySelectorAll("input[data-i]")];
+  }
+
+  function showControls() {
+    root.querySelector(`input[name=ax-mode][value="${state.mode}"]`).checked = true;
+    root.querySelector(`input[name=ax-query][value="${state.query}"]`).checked = true;
+    $("#ax-seed").value = state.seed;
+    $("#ax-hidden").value = state.hidden;
+    $("#ax-scaled").checked = state.scaled;
+    $("#ax-causal").checked = state.causal;
+    const t = TAUS.indexOf(state.tau);
+    $("#ax-tau").value = t;
+    for (const field of fields) field.value = String(state.x[field.dataset.i][field.dataset.e]);
+    checkFields();
+  }
+
+  // Every field: valid, or marked with a message while the explorer keeps its last valid value.
+  function checkFields() {
+    const messages = [];
+    for (const field of fields) {
+      const i = Number(field.dataset.i), e = Number(field.dataset.e);
+      const parsed = parseEntry(field.value);
+      if (parsed.error) {
+        messages.push(`${esc(data.tokens[i])}, dimension ${e} ${parsed.error}. ` +
+          `The explorer keeps the last valid value, ${fmtInput(state.x[i][e])}.`);
+      } else {
+        state.x[i][e] = parsed.value;
+      }
+      field.setAttribute("aria-invalid", parsed.error ? "true" : "false");
+    }
+    $("#ax-messages").innerHTML = messages.map((m) => `<p class="ax-error">${m}</p>`).join("");
+  }
+  const fmtInput = (v) => String(v).replace("-", "\u2212");
+
+  // The results ------------------------------------------------------------------------------------
+  function matrixTable(id, caption, rowsOf, cols, cell, extraClass = "") {
+    const head = cols.map((c) => `<th scope="col">${esc(c)}</th>`).join("");
+    const body = rowsOf.map((row, i) => `<tr${i === state.query ? ' class="ax-q"' : ""}><th scope="row">${esc(data.tokens[i])}</th>` +
+      row.map((v, j) => cell(v, i, j)).join("") + "</tr>").join("");
+    return `<div class="ax-panel"><h3 id="${id}">${caption}</h3>
+      <div class="ax-scroll" role="region" aria-labelledby="${id}" tabindex="0"><table class="ax-table ${extraClass}">
+      <thead><tr><th scope="col"><span class="ax-sr">Query</span></th>${head}</tr></thead><tbody>${body}</tbody></table></div></div>`;
+  }
+
+  function barChart(row) {
+    const h = 22, width = 300, left = 64, span = 170;
+    const bars = row.map((w, j) => `<text x="${left - 6}" y="${j * h + 15}" text-anchor="end">${esc(data.tokens[j])}</text>` +
+      `<rect x="${left}" y="${j * h + 4}" height="14" width="${(w * span).toFixed(2)}"></rect>` +
+      `<text x="${width - 2}" y="${j * h + 15}" text-anchor="end" data-k="b.${j}">${fmt(w)}</text>`).join("");
+    const token = esc(data.tokens[state.query]);
+    return `<div class="ax-panel"><h3 id="ax-bars-title">Weights of the query “${token}”</h3>
+      <svg class="ax-bars" viewBox="0 0 ${width} ${row.length * h + 4}" role="img" aria-labelledby="ax-bars-title">
+      <line x1="${left}" x2="${left}" y1="0" y2="${row.length * h + 4}"></line>${bars}</svg></div>`;
+  }
+
+  function render() {
+    const r = compute(state);
+    const tokens = data.tokens;
+    const dims = r.context[0].map((_, d) => `dim ${d}`);
+    const top = Math.max(...r.weights.flat());
+    const symbol = state.mode === 2 ? "q<sup>(i)</sup>·k<sup>(j)</sup>" : "x<sup>(i)</sup>·x<sup>(j)</sup>";
+    const divisor = (state.mode === 2 && state.scaled ? ` / √${state.hidden}` : "") + (state.tau !== 1 ? ` / ${state.tau}` : "");
+    let html = matrixTable("ax-scores-title", `Scores ω<sub>ij</sub> = ${symbol}${divisor}`, r.scores, tokens,
+      (v, i, j) => v === -Infinity ? `<td class="ax-masked" data-k="s.${i}.${j}" title="masked">\u2212∞</td>`
+        : `<td data-k="s.${i}.${j}">${fmt(v)}</td>`);
+    html += matrixTable("ax-weights-title", "Weights α<sub>ij</sub> = softmax of row i (darker: larger)", r.weights, tokens,
+      (v, i, j) => `<td data-k="w.${i}.${j}" style="--ax-a:${(45 * v / top).toFixed(1)}%">${fmt(v)}</td>`, "ax-heat");
+    html += barChart(r.weights[state.query]);
+    html += matrixTable("ax-context-title", `Context vectors z<sup>(i)</sup> = Σ<sub>j</sub> α<sub>ij</sub> ${state.mode === 2 ? "v" : "x"}<sup>(j)</sup>`,
+      r.context, dims, (v, i, d) => `<td data-k="z.${i}.${d}">${fmt(v)}</td>`);
+    if (r.W) {
+      const mats = ["query", "key", "value"].map((name) => {
+        const rows = r.W[name].map((row, e) => `<tr><th scope="row">dim ${e}</th>${row.map((v, c) =>
+          `<td data-k="${name[0]}.${e}.${c}">${fmt(v)}</td>`).join("")}</tr>`).join("");
+        return `<table class="ax-table"><caption>W<sub>${name[0]}</sub> (${name})</caption><tbody>${rows}</tbody></table>`;
+      }).join("");
+      html += `<details class="ax-panel ax-wide"><summary>W<sub>q</sub>, W<sub>k</sub>, W<sub>v</sub>: seed ${state.seed}, ` +
+        `E = 3, H = ${state.hidden}</summary><div class="ax-scroll" role="region" aria-label="Projection matrices" tabindex="0">` +
+        `<div class="ax-mats">${mats}</div></div></details>`;
+    }
+    const open = $(".ax-out details")?.open;
+    $(".ax-out").innerHTML = html;
+    if (open && $(".ax-out details")) $(".ax-out details").open = true;
+    root.querySelectorAll("tr[data-row]").forEach((tr) => tr.classList.toggle("ax-q", Number(tr.dataset.row) === state.query));
+    $("#ax-seed").disabled = $("#ax-hidden").disabled = $("#ax-scaled").disabled = state.mode !== 2;
+    $("#ax-tau-value").textContent = `τ = ${state.tau}`;
+    $("#ax-tau").setAttribute("aria-valuetext", `τ = ${state.tau}`);
+    const api = window.attentionExplorer;
+    api.result = { scores: r.scores, weights: r.weights, context: r.context };
+    api.projection = r.W && { query: r.W.query, key: r.W.key, value: r.W.value };
+    api.updates += 1;
+    history.replaceState(null, "", toFragment(state));
+  }
+
+  // Wiring -------------------------------------------------------------------------------------------
+  function load(hash, announce) {
+    const { s, ignored } = fromFragment(hash);
+    state = s;
+    showControls();
+    if (announce && ignored.length) {
+      $("#ax-messages").insertAdjacentHTML("beforeend", `<p class="ax-error">The link's ${esc(ignored.join(", "))}: ` +
+        "not a value the explorer has, so it shows the default there instead.</p>");
+    }
+    render();
+  }
+
+  function wire() {
+    const on = (selector, type, handler) => root.querySelector(selector).addEventListener(type, handler);
+    root.addEventListener("change", (event) => {
+      const t = event.target;
+      if (t.name === "ax-mode") state.mode = Number(t.value);
+      else if (t.name === "ax-query") state.query = Number(t.value);
+      else if (t.id === "ax-seed") state.seed = Number(t.value);
+      else if (t.id === "ax-hidden") state.hidden = Number(t.value);
+      else if (t.id === "ax-scaled") state.scaled = t.checked;
+      else if (t.id === "ax-causal") state.causal = t.checked;
+      else return;
+      render();
+    });
+    on("#ax-tau", "input", (event) => { state.tau = TAUS[Number(event.target.value)]; render(); });
+    on(".ax-inputs", "input", () => { checkFields(); render(); });
+    on(".ax-inputs", "click", (event) => { // a click anywhere on a row picks its token as the query
+      const tr = event.target.closest("tr[data-row]");
+      if (!tr || event.target.matches("input")) return;
+      const radio = tr.querySelector("input[type=radio]");
+      if (!radio.checked) { radio.checked = true; state.query = Number(radio.value); render(); }
+    });
+    on("#ax-reset", "click", () => {
+      state.x = structuredClone(defaults.x);
+      showControls();
+      render();
+    });
+    window.addEventListener("hashchange", () => isConfiguration(location.hash) && load(location.hash, true));
+  }
+
+  async function start() {
+    try {
+      const response = await fetch(DATA_URL);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      data = await response.json();
+    } catch (error) {
+      root.querySelector(".ax-app").textContent = `The explorer's data could not be loaded (${error.message}).`;
+      return;
+    }
+    for (const seed of data.seeds) for (const h of data.hidden_sizes) {
+      for (const name of ["query", "key", "value"]) {
+        data.weights[seed][h][name] = data.weights[seed][h][name].map((row) => row.map(Math.fround));
+      }
+    }
+    const chapter2 = data.presets["chapter-2"];
+    defaults = { mode: 1, query: 2, seed: chapter2.seed, hidden: chapter2.hidden, scaled: true, causal: false, tau: 1, x: data.embeddings };
+    window.attentionExplorer = { config: () => structuredClone(state), result: null, projection: null, updates: 0 };
+    buildControls();
+    wire();
+    load(isConfiguration(location.hash) ? location.hash : "", true);
+    root.dataset.ready = "true";
+  }
+
+  start();
+})();

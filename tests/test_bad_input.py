@@ -1,0 +1,202 @@
+"""Bad input to every public function: our own clear error, at the boundary (issue 14, part 2).
+
+One table of bad calls across the public API. Each row gives the exception type and three
+fragments the message must contain: the argument's name, what was expected, what was given.
+Nothing may surface as a torch error from deep inside a computation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import pytest
+import torch
+
+import attention_lab
+import attention_lab.plotting
+from attention_lab import (
+    ProjectionWeights,
+    SelfAttentionLinear,
+    SelfAttentionParams,
+    attention_score,
+    attention_score_matrix,
+    attention_scores_for_query,
+    context_vector,
+    context_vectors,
+    example_inputs,
+    init_projection_weights,
+    naive_softmax,
+    project,
+    project_inputs,
+    query_key_scores,
+    scale_scores,
+    simplified_attention_for_query,
+    simplified_self_attention,
+    softmax,
+    trainable_attention_for_query,
+    trainable_self_attention,
+)
+from attention_lab.plotting import (
+    plot_attention_heatmap,
+    plot_attention_heatmaps,
+    plot_embeddings_with_context,
+    plot_query_weights,
+)
+
+X = example_inputs()  # (6, 3)
+W = init_projection_weights(3, 4, seed=123)  # three (3, 4)
+WEIGHTS = torch.full((6, 6), 1 / 6)
+TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
+NAN, INF = float("nan"), float("inf")
+F8 = torch.float8_e4m3fn
+SUPPORTED = "torch.float16, torch.bfloat16, torch.float32 or torch.float64"
+PARAMS = SelfAttentionParams(3, 4, seed=0)
+LINEAR = SelfAttentionLinear(3, 4, seed=0)
+
+
+class Bad(NamedTuple):
+    """One bad call and what its error message must say."""
+
+    call: Callable[[], object]
+    error: type[Exception]
+    argument: str
+    expected: str
+    given: str
+
+
+CASES: dict[str, Bad] = {
+    # --- chapter 1 ---------------------------------------------------------------------
+    "example_inputs dtype int": Bad(lambda: example_inputs(torch.int32), TypeError, "dtype", "floating-point torch.dtype", "torch.int32"),
+    "example_inputs dtype float8": Bad(lambda: example_inputs(F8), TypeError, "dtype", SUPPORTED, "torch.float8_e4m3fn"),
+    "example_inputs dtype str": Bad(lambda: example_inputs("float32"), TypeError, "dtype", "floating-point torch.dtype", "'float32'"),
+    "scores_for_query query list": Bad(lambda: attention_scores_for_query([1.0, 2.0, 3.0], X), TypeError, "query", "torch.Tensor", "got list"),
+    "scores_for_query inputs 3-D": Bad(lambda: attention_scores_for_query(X[0], X[None]), ValueError, "inputs", "(L, E) (2-D)", "(1, 6, 3) (3-D)"),
+    "scores_for_query sizes": Bad(lambda: attention_scores_for_query(torch.ones(2), X), ValueError, "query and inputs", "same embedding size E", "got 2 and 3"),
+    "scores_for_query dtypes": Bad(lambda: attention_scores_for_query(X[0].double(), X), TypeError, "query and inputs", "same dtype", "torch.float64 and torch.float32"),
+    "scores_for_query overflow": Bad(lambda: attention_scores_for_query(X[0] * 1e38, X * 1e38), ValueError, "query and inputs", "values small enough", "up to 8.9e+37"),
+    "softmax scores int": Bad(lambda: softmax(torch.tensor([1, 2])), TypeError, "scores", "floating-point tensor", "torch.int64"),
+    "softmax scores float8": Bad(lambda: softmax(torch.ones(2).to(F8)), TypeError, "scores", SUPPORTED, "float8_e4m3fn"),
+    "softmax scores 0-D": Bad(lambda: softmax(torch.tensor(1.0)), ValueError, "scores", "at least 1 dimension", "0-D tensor"),
+    "softmax scores NaN": Bad(lambda: softmax(torch.tensor([NAN, 1.0])), ValueError, "scores", "finite values or -inf", "1 NaN"),
+    "softmax scores +inf": Bad(lambda: softmax(torch.tensor([INF, INF])), ValueError, "scores", "finite values or -inf", "2 +inf"),
+    "softmax dim float": Bad(lambda: softmax(torch.ones(3), dim=1.0), TypeError, "dim", "an int in [-1, 0]", "got float"),
+    "softmax dim bool": Bad(lambda: softmax(torch.ones(3), dim=True), TypeError, "dim", "an int in [-1, 0]", "got bool"),
+    "softmax dim range": Bad(lambda: softmax(torch.ones(2, 3), dim=2), ValueError, "dim", "an int in [-2, 1] for 2-D scores", "got 2"),
+    "softmax scores empty": Bad(lambda: softmax(torch.empty(0)), ValueError, "scores", "at least one token", "shape (0,)"),
+    "naive_softmax dim str": Bad(lambda: naive_softmax(torch.ones(3), dim="0"), TypeError, "dim", "an int", "got str"),
+    "naive_softmax scores list": Bad(lambda: naive_softmax([1.0]), TypeError, "scores", "torch.Tensor", "got list"),
+    "context_vector weights 2-D": Bad(lambda: context_vector(WEIGHTS, X), ValueError, "weights", "(L,) (1-D)", "(6, 6) (2-D)"),
+    "context_vector token count": Bad(lambda: context_vector(torch.ones(5) / 5, X), ValueError, "weights and values", "same number of tokens L", "got 5 and 6"),
+    "context_vector values int": Bad(lambda: context_vector(torch.ones(6) / 6, X.int()), TypeError, "values", "floating-point tensor", "torch.int32"),
+    "context_vector weights NaN": Bad(lambda: context_vector(torch.tensor([NAN] * 6), X), ValueError, "weights", "finite values", "6 NaN"),
+    "score_matrix inputs 1-D": Bad(lambda: attention_score_matrix(X[0]), ValueError, "inputs", "(L, E) (2-D)", "(3,) (1-D)"),
+    "score_matrix inputs -inf": Bad(lambda: attention_score_matrix(torch.tensor([[-INF, 1.0]])), ValueError, "inputs", "finite values", "1 -inf"),
+    "score_matrix overflow": Bad(lambda: attention_score_matrix(torch.full((2, 2), 1e20)), ValueError, "inputs", "values small enough", "up to 1e+20"),
+    "context_vectors weights not square": Bad(lambda: context_vectors(torch.full((4, 6), 1 / 6), X), ValueError, "weights", "square, shape (L, L)", "shape (4, 6)"),
+    "context_vectors token count": Bad(lambda: context_vectors(torch.eye(5), X), ValueError, "weights and values", "same number of tokens L", "got 5 and 6"),
+    "context_vectors dtypes": Bad(lambda: context_vectors(WEIGHTS.double(), X), TypeError, "weights and values", "same dtype", "torch.float64 and torch.float32"),
+    "for_query index float": Bad(lambda: simplified_attention_for_query(X, 1.0), TypeError, "query_index", "an int", "got float"),
+    "for_query index range": Bad(lambda: simplified_attention_for_query(X, -7), IndexError, "query_index", "in [-6, 5] for 6 tokens", "got -7"),
+    "for_query inputs bool": Bad(lambda: simplified_attention_for_query(X > 0, 0), TypeError, "inputs", "floating-point tensor", "torch.bool"),
+    "self_attention inputs nested list": Bad(lambda: simplified_self_attention(X.tolist()), TypeError, "inputs", "torch.Tensor", "got list"),
+    "self_attention inputs empty": Bad(lambda: simplified_self_attention(torch.empty(0, 3)), ValueError, "inputs", "at least one token", "shape (0, 3)"),
+    "self_attention inputs float8": Bad(lambda: simplified_self_attention(X.to(F8)), TypeError, "inputs", SUPPORTED, "torch.float8_e4m3fn"),
+    "self_attention overflow": Bad(lambda: simplified_self_attention(torch.full((2, 2), 1e20)), ValueError, "inputs", "values small enough", "inputs up to 1e+20"),
+    # --- chapter 2: weights, seeds, generators -------------------------------------------
+    "init seed 2**64": Bad(lambda: init_projection_weights(3, 2, seed=2**64), ValueError, "seed", "[-2**63, 2**64 - 1]", "18446744073709551616"),
+    "init seed -2**63-1": Bad(lambda: init_projection_weights(3, 2, seed=-(2**63) - 1), ValueError, "seed", "[-2**63, 2**64 - 1]", "-9223372036854775809"),
+    "init seed float": Bad(lambda: init_projection_weights(3, 2, seed=1.0), TypeError, "seed", "an int", "got float"),
+    "init seed str": Bad(lambda: init_projection_weights(3, 2, seed="1"), TypeError, "seed", "an int", "got str"),
+    "init generator int": Bad(lambda: init_projection_weights(3, 2, generator=1), TypeError, "generator", "torch.Generator", "got int"),
+    "init neither": Bad(lambda: init_projection_weights(3, 2), ValueError, "seed", "exactly one of seed (an int) and generator", "got neither"),
+    "init both": Bad(lambda: init_projection_weights(3, 2, seed=1, generator=torch.Generator()), ValueError, "generator", "exactly one of seed", "got both"),
+    "init embed_dim 0": Bad(lambda: init_projection_weights(0, 2, seed=0), ValueError, "embed_dim", "a positive int", "got 0"),
+    "init hidden_dim huge": Bad(lambda: init_projection_weights(3, 10**30, seed=0), ValueError, "hidden_dim", "at most 2**63 - 1", "an int of 31 digits"),
+    "init hidden_dim str": Bad(lambda: init_projection_weights(3, "2", seed=0), TypeError, "hidden_dim", "a positive int", "got str"),
+    "init dtype float8": Bad(lambda: init_projection_weights(3, 2, seed=0, dtype=F8), TypeError, "dtype", SUPPORTED, "torch.float8_e4m3fn"),
+    "init dtype complex": Bad(lambda: init_projection_weights(3, 2, seed=0, dtype=torch.complex64), TypeError, "dtype", "floating-point torch.dtype", "torch.complex64"),
+    "params seed 2**64": Bad(lambda: SelfAttentionParams(3, 2, seed=2**64), ValueError, "seed", "[-2**63, 2**64 - 1]", "18446744073709551616"),
+    "linear seed -2**63-1": Bad(lambda: SelfAttentionLinear(3, 2, seed=-(2**63) - 1), ValueError, "seed", "[-2**63, 2**64 - 1]", "-9223372036854775809"),
+    "linear dtype float8": Bad(lambda: SelfAttentionLinear(3, 2, seed=0, dtype=torch.float8_e5m2), TypeError, "dtype", SUPPORTED, "torch.float8_e5m2"),
+    "params dtype float8": Bad(lambda: SelfAttentionParams(3, 2, seed=0, dtype=F8), TypeError, "dtype", SUPPORTED, "torch.float8_e4m3fn"),
+    "linear bias str": Bad(lambda: SelfAttentionLinear(3, 2, seed=0, bias="no"), TypeError, "bias", "a bool", "got str"),
+    "params scaled int": Bad(lambda: SelfAttentionParams(3, 2, seed=0, scaled=0), TypeError, "scaled", "a bool", "got int"),
+    "linear embed_dim float": Bad(lambda: SelfAttentionLinear(3.0, 2, seed=0), TypeError, "embed_dim", "a positive int", "got float"),
+    # --- chapter 2: steps ----------------------------------------------------------------
+    "project weight 1-D": Bad(lambda: project(X, W.query[0]), ValueError, "weight", "(E, H) (2-D)", "(4,) (1-D)"),
+    "project inputs 3-D": Bad(lambda: project(X[None], W.query), ValueError, "inputs", "(E,) or (L, E)", "(1, 6, 3) (3-D)"),
+    "project sizes": Bad(lambda: project(torch.ones(2), W.query), ValueError, "inputs and weight", "same embedding size E", "got 2 and 3"),
+    "project weight inf": Bad(lambda: project(X, torch.full((3, 4), INF)), ValueError, "weight", "finite values", "12 +inf"),
+    "project overflow": Bad(lambda: project(X * 1e38, W.value * 100), ValueError, "inputs and weight", "values small enough", "inputs up to 8.9e+37"),
+    "project_inputs not a triple": Bad(lambda: project_inputs(X, [W.query, W.key]), TypeError, "projection_weights", "ProjectionWeights(query, key, value)", "got list"),
+    "project_inputs a tensor": Bad(lambda: project_inputs(X, W.query), TypeError, "projection_weights", "ProjectionWeights(query, key, value)", "got Tensor"),
+    "project_inputs H mismatch": Bad(lambda: project_inputs(X, W._replace(value=torch.ones(3, 5))), ValueError, "projection_weights.value", "same hidden size H", "got 4 and 5"),
+    "project_inputs E mismatch": Bad(lambda: project_inputs(torch.ones(6, 5), W), ValueError, "inputs and projection_weights", "same embedding size E", "got 5 and 3"),
+    "attention_score 2-D key": Bad(lambda: attention_score(torch.ones(4), torch.ones(1, 4)), ValueError, "key", "(H,) (1-D)", "(1, 4) (2-D)"),
+    "attention_score sizes": Bad(lambda: attention_score(torch.ones(4), torch.ones(3)), ValueError, "query and key", "same hidden size H", "got 4 and 3"),
+    "query_key_scores token counts": Bad(lambda: query_key_scores(torch.ones(4, 2), torch.ones(6, 2)), ValueError, "queries and keys", "same number of tokens L", "got 4 and 6"),
+    "query_key_scores hidden sizes": Bad(lambda: query_key_scores(torch.ones(4, 2), torch.ones(4, 3)), ValueError, "queries and keys", "same hidden size H", "got 2 and 3"),
+    "query_key_scores keys list": Bad(lambda: query_key_scores(torch.ones(4, 2), [[1.0, 2.0]]), TypeError, "keys", "torch.Tensor", "got list"),
+    "scale_scores key_dim 10**400": Bad(lambda: scale_scores(torch.ones(2), 10**400), ValueError, "key_dim", "at most 2**63 - 1", "an int of 401 digits"),
+    "scale_scores key_dim 0": Bad(lambda: scale_scores(torch.ones(2), 0), ValueError, "key_dim", "a positive int", "got 0"),
+    "scale_scores key_dim float": Bad(lambda: scale_scores(torch.ones(2), 4.0), TypeError, "key_dim", "a positive int", "got float"),
+    "scale_scores scores NaN": Bad(lambda: scale_scores(torch.tensor([NAN]), 4), ValueError, "scores", "finite values or -inf", "1 NaN"),
+    "scale_scores scores empty": Bad(lambda: scale_scores(torch.empty(2, 0), 4), ValueError, "scores", "at least one token", "shape (2, 0)"),
+    # --- chapter 2: attention and modules ---------------------------------------------------
+    "for_query scaled None": Bad(lambda: trainable_attention_for_query(X, 0, W, scaled=None), TypeError, "scaled", "a bool", "got NoneType"),
+    "for_query index str": Bad(lambda: trainable_attention_for_query(X, "0", W), TypeError, "query_index", "an int", "got str"),
+    "for_query index range": Bad(lambda: trainable_attention_for_query(X, 6, W), IndexError, "query_index", "in [-6, 5] for 6 tokens", "got 6"),
+    "for_query overflow": Bad(lambda: trainable_attention_for_query(X * 1e30, 0, W), ValueError, "inputs and projection_weights", "values small enough", "inputs up to 8.9e+29"),
+    "trainable inputs float8": Bad(lambda: trainable_self_attention(X.to(F8), W), TypeError, "inputs", SUPPORTED, "torch.float8_e4m3fn"),
+    "trainable weights float8": Bad(lambda: trainable_self_attention(X, ProjectionWeights(*(w.to(F8) for w in W))), TypeError, "projection_weights.query", SUPPORTED, "float8_e4m3fn"),
+    "trainable dtypes": Bad(lambda: trainable_self_attention(X.double(), W), TypeError, "inputs and projection_weights", "same dtype", "torch.float64 and torch.float32"),
+    "trainable weight NaN": Bad(lambda: trainable_self_attention(X, W._replace(key=torch.full((3, 4), NAN))), ValueError, "projection_weights.key", "finite values", "12 NaN"),
+    "trainable overflow": Bad(lambda: trainable_self_attention(X * 1e30, W), ValueError, "inputs and projection_weights", "values small enough", "inputs up to 8.9e+29"),
+    "trainable scaled str": Bad(lambda: trainable_self_attention(X, W, scaled="yes"), TypeError, "scaled", "a bool", "got str"),
+    "params forward E": Bad(lambda: PARAMS(torch.ones(6, 4)), ValueError, "inputs and the module", "same embedding size E", "got 4 and 3"),
+    "params forward dtype": Bad(lambda: PARAMS(X.double()), TypeError, "inputs and the module's parameters", "same dtype", "torch.float64 and torch.float32"),
+    "params forward overflow": Bad(lambda: PARAMS(X * 1e30), ValueError, "inputs and the module's parameters", "values small enough", "inputs up to 8.9e+29"),
+    "linear forward overflow": Bad(lambda: LINEAR(X * 1e30), ValueError, "inputs and the module's parameters", "values small enough", "inputs up to 8.9e+29"),
+    "linear forward return_weights": Bad(lambda: LINEAR(X, return_weights=1), TypeError, "return_weights", "a bool", "got int"),
+    "linear forward float8": Bad(lambda: LINEAR(X.to(F8)), TypeError, "inputs", SUPPORTED, "torch.float8_e4m3fn"),
+    "params forward NaN": Bad(lambda: PARAMS(torch.tensor([[NAN, 1.0, 2.0]])), ValueError, "inputs", "finite values", "1 NaN"),
+    "load shape": Bad(lambda: PARAMS.load_projection_weights(init_projection_weights(3, 5, seed=0)), ValueError, "projection_weights", "(E, H) = (3, 4)", "got (3, 5)"),
+    "load not a triple": Bad(lambda: LINEAR.load_projection_weights(W.query), TypeError, "projection_weights", "ProjectionWeights(query, key, value)", "got Tensor"),
+    # --- plotting ----------------------------------------------------------------------------
+    "heatmaps titles None": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=None), TypeError, "titles", "a sequence of strings", "got NoneType"),
+    "heatmaps titles 3": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=3), TypeError, "titles", "a sequence of strings", "got int"),
+    "heatmaps titles count": Bad(lambda: plot_attention_heatmaps([WEIGHTS, WEIGHTS], TOKENS, titles=["a"]), ValueError, "titles", "one title per matrix (2)", "got 1 titles"),
+    "heatmaps matrices not a sequence": Bad(lambda: plot_attention_heatmaps(iter([WEIGHTS]), TOKENS, titles=["a"]), TypeError, "weight_matrices", "a non-empty sequence of (L, L) tensors", "got list_iterator"),
+    "heatmaps matrices a tensor": Bad(lambda: plot_attention_heatmaps(WEIGHTS, TOKENS, titles=["a"]), TypeError, "weight_matrices", "a non-empty sequence of (L, L) tensors", "got Tensor"),
+    "heatmaps matrices empty": Bad(lambda: plot_attention_heatmaps((), TOKENS, titles=()), ValueError, "weight_matrices", "a non-empty sequence", "got an empty tuple"),
+    "heatmaps decimals str": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=["a"], decimals="2"), TypeError, "decimals", "an int from 0 to 8", "got str"),
+    "heatmap decimals 9": Bad(lambda: plot_attention_heatmap(WEIGHTS, TOKENS, decimals=9), ValueError, "decimals", "an int from 0 to 8", "got 9"),
+    "heatmap tokens count": Bad(lambda: plot_attention_heatmap(WEIGHTS, TOKENS[:5]), ValueError, "tokens", "one label per token (6)", "got 5 labels"),
+    "heatmap tokens int": Bad(lambda: plot_attention_heatmap(WEIGHTS, 6), TypeError, "tokens", "a sequence of strings", "got int"),
+    "query_weights decimals float": Bad(lambda: plot_query_weights(WEIGHTS[0], TOKENS, decimals=2.0), TypeError, "decimals", "an int from 0 to 8", "got float"),
+    "query_weights index": Bad(lambda: plot_query_weights(WEIGHTS[0], TOKENS, query_index=10), IndexError, "query_index", "in [-6, 5]", "got 10"),
+    "embeddings context shape": Bad(lambda: plot_embeddings_with_context(X, TOKENS, X[:4]), ValueError, "context", "the shape of inputs (6, 3)", "got (4, 3)"),
+    "embeddings inputs int": Bad(lambda: plot_embeddings_with_context(X.long(), TOKENS, X), TypeError, "inputs", "floating-point tensor", "torch.int64"),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_a_bad_call_gets_a_clear_error_naming_argument_expectation_and_value(case: Bad) -> None:
+    with pytest.raises(Exception) as caught:  # noqa: PT011  # the type is asserted exactly below
+        case.call()
+    message = str(caught.value)
+    assert type(caught.value) is case.error, f"{type(caught.value).__name__}: {message}"
+    assert case.argument in message, message
+    assert case.expected in message, message
+    assert case.given in message, message
+
+
+def test_the_table_is_large_and_covers_the_public_api() -> None:
+    assert len(CASES) >= 60
+    sources = " ".join(case.call.__code__.co_names.__repr__() for case in CASES.values())
+    covered = {name for name in [*attention_lab.__all__, *attention_lab.plotting.__all__] if name in sources}
+    not_callable = {"TOKENS", "AttentionResult", "ProjectionWeights", "Projections"}
+    missing = set(attention_lab.__all__) - not_callable - covered
+    assert not missing, missing
+    assert set(attention_lab.plotting.__all__) <= covered

@@ -1,0 +1,524 @@
+"""The attention explorer (docs/explore.md): its data hook, and its numbers checked in a real browser.
+
+`hooks/explorer.py` exports the tokens, the embeddings and the chapter-2 matrices
+from `attention_lab` into `assets/explorer/explorer-data.json`; the unit tests
+below check that export. The browser tests serve the strict build (as
+`tests/test_browser.py` does, with its Chromium fixtures), set random
+configurations through the page's controls (typing values, clicking tokens,
+switching modes, moving the slider with the keyboard) and check, for each one,
+that every number the page shows is the package's result for the same
+configuration, computed here in float64 and rounded to 4 decimals, and that the
+raw values the page exposes on `window.attentionExplorer` agree within 1e-9.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Locator, Page
+
+from attention_lab import (
+    TOKENS,
+    ProjectionWeights,
+    attention_score_matrix,
+    context_vectors,
+    example_inputs,
+    init_projection_weights,
+    project_inputs,
+    query_key_scores,
+    scale_scores,
+    simplified_self_attention,
+    softmax,
+    trainable_self_attention,
+)
+from hooks import explorer
+
+from .conftest import ROOT, BuiltSite
+from .test_browser import browser, chromium, served_site  # noqa: F401  (the Chromium fixtures, reused)
+
+EXPLORE_PAGE = ROOT / "docs" / "explore.md"
+ASSETS = ROOT / "docs" / "assets" / "explorer"
+CONFIGURATIONS = 30  # random configurations set through the page
+RAW_TOLERANCE = 1e-9
+TAUS = [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7, 10]  # the slider's stops
+L, E = len(TOKENS), 3
+
+
+# The hook's export -----------------------------------------------------------------------------------
+
+
+def test_the_export_holds_the_packages_tokens_and_embeddings() -> None:
+    data = explorer.explorer_data()
+    assert data["tokens"] == list(TOKENS)
+    assert torch.equal(torch.tensor(data["embeddings"], dtype=torch.float64), example_inputs(torch.float64))
+
+
+def test_the_exported_matrices_are_exactly_the_chapters_float32_draws() -> None:
+    data = explorer.explorer_data()
+    assert explorer.CHAPTER_2_SEED in data["seeds"] and explorer.CHAPTER_2_HIDDEN_SIZE in data["hidden_sizes"]
+    for seed in data["seeds"]:
+        for hidden in data["hidden_sizes"]:
+            drawn = init_projection_weights(E, hidden, seed=seed)
+            exported = data["weights"][str(seed)][str(hidden)]
+            assert set(exported) == {"query", "key", "value"}
+            for name, matrix in drawn._asdict().items():
+                # Math.fround in the browser == rounding the double to float32 here
+                as_float32 = torch.tensor(np.array(exported[name], dtype=np.float32))
+                assert torch.equal(as_float32, matrix), (seed, hidden, name)
+
+
+def test_the_exported_matrices_use_the_shortest_float32_decimals() -> None:
+    query = explorer.explorer_data()["weights"]["123"]["4"]["query"]
+    assert query[0][0] == -0.111467116  # init_projection_weights(3, 4, seed=123).query[0, 0]
+    text = explorer.render_json()
+    assert max(len(number) for number in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", text)) <= 14
+
+
+def test_the_export_is_compact_and_identical_on_every_build() -> None:
+    text = explorer.render_json()
+    assert text == explorer.render_json()
+    assert json.loads(text) == explorer.explorer_data()
+    assert " " not in text.replace("Your journey", "")  # compact separators
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_every_preset_is_a_valid_configuration_and_an_anchor_of_the_page() -> None:
+    data = explorer.explorer_data()
+    page = EXPLORE_PAGE.read_text(encoding="utf-8")
+    for name, preset in data["presets"].items():
+        assert f'<a id="{name}" href="#{name}">' in page, name
+        assert preset["mode"] in (1, 2) and 0 <= preset["query"] < L and preset["tau"] in TAUS
+        assert preset.get("seed", explorer.CHAPTER_2_SEED) in data["seeds"]
+        assert preset.get("hidden", explorer.CHAPTER_2_HIDDEN_SIZE) in data["hidden_sizes"]
+    assert data["presets"]["chapter-2"] == {
+        "mode": 2, "query": 1, "seed": 123, "hidden": 4, "causal": 0, "tau": 1, "scaled": 0,
+    }  # fmt: skip
+
+
+def test_the_built_site_serves_the_export_and_loads_the_explorer_on_its_page_only(built_site: BuiltSite) -> None:
+    served = built_site.directory / explorer.DATA_PATH
+    assert served.read_text(encoding="utf-8") == explorer.render_json()
+    with_script = sorted(
+        page.parent.relative_to(built_site.directory).as_posix()
+        for page in built_site.directory.rglob("index.html")
+        if "assets/explorer/explorer" in page.read_text(encoding="utf-8")
+    )
+    assert with_script == ["explore"]
+    html = built_site.page("explore/")
+    assert 'src="../assets/explorer/explorer.js"' in html
+    assert 'href="../assets/explorer/explorer.css"' in html
+
+
+# The reference: the package, in float64 ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """One configuration of the explorer, as this test sets it (never read back from the page)."""
+
+    mode: int = 1
+    query: int = 2
+    seed: int = explorer.CHAPTER_2_SEED
+    hidden: int = explorer.CHAPTER_2_HIDDEN_SIZE
+    scaled: bool = True
+    causal: bool = False
+    tau: float = 1
+    x: tuple[tuple[float, ...], ...] = field(default_factory=lambda: tuple(map(tuple, example_inputs(torch.float64).tolist())))
+
+    def as_page_reports_it(self) -> dict:
+        return {"mode": self.mode, "query": self.query, "seed": self.seed, "hidden": self.hidden,
+                "scaled": self.scaled, "causal": self.causal, "tau": self.tau, "x": [list(r) for r in self.x]}  # fmt: skip
+
+
+def projection_weights(config: Config) -> ProjectionWeights:
+    """The chapter's float32 draw, widened to float64."""
+    drawn = init_projection_weights(E, config.hidden, seed=config.seed)
+    return ProjectionWeights(*(matrix.to(torch.float64) for matrix in drawn))
+
+
+def reference(config: Config) -> dict[str, torch.Tensor]:
+    """Scores, weights and context vectors of `config`, from the package's functions, in float64."""
+    inputs = torch.tensor(config.x, dtype=torch.float64)  # (L, E)
+    if config.mode == 1:
+        scores, values = attention_score_matrix(inputs), inputs  # (L, L), (L, E)
+    else:
+        projections = project_inputs(inputs, projection_weights(config))  # each (L, H)
+        scores = query_key_scores(projections.queries, projections.keys)  # (L, L)
+        if config.scaled:
+            scores = scale_scores(scores, config.hidden)
+        values = projections.values  # (L, H)
+    scores = scores / config.tau
+    if config.causal:
+        allowed = torch.ones(L, L, dtype=torch.bool).tril()  # True = may attend: query i sees tokens 0..i
+        scores = scores.masked_fill(~allowed, -math.inf)
+    weights = softmax(scores, dim=1)  # (L, L)
+    result = {"scores": scores, "weights": weights, "context": context_vectors(weights, values)}
+    if config.tau == 1 and not config.causal:  # the package's one-call functions agree
+        whole = (simplified_self_attention(inputs) if config.mode == 1
+                 else trainable_self_attention(inputs, projection_weights(config), scaled=config.scaled))  # fmt: skip
+        assert torch.allclose(whole.weights, weights, rtol=0, atol=1e-15)
+        assert torch.allclose(whole.context, context_vectors(weights, values), rtol=0, atol=1e-15)
+    return result
+
+
+def shown(value: float) -> str:
+    """What the page must show for a value: Python's 4 decimals, minus sign U+2212, no negative zero."""
+    if value == -math.inf:
+        return "\u2212\u221e"
+    text = f"{value:.4f}"
+    return "0.0000" if text == "-0.0000" else text.replace("-", "\u2212")
+
+
+def expected_cells(config: Config) -> dict[str, str]:
+    ref = reference(config)
+    cells = {}
+    for i in range(L):
+        for j in range(L):
+            cells[f"s.{i}.{j}"] = shown(ref["scores"][i, j].item())
+            cells[f"w.{i}.{j}"] = shown(ref["weights"][i, j].item())
+        for d in range(ref["context"].shape[1]):
+            cells[f"z.{i}.{d}"] = shown(ref["context"][i, d].item())
+    for j in range(L):
+        cells[f"b.{j}"] = shown(ref["weights"][config.query, j].item())
+    if config.mode == 2:
+        for name, matrix in projection_weights(config)._asdict().items():
+            for e in range(E):
+                for h in range(config.hidden):
+                    cells[f"{name[0]}.{e}.{h}"] = shown(matrix[e, h].item())
+    return cells
+
+
+# Driving the page -------------------------------------------------------------------------------------
+
+READ_JS = r"""() => {
+  const root = document.getElementById("attention-explorer");
+  const out = root.querySelector(".ax-out");
+  const cells = {};
+  for (const e of out.querySelectorAll("[data-k]")) cells[e.dataset.k] = e.textContent;
+  const rest = out.cloneNode(true);
+  rest.querySelectorAll("[data-k]").forEach((e) => e.remove());
+  const api = window.attentionExplorer;
+  return { cells, rest: rest.textContent, text: document.body.innerText, config: api.config(),
+           result: api.result, projection: api.projection, updates: api.updates, hash: location.hash,
+           messages: [...root.querySelectorAll("#ax-messages p")].map((p) => p.textContent),
+           invalid: [...root.querySelectorAll("input[aria-invalid=true]")].map((e) => e.getAttribute("aria-label")) };
+}"""
+
+
+class Explorer:
+    """The explorer on a page, driven only through its controls, as a reader would."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def open(self, url: str) -> Explorer:
+        self.page.goto(url, wait_until="networkidle")
+        self.page.wait_for_selector("#attention-explorer[data-ready=true]")
+        return self
+
+    def read(self) -> dict:
+        return self.page.evaluate(READ_JS)
+
+    def field(self, i: int, e: int) -> Locator:
+        return self.page.locator(f"input[data-i='{i}'][data-e='{e}']")
+
+    def type_value(self, i: int, e: int, text: str, rng: random.Random) -> None:
+        box = self.field(i, e)
+        if rng.random() < 0.5:
+            box.fill(text)
+        else:  # key by key: the half-typed states ("-", "1e") pass through the page too
+            box.click()
+            box.press("Control+a")
+            box.press("Backspace")
+            box.press_sequentially(text)
+
+    def pick_query(self, current: int, query: int, rng: random.Random) -> None:
+        if query == current:
+            return
+        if rng.random() < 0.5:
+            self.page.locator(f"tr[data-row='{query}'] th").click()  # the token's name, at the start of its row
+        else:  # keyboard: focus the checked radio, then arrow keys
+            self.page.locator(f"input[name=ax-query][value='{current}']").focus()
+            key = "ArrowDown" if query > current else "ArrowUp"
+            for _ in range(abs(query - current)):
+                self.page.keyboard.press(key)
+
+    def move_slider(self, current: float, tau: float) -> None:
+        slider = self.page.locator("#ax-tau")
+        slider.focus()
+        steps = TAUS.index(tau) - TAUS.index(current)
+        if tau == TAUS[0]:
+            self.page.keyboard.press("Home")
+        elif tau == TAUS[-1]:
+            self.page.keyboard.press("End")
+        else:
+            for _ in range(abs(steps)):
+                self.page.keyboard.press("ArrowRight" if steps > 0 else "ArrowLeft")
+
+    def apply(self, old: Config, new: Config, texts: dict[tuple[int, int], str], rng: random.Random) -> None:
+        """Change the page from `old` to `new` through its controls."""
+        if new.mode != old.mode:
+            self.page.locator(f"input[name=ax-mode][value='{new.mode}']").check()
+        if new.mode == 2:
+            if new.seed != old.seed:
+                self.page.select_option("#ax-seed", str(new.seed))
+            if new.hidden != old.hidden:
+                self.page.select_option("#ax-hidden", str(new.hidden))
+            self.page.locator("#ax-scaled").set_checked(new.scaled)
+        self.page.locator("#ax-causal").set_checked(new.causal)
+        if new.tau != old.tau:
+            self.move_slider(old.tau, new.tau)
+        self.pick_query(old.query, new.query, rng)
+        for (i, e), text in texts.items():
+            self.type_value(i, e, text, rng)
+
+
+def random_entry(rng: random.Random) -> str:
+    """An embedding value as a reader might type it."""
+    kind = rng.randrange(6)
+    if kind == 0:
+        return str(rng.randint(-3, 3))
+    if kind == 1:
+        return f"{rng.uniform(-100, 100):.3f}"  # large: softmax saturates, and must stay finite
+    if kind == 2:
+        return f"{rng.uniform(-1, 1):.4f}".replace("0.", ".", 1)  # .1234, -.5
+    if kind == 3:
+        return f"{rng.randint(1, 9)}e-{rng.randint(1, 3)}"
+    return f"{rng.uniform(-2, 2):.2f}"
+
+
+def random_config(old: Config, rng: random.Random) -> tuple[Config, dict[tuple[int, int], str]]:
+    x = [list(row) for row in old.x]
+    texts = {}
+    for _ in range(rng.randrange(4)):
+        i, e = rng.randrange(L), rng.randrange(E)
+        texts[(i, e)] = text = random_entry(rng)
+        x[i][e] = float(text)
+    data = explorer.explorer_data()
+    mode = rng.choice((1, 2))
+    new = replace(
+        old, mode=mode, query=rng.randrange(L), causal=rng.random() < 0.4, tau=rng.choice(TAUS),
+        x=tuple(map(tuple, x)),
+    )
+    if mode == 2:  # seed, H and scaling are chapter-2 controls (disabled in chapter-1 mode)
+        new = replace(new, seed=rng.choice(data["seeds"]), hidden=rng.choice(data["hidden_sizes"]),
+                      scaled=rng.random() < 0.5)  # fmt: skip
+    return new, texts
+
+
+def check_page_shows(state: dict, config: Config) -> None:
+    """Every number shown is the package's, rounded; the raw values agree within 1e-9."""
+    assert state["config"] == config.as_page_reports_it()
+    assert state["cells"] == expected_cells(config)
+    assert not re.search(r"\d\.\d{4}", state["rest"]), "a 4-decimal number outside the checked cells"
+    assert not re.search(r"NaN|Infinity|undefined", state["text"])
+    assert not state["messages"] and not state["invalid"]
+    ref = reference(config)
+    for name in ("scores", "weights", "context"):
+        raw = torch.tensor(state["result"][name], dtype=torch.float64)
+        assert raw.shape == ref[name].shape
+        assert torch.equal(torch.isinf(raw), torch.isinf(ref[name])), name
+        finite = torch.isfinite(ref[name])
+        assert torch.allclose(raw[finite], ref[name][finite], rtol=0, atol=RAW_TOLERANCE), name
+    if config.mode == 2:
+        for name, matrix in projection_weights(config)._asdict().items():
+            assert torch.equal(torch.tensor(state["projection"][name], dtype=torch.float64), matrix)
+    else:
+        assert state["projection"] is None
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:  # noqa: F811
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def test_random_configurations_set_through_the_page_show_the_packages_numbers(page: Page, served_site: str) -> None:  # noqa: F811
+    url = served_site + "explore/"
+    explorer_page = Explorer(page).open(url)
+    config = Config()
+    check_page_shows(explorer_page.read(), config)
+    rng = random.Random(20261127)
+    modes, causal, fragments = set(), set(), set()
+    for _ in range(CONFIGURATIONS):
+        new, texts = random_config(config, rng)
+        explorer_page.apply(config, new, texts, rng)
+        config = new
+        state = explorer_page.read()
+        check_page_shows(state, config)
+        modes.add((config.mode, config.scaled)), causal.add(config.causal), fragments.add(state["hash"])
+        # The address holds the configuration: a fresh page at that URL shows the same numbers.
+        shared = Explorer(page.context.new_page()).open(url + state["hash"])
+        again = shared.read()
+        shared.page.close()
+        assert again["hash"] == state["hash"] and not again["messages"]
+        assert again["config"] == state["config"] and again["cells"] == state["cells"]
+        assert again["result"] == state["result"]
+    assert {(1, True), (2, False), (2, True)} <= modes and causal == {False, True}
+    assert len(fragments) == CONFIGURATIONS
+
+
+def test_the_chapter_presets_show_the_chapters_printed_numbers(page: Page, served_site: str) -> None:  # noqa: F811
+    presets = explorer.explorer_data()["presets"]
+    for name, preset in presets.items():
+        state = Explorer(page).open(served_site + f"explore/#{name}").read()
+        config = replace(Config(), **{k: bool(v) if k in ("scaled", "causal") else v for k, v in preset.items()})
+        check_page_shows(state, config)
+        assert state["hash"].startswith("#mode="), "a preset is replaced by the full configuration"
+        if not config.causal:  # the chapters compute in float32; with their settings the 4 decimals agree
+            inputs = example_inputs()
+            chapter = (simplified_self_attention(inputs) if config.mode == 1 else trainable_self_attention(
+                inputs, init_projection_weights(E, config.hidden, seed=config.seed), scaled=config.scaled))  # fmt: skip
+            assert [shown(v) for v in chapter.weights[config.query].tolist()] == [
+                state["cells"][f"b.{j}"] for j in range(L)]  # fmt: skip
+    # The preset links on the page switch the configuration in place.
+    explorer_page = Explorer(page).open(served_site + "explore/#chapter-3")
+    page.locator("input[data-i='0'][data-e='0']").fill("5")
+    page.click("#chapter-1")
+    page.wait_for_function("window.attentionExplorer.config().mode === 1")
+    check_page_shows(explorer_page.read(), Config())
+
+
+BAD_ENTRIES = {
+    "": "is empty",
+    "   ": "is empty",
+    "abc": "is not a number",
+    "1,5": "is not a number",
+    "0x1A": "is not a number",
+    "--1": "is not a number",
+    "1e": "is not a number",
+    "NaN": "is not a number",
+    "Infinity": "is not a number",
+    "1e308": "is too large",
+    "-1e308": "is too large",
+    "1e999": "is too large",
+    "100.5": "is too large",
+}
+
+
+def test_bad_input_shows_a_message_and_keeps_the_last_valid_state(page: Page, served_site: str) -> None:  # noqa: F811
+    explorer_page = Explorer(page).open(served_site + "explore/#chapter-2")
+    before = explorer_page.read()
+    rng = random.Random(1)
+    for text, reason in BAD_ENTRIES.items():
+        explorer_page.field(1, 2).fill(text)  # at once: typed key by key, "1e" passes through a valid "1"
+        state = explorer_page.read()
+        assert state["invalid"] == ["journey, dimension 2"], text
+        assert len(state["messages"]) == 1 and reason in state["messages"][0], (text, state["messages"])
+        assert "keeps the last valid value, 0.66" in state["messages"][0]
+        assert state["result"] == before["result"] and state["cells"] == before["cells"], text
+        assert state["config"] == before["config"] and state["hash"] == before["hash"]
+        assert not re.search(r"NaN|Infinity|undefined", state["text"]), text
+        assert page.locator("#ax-messages p").is_visible()
+    explorer_page.type_value(1, 2, "0.66", rng)
+    state = explorer_page.read()
+    assert not state["messages"] and not state["invalid"]
+    assert state["result"] == before["result"]
+    # Key by key, the last valid state is the last valid prefix: "7" of "7x".
+    explorer_page.field(1, 2).fill("")
+    explorer_page.field(1, 2).press_sequentially("7x")
+    state = explorer_page.read()
+    assert state["config"]["x"][1][2] == 7 and "keeps the last valid value, 7." in state["messages"][0]
+    explorer_page.field(1, 2).fill("0.66")
+    # A valid edit elsewhere while one field is bad: the bad field keeps its last valid value.
+    explorer_page.type_value(0, 0, "abc", rng)
+    explorer_page.type_value(3, 1, "2", rng)
+    config = replace(Config(mode=2, query=1, scaled=False), x=tuple(
+        tuple(2.0 if (i, e) == (3, 1) else v for e, v in enumerate(row)) for i, row in enumerate(Config().x)))  # fmt: skip
+    state = explorer_page.read()
+    assert state["invalid"] == ["Your, dimension 0"]
+    assert state["cells"] == expected_cells(config)
+    page.click("#ax-reset")
+    check_page_shows(explorer_page.read(), replace(config, x=Config().x))
+
+
+def test_a_link_with_bad_settings_says_so_and_shows_the_defaults(page: Page, served_site: str) -> None:  # noqa: F811
+    state = Explorer(page).open(served_site + "explore/#mode=9&query=2&tau=NaN&x=1,2,Infinity&NaN=1").read()
+    assert state["messages"] == [
+        "The link's mode, tau, x, an unknown setting: not a value the explorer has, so it shows the default there instead."
+    ]
+    assert state["config"] == Config().as_page_reports_it()
+    assert not re.search(r"NaN|Infinity|undefined", state["text"])
+
+
+def test_every_control_is_reachable_by_keyboard_and_labelled(page: Page, served_site: str) -> None:  # noqa: F811
+    state = Explorer(page).open(served_site + "explore/#mode=2&query=0&seed=123&hidden=2&scaled=1&causal=0&tau=1").read()
+    assert not state["messages"] and state["config"]["query"] == 0
+    page.locator("#chapter-1").focus()
+    reached = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        described = page.evaluate("""() => {
+          const e = document.activeElement;
+          return e.closest('#attention-explorer') ? (e.id || e.name || e.getAttribute('aria-label') || e.tagName) : null;
+        }""")
+        if described is None:
+            break
+        reached.append(described)
+    assert reached[:3] == ["chapter-2", "chapter-2-scaled", "chapter-3"]
+    expected = {"ax-mode", "ax-seed", "ax-hidden", "ax-scaled", "ax-causal", "ax-tau", "ax-query", "ax-reset"}
+    expected |= {f"{token}, dimension {e}" for token in TOKENS for e in range(E)}
+    assert expected <= set(reached)
+    # The query by keyboard alone: arrows move it along the radio group.
+    page.locator("input[name=ax-query][value='0']").focus()
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("window.attentionExplorer.config().query") == 1
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('#attention-explorer input, #attention-explorer select')]
+      .filter((e) => !e.labels?.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML)""")
+    assert not unlabelled
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_explorer_passes_an_axe_audit(browser: Browser, served_site: str, scheme: str) -> None:  # noqa: F811
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        explorer_page = Explorer(page).open(served_site + "explore/#chapter-3")
+        assert page.evaluate("document.body.dataset.mdColorScheme") == ("slate" if scheme == "dark" else "default")
+        explorer_page.type_value(2, 0, "abc", random.Random(0))  # with an error message shown
+        page.click(".ax-out details summary")  # and the matrices open
+        results = Axe().run(page, context="#attention-explorer")
+        assert results.violations_count == 0, results.generate_report()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_explorer_fits_a_390_px_screen(browser: Browser, served_site: str, scheme: str) -> None:  # noqa: F811
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        Explorer(page).open(served_site + "explore/#chapter-2")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for selector in ("#ax-tau", "#ax-reset", "input[data-i='5'][data-e='2']", ".ax-bars"):
+            box = page.locator(selector).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+        screenshots = ROOT / "build" / "screenshots"
+        screenshots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=screenshots / f"explore-390{'-dark' if scheme == 'dark' else ''}.png", full_page=True)
+    finally:
+        context.close()
+
+
+def test_the_explorers_files_stay_small() -> None:
+    """Not a speed target: the issue's hard limit on what the explorer adds (30 KB)."""
+    sizes = {path.name: path.stat().st_size for path in ASSETS.iterdir()}
+    assert set(sizes) == {"explorer.js", "explorer.css"}
+    assert sum(sizes.values()) + len(explorer.render_json().encode()) <= 30_000
+
+
+def test_the_page_is_registered() -> None:
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "- Explore: explore.md" in config and "- hooks/explorer.py" in config
+    assert Path(EXPLORE_PAGE).read_text(encoding="utf-8").startswith("---\ntemplate: explore.html\n---\n")
