@@ -289,6 +289,7 @@ def _multihead(
         _split_heads(inputs @ weights.key, num_heads),  # (..., heads, L, H)
         _split_heads(inputs @ weights.value, num_heads),  # (..., heads, L, H)
     )
+    _checks.require_no_overflow("the projections inputs @ W", projections, (("inputs", (inputs,)), ("W_q, W_k, W_v", weights[:3])))
     result = _attend(
         projections, _heads_mask(keep), causal=causal, scaled=scaled, dropout=dropout, generator=generator
     )  # chapter 3's kernel, every head in one batched matmul: context (..., heads, L, H)
@@ -346,7 +347,8 @@ def multihead_self_attention(
         ValueError: On inputs that are not 2-D or 3-D, an embedding size other
             than the weights' `E`, `E` not divisible by `num_heads`, an empty
             tensor, NaN/inf values, a `mask` that does not broadcast to the
-            scores, a `dropout` outside `[0, 1)`, or `dropout > 0` without a generator.
+            scores, a `dropout` outside `[0, 1)`, `dropout > 0` without a
+            generator, or inputs and weights so large that a product overflows.
 
     Shapes:
         `inputs (L, E)` or `(B, L, E)`; returns
@@ -373,7 +375,24 @@ def multihead_self_attention(
     scaled = _checks.check_flag("scaled", scaled)
     rate, source = _check_dropout_source(dropout, generator)
     keep = _check_mask_for_inputs(mask, tensor)
-    return _multihead(tensor, weights, heads, keep, causal=causal, scaled=scaled, dropout=rate, generator=source)
+    result = _multihead(tensor, weights, heads, keep, causal=causal, scaled=scaled, dropout=rate, generator=source)
+    _require_no_overflow([result.scores], result.output, tensor, "multihead_weights", [m for m in weights if m is not None])
+    return result
+
+
+def _require_no_overflow(
+    scores: Sequence[torch.Tensor], output: torch.Tensor, inputs: torch.Tensor, owner: str, parameters: Sequence[torch.Tensor]
+) -> None:
+    """Finite, validated arguments whose products overflowed get a clear error; a few reductions on the happy path.
+
+    Scores may be -inf (masked out); +inf or NaN there, or anything non-finite in the output, is an overflow.
+    """
+    if output.device.type == "meta":
+        return
+    scores_fine = all(_checks.finite_flag(head_scores, allow_neg_inf=True) for head_scores in scores)
+    if not (scores_fine and _checks.finite_flag(output)):
+        culprits = (("inputs", (inputs,)), (owner, tuple(parameters)))
+        _checks.raise_overflow("multi-head attention", culprits, output.dtype)
 
 
 def multihead_parameter_count(
@@ -536,8 +555,8 @@ class MultiHeadAttention(nn.Module):
                 not a CPU `torch.Generator`, or `return_weights` not a bool.
             ValueError: On inputs that are not 2-D or 3-D, an embedding size other
                 than `embed_dim`, an empty tensor, NaN/inf values, a `mask` that
-                does not broadcast to the scores, or a missing generator while
-                dropout is active.
+                does not broadcast to the scores, a missing generator while
+                dropout is active, or inputs and parameters so large that a product overflows.
 
         Shapes:
             `inputs (L, E)` gives `output (L, E)` and `weights (heads, L, L)`;
@@ -552,6 +571,7 @@ class MultiHeadAttention(nn.Module):
         result = _multihead(
             tensor, self._weights(), self.num_heads, keep, causal=self.causal, scaled=self.scaled, dropout=rate, generator=source
         )
+        _require_no_overflow([result.scores], result.output, tensor, "the module's parameters", list(self.parameters()))
         return (result.output, result.weights) if return_weights else result.output
 
     def multihead_weights(self) -> MultiHeadWeights:
@@ -745,8 +765,8 @@ class MultiHeadAttentionWrapper(nn.Module):
                 not a CPU `torch.Generator`, or `return_weights` not a bool.
             ValueError: On inputs that are not 2-D or 3-D, an embedding size other
                 than `embed_dim`, an empty tensor, NaN/inf values, a `mask` that
-                does not broadcast to the scores, or a missing generator while
-                dropout is active.
+                does not broadcast to the scores, a missing generator while
+                dropout is active, or inputs and parameters so large that a product overflows.
 
         Shapes:
             `inputs (L, E)` gives `context (L, heads * H)` and `weights (heads, L, L)`;
@@ -759,11 +779,15 @@ class MultiHeadAttentionWrapper(nn.Module):
         return_weights = _checks.check_flag("return_weights", return_weights)
         keep = _check_mask_for_inputs(mask, tensor)
         rate, source = _active_dropout(self, generator)
+        projections = [head._project(tensor) for head in heads]  # per head: Q, K, V (..., L, H)
+        everything = [matrix for projection in projections for matrix in projection]
+        _checks.require_no_overflow("the projections inputs @ W", everything, (("inputs", (tensor,)), ("the heads' W_q, W_k, W_v", tuple(self.parameters()))))
         results = [
-            _attend(head._project(tensor), keep, causal=True, scaled=head.scaled, dropout=rate, generator=source)
-            for head in heads
+            _attend(projection, keep, causal=True, scaled=head.scaled, dropout=rate, generator=source)
+            for head, projection in zip(heads, projections)
         ]  # one chapter 3 head after the other: context (..., L, H), weights (..., L, L)
         context = torch.cat([result.context for result in results], dim=-1)  # (..., L, heads*H)
+        _require_no_overflow([result.scores for result in results], context, tensor, "the module's parameters", list(self.parameters()))
         if not return_weights:
             return context
         return context, torch.stack([result.weights for result in results], dim=-3)  # (..., heads, L, L)

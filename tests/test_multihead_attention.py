@@ -378,6 +378,10 @@ IDENTITY = MultiHeadWeights(*(torch.eye(6) for _ in range(4)), None)
         (lambda: MultiHeadAttention(6, 2, dropout=0.5, seed=0)(BATCH), ValueError, "generator must be a torch.Generator while dropout is active (training mode, dropout=0.5), got None"),
         (lambda: multihead_self_attention(BATCH, IDENTITY, 2, dropout=0.1), ValueError, "generator must be a torch.Generator when dropout > 0"),
         (lambda: MultiHeadAttentionWrapper(6, 3, 2, dropout=1.0, seed=0), ValueError, "dropout must be in [0, 1) (the fraction of weights dropped), got 1.0"),
+        # finite inputs whose products overflow (float16: largest finite value 65504)
+        (lambda: MultiHeadAttention(6, 2, seed=0, dtype=torch.float16)(BATCH.half() * 1e4), ValueError, "inputs and W_q, W_k, W_v are too large: the projections inputs @ W overflowed to inf in torch.float16"),
+        (lambda: MultiHeadAttentionWrapper(6, 3, 2, seed=0, dtype=torch.float16)(BATCH.half() * 1e4), ValueError, "inputs and the heads' W_q, W_k, W_v are too large"),
+        (lambda: multihead_self_attention(BATCH, IDENTITY._replace(out=torch.eye(6) * 1e38), 2), ValueError, "inputs and multihead_weights are too large: multi-head attention overflowed"),
         # flags and modules
         (lambda: MODULE(BATCH, return_weights=1), TypeError, "return_weights must be a bool (True or False), got int"),
         (lambda: multihead_self_attention(BATCH, IDENTITY, 2, causal=None), TypeError, "causal must be a bool (True or False), got NoneType"),
