@@ -17,7 +17,9 @@ to) gets weights of 0 and a context vector of 0, as
 `scaled_dot_product_attention` gives, never NaN.
 
 Everything builds on chapter 2 (`attention_lab.self_attention`) and chapter 1
-(`attention_lab.simplified_attention`) and copies nothing from them. Randomness
+(`attention_lab.simplified_attention`) and copies nothing from them: the public
+functions validate their arguments once, then compose chapter 1's unchecked
+kernels (scores, softmax) on any leading batch axes. Randomness
 (the dropout masks) comes only from an explicit `torch.Generator`. Shapes
 follow the package legend: `B` batch size, `L` tokens, `E` embedding size,
 `H` hidden size; every function and the module accept unbatched `(L, E)` and
@@ -26,7 +28,6 @@ batched `(B, L, E)` inputs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -37,9 +38,15 @@ from attention_lab.self_attention import (
     ProjectionWeights,
     SelfAttentionParams,
     _check_projection_weights,
-    scale_scores,
+    _project,
+    _weight_culprits,
 )
-from attention_lab.simplified_attention import AttentionResult, softmax
+from attention_lab.simplified_attention import (
+    AttentionResult,
+    _check_attention_overflow,
+    _score_matrix,
+    _softmax_fused,
+)
 
 __all__ = [
     "CausalSelfAttention",
@@ -267,15 +274,7 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
                 [0.0000, 0.0000]])
     """
     tensor, keep = _check_scores_and_mask(scores, mask)
-    return _softmax_or_zeros(_mask_scores(tensor, keep))
-
-
-def _softmax_or_zeros(scores: torch.Tensor) -> torch.Tensor:
-    """Softmax over the last axis; a row of only -inf gives zeros, never NaN (not even in gradients)."""
-    attendable = ~torch.isneginf(scores).all(dim=-1, keepdim=True)  # (..., L, 1): anything to attend to?
-    finite_rows = torch.where(attendable, scores, 0.0)  # an empty row becomes zeros: softmax stays finite
-    weights = softmax(finite_rows, dim=-1)  # chapter 1's stable softmax; (..., L, L)
-    return torch.where(attendable, weights, 0.0)  # the empty rows: weight 0 everywhere
+    return _softmax_fused(_mask_scores(tensor, keep))  # chapter 1's kernel: an all -inf row gives zeros
 
 
 def renormalize_masked_weights(weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -399,20 +398,21 @@ def _attend(
     scaled: bool,
     dropout: float,
     generator: torch.Generator | None,
+    culprits: tuple[tuple[str, tuple[torch.Tensor, ...]], ...],
 ) -> AttentionResult:
-    """Masked attention of validated `(..., L, H)` queries, keys and values."""
+    """Masked attention of validated `(..., L, H)` queries, keys and values; overflow named by `culprits`."""
     queries, keys, values = projections
-    scores = queries @ keys.transpose(-2, -1)  # (..., L, H) @ (..., H, L) -> (..., L, L)
-    if scaled:
-        scores = scale_scores(scores, keys.shape[-1])  # (..., L, L)
-    keep = _combined_mask(scores, mask, causal=causal)
-    if keep is not None:
-        scores = _mask_scores(scores, keep)  # (..., L, L), -inf where masked out
-    weights = _softmax_or_zeros(scores)  # (..., L, L)
+    raw_scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's kernel: (..., L, L)
+    keep = _combined_mask(raw_scores, mask, causal=causal)
+    scores = raw_scores if keep is None else _mask_scores(raw_scores, keep)  # -inf where masked out
+    weights = _softmax_fused(scores, empty_slices=keep is not None)  # (..., L, L), empty rows 0
     if dropout > 0.0:
         assert generator is not None  # checked at the boundary
         weights = _dropout(weights, dropout, generator)  # (..., L, L)
-    return AttentionResult(scores, weights, weights @ values)  # context (..., L, H)
+    context = weights @ values  # (..., L, H)
+    # Checked on the scores before masking: there an -inf can only be an overflow, not a mask.
+    _check_attention_overflow(queries, keys, values, AttentionResult(raw_scores, weights, context), culprits)
+    return AttentionResult(scores, weights, context)
 
 
 def _combined_mask(scores: torch.Tensor, mask: torch.Tensor | None, *, causal: bool) -> torch.Tensor | None:
@@ -520,7 +520,9 @@ def masked_attention(
     rate, source = _check_dropout_source(dropout, generator)
     scores_shape = queries.shape[:-1] + queries.shape[-2:-1]  # (..., L, L)
     keep = None if mask is None else _checks.check_bool_mask("mask", mask, scores_shape, _score_legend(queries))
-    return _attend(Projections(queries, keys, values), keep, causal=causal, scaled=scaled, dropout=rate, generator=source)
+    culprits = (("queries", (queries,)), ("keys", (keys,)), ("values", (values,)))
+    projections = Projections(queries, keys, values)
+    return _attend(projections, keep, causal=causal, scaled=scaled, dropout=rate, generator=source, culprits=culprits)
 
 
 def causal_self_attention(
@@ -589,12 +591,9 @@ def causal_self_attention(
     scaled = _checks.check_flag("scaled", scaled)
     rate, source = _check_dropout_source(dropout, generator)
     keep = _check_mask_for_inputs(mask, tensor)
-    projections = Projections(
-        tensor @ weights.query,  # (..., L, E) @ (E, H) -> (..., L, H)
-        tensor @ weights.key,  # (..., L, H)
-        tensor @ weights.value,  # (..., L, H)
-    )
-    return _attend(projections, keep, causal=True, scaled=scaled, dropout=rate, generator=source)
+    projections = _project(tensor, weights)  # chapter 2's kernel: three (..., L, H)
+    culprits = _weight_culprits(tensor, weights)
+    return _attend(projections, keep, causal=True, scaled=scaled, dropout=rate, generator=source, culprits=culprits)
 
 
 def _check_mask_for_inputs(mask: object, inputs: torch.Tensor) -> torch.Tensor | None:
@@ -720,8 +719,10 @@ class CausalSelfAttention(SelfAttentionParams):
                 f"or call module.eval()"
             )
         source = None if generator is None else _checks.check_generator("generator", generator)
+        projections = self._project(tensor)  # chapter 2's projection: three (..., L, H)
+        culprits = (("inputs", (tensor,)), ("the module's parameters", tuple(self.parameters())))
         result = _attend(
-            self._project(tensor), keep, causal=True, scaled=self.scaled, dropout=rate, generator=source
+            projections, keep, causal=True, scaled=self.scaled, dropout=rate, generator=source, culprits=culprits
         )  # context (..., L, H), weights (..., L, L)
         return (result.context, result.weights) if return_weights else result.context
 

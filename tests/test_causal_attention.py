@@ -60,9 +60,10 @@ def test_every_public_name_of_the_module_is_exported() -> None:
 
 
 def test_earlier_chapters_are_reused_not_redefined() -> None:
-    assert chapter_3.softmax is chapter_1.softmax
+    assert chapter_3._score_matrix is chapter_1._score_matrix  # the unchecked kernels of chapter 1
+    assert chapter_3._softmax_fused is chapter_1._softmax_fused
     assert chapter_3.AttentionResult is chapter_1.AttentionResult
-    assert chapter_3.scale_scores is chapter_2.scale_scores
+    assert chapter_3._check_projection_weights is chapter_2._check_projection_weights
     assert chapter_3.ProjectionWeights is chapter_2.ProjectionWeights
     assert issubclass(CausalSelfAttention, SelfAttentionParams)
     for name in ("_project", "projection_weights", "load_projection_weights", "_matrices", "_store"):
@@ -352,6 +353,9 @@ def test_module_trains() -> None:
 MODULE = CausalSelfAttention(3, 4, seed=0)
 DROPPING = CausalSelfAttention(3, 4, dropout=0.5, seed=0)
 BATCH = torch.stack([X, X])
+HALF_WEIGHTS = init_projection_weights(3, 4, seed=0, dtype=torch.float16)
+HALF_MODULE = CausalSelfAttention(3, 4, seed=0, dtype=torch.float16)
+HUGE_HALF = torch.full((2, 6, 3), 300.0, dtype=torch.float16)  # scores near -1e6: beyond float16
 
 
 @pytest.mark.parametrize(
@@ -394,6 +398,10 @@ BATCH = torch.stack([X, X])
         (lambda: causal_self_attention(torch.empty(2, 0, 3), W), ValueError, "inputs must hold at least one token with at least one feature, got an empty tensor of shape (2, 0, 3)"),
         (lambda: MODULE(torch.full((6, 3), float("nan"))), ValueError, "inputs must hold finite values, found 18 NaN"),
         (lambda: renormalize_masked_weights(-torch.ones(2, 2), causal_mask(2)), ValueError, "weights must be non-negative, found 4 negative values"),
+        # finite inputs whose scores overflow (a silent -inf would look like a mask)
+        (lambda: causal_self_attention(HUGE_HALF, HALF_WEIGHTS), ValueError, "inputs and projection_weights are too large: the scores Q K^T overflowed to inf in torch.float16"),
+        (lambda: HALF_MODULE(HUGE_HALF), ValueError, "inputs and the module's parameters are too large: the scores Q K^T overflowed"),
+        (lambda: masked_attention(*(HUGE_HALF @ matrix for matrix in HALF_WEIGHTS), causal=True), ValueError, "queries and keys and values are too large"),
         # other arguments
         (lambda: causal_mask(0), ValueError, "num_tokens must be a positive int, got 0"),
         (lambda: causal_mask(2.0), TypeError, "num_tokens must be a positive int, got float"),
