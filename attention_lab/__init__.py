@@ -6,6 +6,8 @@ The package holds every computation that the chapters of the site teach:
 - `attention_lab.self_attention`: chapter 2, trainable query, key and value projections.
 - `attention_lab.causal_attention`: chapter 3, causal masks, padding, dropout on the weights, batches.
 - `attention_lab.multihead_attention`: chapter 4, several heads: a list of them, one matrix, PyTorch's module.
+- `attention_lab.memory_efficient_attention`: chapter 5, online softmax and tiled
+  attention, which never build the L×L matrix.
 
 Everything public is re-exported here; `__all__` lists it.
 """
@@ -57,10 +59,20 @@ from attention_lab.multihead_attention import (
     MultiHeadResult,
     MultiHeadWeights,
     merge_heads,
-    multihead_self_attention,
     multihead_parameter_count,
+    multihead_self_attention,
     split_heads,
     to_torch_multihead,
+)
+from attention_lab.memory_efficient_attention import (
+    AttentionBlock,
+    OnlineSoftmaxStep,
+    attention_blocks,
+    attention_working_memory,
+    full_attention,
+    online_softmax,
+    online_softmax_trace,
+    tiled_attention,
 )
 
 __all__ = [
@@ -106,10 +118,19 @@ __all__ = [
     "MultiHeadResult",
     "MultiHeadWeights",
     "merge_heads",
-    "multihead_self_attention",
     "multihead_parameter_count",
+    "multihead_self_attention",
     "split_heads",
     "to_torch_multihead",
+    # Chapter 5: attention without the L×L matrix
+    "AttentionBlock",
+    "OnlineSoftmaxStep",
+    "attention_blocks",
+    "attention_working_memory",
+    "full_attention",
+    "online_softmax",
+    "online_softmax_trace",
+    "tiled_attention",
 ]
 
 __version__ = "0.1.0"

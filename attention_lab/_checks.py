@@ -415,3 +415,31 @@ def check_lengths(name: str, value: object, num_tokens: int) -> list[int]:
         if not 1 <= length <= num_tokens:
             raise ValueError(f"{name} must each be in [1, {num_tokens}] for {num_tokens} tokens, got {length}")
     return list(value)
+
+
+# --- Chapter 5 ---------------------------------------------------------------------------
+
+
+def check_sequence(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
+    """Check a finite floating-point `(L, H)` tensor, or a batch of them `(B, L, H)`; return it."""
+    tensor = require_tensor(name, value)
+    require_floating(name, tensor)
+    if tensor.dim() not in (2, 3):
+        single = "(" + ", ".join(legend) + ")"
+        batched = "(B, " + ", ".join(legend) + ")"
+        raise ValueError(
+            f"{name} must have shape {single} or {batched} (2-D or 3-D), "
+            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
+        )
+    require_tokens(name, tensor)
+    require_finite(name, tensor)
+    return tensor
+
+
+def require_same_device(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:
+    """Raise `ValueError` when two tensors that are multiplied live on different devices."""
+    if first.device != second.device:
+        raise ValueError(
+            f"{first_name} and {second_name} must be on the same device, "
+            f"got {first.device} and {second.device}"
+        )

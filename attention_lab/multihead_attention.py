@@ -64,8 +64,8 @@ __all__ = [
     "MultiHeadResult",
     "MultiHeadWeights",
     "merge_heads",
-    "multihead_self_attention",
     "multihead_parameter_count",
+    "multihead_self_attention",
     "split_heads",
     "to_torch_multihead",
 ]

@@ -13,22 +13,26 @@ the package needs only torch. Shapes use the legend `L` tokens, `E` embedding si
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 import torch
 from matplotlib.axes import Axes
-from matplotlib.colors import Colormap
+from matplotlib.colors import Colormap, ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from attention_lab import _checks
 
 __all__ = [
+    "plot_attention_blocks",
     "plot_attention_heatmap",
     "plot_attention_heatmaps",
     "plot_embeddings_with_context",
     "plot_query_weights",
+    "plot_scaling",
 ]
 
 _WEIGHT_COLORMAP = "viridis"
@@ -397,3 +401,167 @@ def _context_pairs(
 def _despine(axes: Axes) -> None:
     """Hide the top and right frame lines."""
     axes.spines[["top", "right"]].set_visible(False)
+
+
+def _check_positive_series(name: str, values: object, count: int) -> list[float]:
+    """A sequence of `count` positive finite numbers (a log axis needs them positive)."""
+    if isinstance(values, str) or not isinstance(values, Sequence) or len(values) != count:
+        raise ValueError(f"{name} must be a sequence of {count} numbers, one per sequence length, got {values!r}")
+    numbers = [float(value) for value in values]
+    if not all(0 < value < float("inf") for value in numbers):
+        raise ValueError(f"{name} must hold positive finite numbers (a log axis), got {numbers}")
+    return numbers
+
+
+def plot_scaling(
+    tokens: Sequence[int],
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Draw how quantities grow with the sequence length, one log-log panel per quantity.
+
+    Made for the cost of attention: bytes or seconds (the y-axis) against the
+    number of tokens `L` (the x-axis), one line per method. On log-log axes a
+    quantity that grows as `L**2` is a straight line twice as steep as one that
+    grows as `L`, and a constant is flat.
+
+    Args:
+        tokens: The sequence lengths `L` of the x-axis, increasing.
+        panels: For each panel, its y-axis label, mapped to one series per
+            method (label -> one positive number per entry of `tokens`).
+        title: A title above all panels, or `None`.
+
+    Returns:
+        A new figure with one axes per panel, each with a legend.
+
+    Raises:
+        TypeError: If `tokens` is not a sequence of ints.
+        ValueError: If `tokens` is empty, not positive and increasing, there are no
+            panels or series, or a series does not hold one positive number per length.
+
+    Shapes:
+        `tokens` of length `n`, each series of length `n`.
+
+    Taught in [5.1](../memory-efficient-attention.md#51-what-the-full-matrix-costs) and
+    [5.4](../memory-efficient-attention.md#54-what-it-costs-and-saves).
+
+    Examples:
+        >>> from attention_lab.plotting import plot_scaling
+        >>> figure = plot_scaling([1, 2, 4], {"bytes": {"full": [1, 4, 16], "tiled": [1, 1, 1]}})
+        >>> axes = figure.axes[0]
+        >>> axes.get_xscale(), axes.get_yscale(), axes.get_ylabel()
+        ('log', 'log', 'bytes')
+        >>> [line.get_label() for line in axes.get_lines()]
+        ['full', 'tiled']
+    """
+    if isinstance(tokens, str) or not isinstance(tokens, Sequence) or not tokens:
+        raise ValueError(f"tokens must be a non-empty sequence of sequence lengths, got {tokens!r}")
+    if not all(isinstance(length, int) and not isinstance(length, bool) for length in tokens):
+        raise TypeError(f"tokens must hold ints, got {list(tokens)!r}")
+    if any(length < 1 for length in tokens) or list(tokens) != sorted(set(tokens)):
+        raise ValueError(f"tokens must be positive and increasing, got {list(tokens)}")
+    if not isinstance(panels, Mapping) or not panels or not all(isinstance(s, Mapping) and s for s in panels.values()):
+        raise ValueError("panels must map each y-axis label to a non-empty mapping of series")
+    checked = {
+        ylabel: {label: _check_positive_series(f"panels[{ylabel!r}][{label!r}]", values, len(tokens))
+                 for label, values in series.items()}
+        for ylabel, series in panels.items()
+    }  # fmt: skip
+    figure = Figure(figsize=(0.4 + 4.2 * len(checked), 3.6), layout="constrained")
+    for axes, (ylabel, series) in zip(figure.subplots(1, len(checked), squeeze=False)[0], checked.items()):
+        for index, (label, values) in enumerate(series.items()):
+            axes.plot(list(tokens), values, marker="o", markersize=4, color=f"C{index}", label=label)
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.set_xticks(list(tokens), [f"{length:,}" for length in tokens], rotation=45, ha="right")
+        axes.minorticks_off()
+        axes.yaxis.set_major_formatter(FuncFormatter(_plain_number))  # 0.01, 1, 1,000: no 10^k
+        axes.set_xlabel("tokens L")
+        axes.set_ylabel(str(ylabel))
+        axes.grid(True, which="major", alpha=0.3)
+        axes.legend(fontsize=8)
+        _despine(axes)
+    if title is not None:
+        figure.suptitle(title)
+    return figure
+
+
+def _plain_number(value: float, _: object) -> str:
+    """A tick label a beginner reads at a glance: `0.001`, `10`, `100,000`."""
+    return f"{value:,.0f}" if value >= 1 else f"{value:.10f}".rstrip("0")
+
+
+_SKIPPED, _COMPUTED, _MASKED = 0, 1, 2
+
+
+def plot_attention_blocks(
+    tiles_by_title: Mapping[str, Sequence[tuple[int, int, int, int, bool]]], tokens: int
+) -> Figure:
+    """Draw which tiles of the `(L, L)` score matrix tiled attention computes, and in what order.
+
+    One panel per list of tiles (for example without and with a causal mask):
+    every score a tile computes is coloured, scores that a causal tile computes
+    and then masks to `-inf` in a second colour, scores no tile computes are
+    left grey; each tile is outlined and numbered in the order it is visited.
+
+    Args:
+        tiles_by_title: Panel title -> the tiles of that panel, each
+            `(query_start, query_stop, key_start, key_stop, masked)`, as
+            [`attention_blocks`][attention_lab.attention_blocks] returns them.
+        tokens: The number of tokens `L`.
+
+    Returns:
+        A new figure with one axes per panel.
+
+    Raises:
+        TypeError: If `tokens` is not an int.
+        ValueError: If there are no panels, `tokens` is below 1, or a tile lies
+            outside the `(L, L)` matrix.
+
+    Shapes:
+        tiles of an `(L, L)` matrix.
+
+    Taught in [5.3.3](../memory-efficient-attention.md#533-causal-masking-by-blocks).
+
+    Examples:
+        >>> from attention_lab import attention_blocks
+        >>> from attention_lab.plotting import plot_attention_blocks
+        >>> tiles = {"causal": attention_blocks(4, block_size=2, causal=True)}
+        >>> figure = plot_attention_blocks(tiles, 4)
+        >>> [text.get_text() for text in figure.axes[0].texts]
+        ['1', '2', '3']
+    """
+    tokens = _checks.check_size("tokens", tokens)
+    if not isinstance(tiles_by_title, Mapping) or not tiles_by_title:
+        raise ValueError("tiles_by_title must map at least one panel title to its tiles")
+    figure = Figure(figsize=(0.8 + 3.4 * len(tiles_by_title), 3.9), layout="constrained")
+    colors = ["0.55", "C0", "C1"]  # skipped, computed, computed then masked
+    for axes, (title, tiles) in zip(figure.subplots(1, len(tiles_by_title), squeeze=False)[0], tiles_by_title.items()):
+        kind = torch.full((tokens, tokens), _SKIPPED)
+        for query_start, query_stop, key_start, key_stop, masked in tiles:
+            if not (0 <= query_start < query_stop <= tokens and 0 <= key_start < key_stop <= tokens):
+                raise ValueError(f"a tile must lie inside the ({tokens}, {tokens}) matrix, got {(query_start, query_stop, key_start, key_stop)}")
+            kind[query_start:query_stop, key_start:key_stop] = _COMPUTED
+            if masked:
+                rows = torch.arange(query_start, query_stop)[:, None]
+                columns = torch.arange(key_start, key_stop)[None, :]
+                block = kind[query_start:query_stop, key_start:key_stop]
+                block[columns.expand_as(block) > rows.expand_as(block)] = _MASKED
+        axes.imshow(kind.numpy(), cmap=ListedColormap(colors), vmin=0, vmax=2, interpolation="nearest")
+        for order, (query_start, query_stop, key_start, key_stop, _) in enumerate(tiles, start=1):
+            axes.add_patch(Rectangle((key_start - 0.5, query_start - 0.5), key_stop - key_start, query_stop - query_start,
+                                     fill=False, edgecolor="black", linewidth=1.5))
+            red, green, blue = to_rgb("C0")
+            text_color = "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.5 else "white"
+            axes.text((key_start + key_stop - 1) / 2, (query_start + query_stop - 1) / 2, str(order),
+                      ha="center", va="center", fontsize=11, fontweight="bold", color=text_color)
+        axes.set_title(str(title))
+        axes.set_xlabel("key j")
+        axes.set_ylabel("query i")
+        axes.set_xticks(range(tokens))
+        axes.set_yticks(range(tokens))
+    handles = [Patch(facecolor=color, label=label) for color, label in
+               zip(colors, ["never computed", "computed", "computed, then masked to -inf"])]
+    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    return figure

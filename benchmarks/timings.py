@@ -9,7 +9,11 @@ slow or busy machine cannot make the test suite flaky. Targets on a 2-core machi
   chapters 3-5 and the explorer were added);
 - the test suite without the site build and browser (`-m "not site"`): under 30 s;
 - the whole suite (`make test`'s pytest): builds the site, runs it in Chromium,
-  checks links; reported, no target.
+  checks links; reported, no target;
+- then chapter 5's `benchmarks/memory.py`: time and peak extra memory of naive,
+  tiled and fused attention up to L = 16,384 (target: tiled at most a tenth of
+  naive's memory at 16,384); it rewrites `docs/data/memory-benchmark.json`, the
+  file the chapter's table and plot are drawn from.
 
 It first runs `benchmarks/speed.py`: the package's attention next to plain torch
 and `scaled_dot_product_attention` (issue 14's speed ratios).
@@ -31,6 +35,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import memory  # noqa: E402  (benchmarks/memory.py, beside this script)
+
 COPIED = ("attention_lab", "docs", "hooks", "overrides", "mkdocs.yml", "pyproject.toml", "requirements.lock")
 SERVE_TIMEOUT_S = 300
 
@@ -120,6 +128,8 @@ def main() -> int:
     author_loop(env)
     timed("pytest -m 'not site' (fast suite)", [sys.executable, "-m", "pytest", "-q", "-m", "not site"], env)
     timed("pytest, whole suite (make test)", [sys.executable, "-m", "pytest", "-q"], env)
+    print(flush=True)
+    memory.main([])  # chapter 5: naive vs tiled vs SDPA, rewrites docs/data/memory-benchmark.json
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / ".cache"
 # Everything that can change what a notebook prints or a figure shows.
-INPUTS = ("attention_lab/**/*.py", "hooks/*.py", "requirements.lock", "pyproject.toml")
+INPUTS = ("attention_lab/**/*.py", "hooks/*.py", "requirements.lock", "pyproject.toml", "docs/data/*.json")
 
 
 def enabled() -> bool:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -26,6 +28,7 @@ import torch
 from matplotlib.figure import Figure
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
 
 try:  # `python -m mkdocs` from the repository root, and the tests
     from hooks import _cache
@@ -35,7 +38,9 @@ except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.pat
 from attention_lab import (
     TOKENS,
     MultiHeadAttentionWrapper,
+    attention_blocks,
     attention_dropout,
+    attention_working_memory,
     causal_self_attention,
     example_inputs,
     init_projection_weights,
@@ -44,10 +49,12 @@ from attention_lab import (
     trainable_self_attention,
 )
 from attention_lab.plotting import (
+    plot_attention_blocks,
     plot_attention_heatmap,
     plot_attention_heatmaps,
     plot_embeddings_with_context,
     plot_query_weights,
+    plot_scaling,
 )
 
 FIGURE_DIR = "figures"
@@ -121,6 +128,78 @@ def _multihead_heads() -> Figure:
         _, weights = wrapper(example_inputs(), return_weights=True)  # (heads, L, L)
     return plot_attention_heatmaps(list(weights), TOKENS, titles=[f"head {h}" for h in range(len(weights))])
 
+
+def _memory_cost() -> Figure:
+    lengths = [2**power for power in range(9, 18)]  # 512 ... 131,072 tokens
+    full = [attention_working_memory(tokens, 64) / 2**20 for tokens in lengths]
+    tiled = [attention_working_memory(tokens, 64, block_size=128) / 2**20 for tokens in lengths]
+    return plot_scaling(lengths, {"working memory (MiB)": {"full matrix": full, "tiled, T = 128": tiled}})
+
+
+def _causal_blocks() -> Figure:
+    tiles = {
+        "no mask: 9 tiles": attention_blocks(10, block_size=4),
+        "causal: 6 tiles": attention_blocks(10, block_size=4, causal=True),
+    }
+    return plot_attention_blocks(tiles, 10)
+
+
+# Chapter 5's measurements, written by benchmarks/memory.py (`make bench`) and committed.
+MEMORY_BENCHMARK = Path(__file__).resolve().parent.parent / "docs" / "data" / "memory-benchmark.json"
+BENCHMARK_MARKER = "<!-- memory-benchmark-table -->"
+_METHODS = {"naive": "naive (full matrix)", "tiled": "tiled (package)", "sdpa": "SDPA (fused)"}
+
+
+def load_benchmark(path: Path = MEMORY_BENCHMARK) -> dict[str, Any]:
+    """The results file of `benchmarks/memory.py`."""
+    results: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return results
+
+
+def _benchmark() -> Figure:
+    results = load_benchmark()
+    lengths = [row["tokens"] for row in results["rows"]]
+    seconds = {label: [row[m]["seconds"] for row in results["rows"]] for m, label in _METHODS.items()}
+    mib = {label: [row[m]["peak_extra_bytes"] / 2**20 for row in results["rows"]] for m, label in _METHODS.items()}
+    return plot_scaling(lengths, {"seconds (best of runs)": seconds, "peak extra memory (MiB)": mib})
+
+
+def benchmark_table(results: dict[str, Any]) -> str:
+    """The chapter's Markdown table of the results: times, memory, and the ratios the targets name."""
+    rows = results["rows"]
+    lines = [
+        f"*Measured {results['date']} on {results['machine']}; torch {results['torch']}, "
+        f"{results['threads']} threads, {results['device']}, one head, H = {results['hidden']}, "
+        f"{results['dtype']}, tiled block size T = {results['block_size']}. Memory: "
+        f"{results['memory_measurement']}. Time: {results['time_measurement']}. Load average of the "
+        f"machine (1 min): {results['load_average'][0]} at the start, {results['load_average'][1]} at the end.*",
+        "",
+        "| L | naive MiB | tiled MiB | SDPA MiB | tiled ÷ naive |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        memory = {m: row[m]["peak_extra_bytes"] / 2**20 for m in _METHODS}
+        lines.append(
+            f"| {row['tokens']:,} | {memory['naive']:,.1f} | {memory['tiled']:,.1f} | {memory['sdpa']:,.1f} "
+            f"| {memory['tiled'] / memory['naive']:.2f} |"
+        )
+    lines += ["", "| L | naive ms | tiled ms | SDPA ms | tiled ÷ SDPA |", "| ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        time = {m: row[m]["seconds"] * 1000 for m in _METHODS}
+        lines.append(
+            f"| {row['tokens']:,} | {time['naive']:,.1f} | {time['tiled']:,.1f} | {time['sdpa']:,.1f} "
+            f"| {time['tiled'] / time['sdpa']:.1f}× |"
+        )
+    return "\n".join(lines)
+
+
+def on_page_markdown(markdown: str, page: Page, **_: Any) -> str:
+    """Put the benchmark table where a page asks for it (chapter 5)."""
+    if BENCHMARK_MARKER not in markdown:
+        return markdown
+    return markdown.replace(BENCHMARK_MARKER, benchmark_table(load_benchmark()))
+
+
 # name (below figures/, without .svg) -> a function drawing it from the package
 FIGURES: dict[str, Callable[[], Figure]] = {
     "simplified-attention/query-2-weights": _query_2_weights,
@@ -131,6 +210,9 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "causal-attention/causal-weights": _causal_weight_heatmap,
     "causal-attention/dropout": _causal_dropout,
     "multihead-attention/heads": _multihead_heads,
+    "memory-efficient-attention/cost": _memory_cost,
+    "memory-efficient-attention/causal-blocks": _causal_blocks,
+    "memory-efficient-attention/benchmark": _benchmark,
 }
 
 

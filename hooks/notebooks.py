@@ -115,6 +115,20 @@ def notebook_page(chapter: str) -> str:
     return f"{NOTEBOOK_DIR}/{notebook_name(chapter)}"
 
 
+_CHAPTER_TITLE = re.compile(r"^# (\d+)\. ", re.MULTILINE)
+
+
+def chapter_number(docs_dir: Path, chapter: str, position: int) -> int:
+    """The number in a chapter's title (`# 5. ...`), else its position in the nav.
+
+    Chapters may be written out of order (chapter 5 before chapters 3 and 4 exist):
+    the title's number, not the nav position, names its API page and notebook.
+    """
+    path = docs_dir / chapter
+    match = _CHAPTER_TITLE.search(strip_front_matter(path.read_text(encoding="utf-8"))) if path.is_file() else None
+    return int(match.group(1)) if match else position
+
+
 def register_chapters(nav: list[Any], docs_dir: Path) -> list[Any]:
     """The nav with every chapter's API page and notebook added (idempotent).
 
@@ -135,12 +149,13 @@ def register_chapters(nav: list[Any], docs_dir: Path) -> list[Any]:
     assert api is not None and notebooks is not None
     listed = {_target(item) for item in api}
     index_position = next((i + 1 for i, item in enumerate(api) if _target(item) == "reference/index.md"), 0)
-    new_api = [{f"Chapter {n} API": api_page(c)} for n, c in enumerate(chapters, 1) if api_page(c) not in listed]
+    numbered = [(chapter_number(docs_dir, c, position), c) for position, c in enumerate(chapters, 1)]
+    new_api = [{f"Chapter {n} API": api_page(c)} for n, c in numbered if api_page(c) not in listed]
     api[index_position:index_position] = new_api
     listed_notebooks = {_target(item) for item in notebooks}
     notebooks.extend(
         {f"Chapter {n} notebook": notebook_page(c)}
-        for n, c in enumerate(chapters, 1)
+        for n, c in numbered
         if notebook_page(c) not in listed_notebooks
     )
     return nav

@@ -55,11 +55,21 @@ from attention_lab import (
     trainable_attention_for_query,
     trainable_self_attention,
 )
+from attention_lab import (
+    attention_blocks,
+    attention_working_memory,
+    full_attention,
+    online_softmax,
+    online_softmax_trace,
+    tiled_attention,
+)
 from attention_lab.plotting import (
+    plot_attention_blocks,
     plot_attention_heatmap,
     plot_attention_heatmaps,
     plot_embeddings_with_context,
     plot_query_weights,
+    plot_scaling,
 )
 
 X = example_inputs()  # (6, 3)
@@ -220,6 +230,25 @@ CASES: dict[str, Bad] = {
     "merge heads 2-D": Bad(lambda: merge_heads(torch.ones(5, 6)), ValueError, "tensor", "(..., heads, L, H) (3-D or more)", "got shape (5, 6) (2-D)"),
     "parameter count heads": Bad(lambda: multihead_parameter_count(768, 10), ValueError, "num_heads", "E must be divisible by num_heads", "got E=768 and num_heads=10"),
     "to_torch not our module": Bad(lambda: to_torch_multihead(PARAMS), TypeError, "module", "attention_lab.MultiHeadAttention", "got SelfAttentionParams"),
+    # --- chapter 5 ------------------------------------------------------------------------
+    "tiled block_size 0": Bad(lambda: tiled_attention(X, X, X, block_size=0), ValueError, "block_size", "a positive int", "got 0"),
+    "tiled block_size float": Bad(lambda: tiled_attention(X, X, X, block_size=2.0), TypeError, "block_size", "a positive int", "got float"),
+    "tiled keys L": Bad(lambda: tiled_attention(X, X[:5], X, block_size=2), ValueError, "queries and keys", "same number of tokens L", "got 6 and 5"),
+    "tiled keys H": Bad(lambda: tiled_attention(X, X[:, :2], X, block_size=2), ValueError, "queries and keys", "same hidden size H", "got 3 and 2"),
+    "tiled batch B": Bad(lambda: tiled_attention(X[None].expand(2, 6, 3), X[None], X[None], block_size=2), ValueError, "queries and keys", "same batch size B", "got 2 and 1"),
+    "tiled ranks": Bad(lambda: tiled_attention(X[None], X, X, block_size=2), ValueError, "queries and keys", "both be 2-D (L, H) or both 3-D (B, L, H)", "got 3-D and 2-D"),
+    "tiled float8": Bad(lambda: tiled_attention(X.to(F8), X, X, block_size=2), TypeError, "queries", SUPPORTED, "float8_e4m3fn"),
+    "tiled overflow": Bad(lambda: tiled_attention(X * 1e30, X * 1e30, X, block_size=2), ValueError, "queries and keys and values", "values small enough", "queries up to 8.9e+29"),
+    "tiled causal int": Bad(lambda: tiled_attention(X, X, X, block_size=2, causal=1), TypeError, "causal", "a bool", "got int"),
+    "full dtypes": Bad(lambda: full_attention(X, X, X.double()), TypeError, "queries and values", "same dtype", "torch.float32 and torch.float64"),
+    "full overflow": Bad(lambda: full_attention(X * 1e30, X * 1e30, X), ValueError, "queries and keys", "values small enough", "queries up to 8.9e+29"),
+    "full values 1-D": Bad(lambda: full_attention(X, X, X[0]), ValueError, "values", "(L, Hv) or (B, L, Hv) (2-D or 3-D)", "got shape (3,) (1-D)"),
+    "online_softmax block_size str": Bad(lambda: online_softmax(X, block_size="2"), TypeError, "block_size", "a positive int", "got str"),
+    "online_softmax scores NaN": Bad(lambda: online_softmax(torch.tensor([1.0, NAN]), block_size=1), ValueError, "scores", "finite values or -inf", "1 NaN"),
+    "trace tokens": Bad(lambda: online_softmax_trace(X[0], X[:2], block_size=1), ValueError, "scores and values", "same number of tokens L", "got 3 and 2"),
+    "trace scores 2-D": Bad(lambda: online_softmax_trace(X, X, block_size=1), ValueError, "scores", "(L,) (1-D)", "(6, 3) (2-D)"),
+    "blocks tokens 0": Bad(lambda: attention_blocks(0, block_size=2), ValueError, "tokens", "a positive int", "got 0"),
+    "working memory element_size": Bad(lambda: attention_working_memory(6, 4, element_size=0.5), TypeError, "element_size", "a positive int", "got float"),
     # --- plotting ----------------------------------------------------------------------------
     "heatmaps titles None": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=None), TypeError, "titles", "a sequence of strings", "got NoneType"),
     "heatmaps titles 3": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=3), TypeError, "titles", "a sequence of strings", "got int"),
@@ -235,6 +264,9 @@ CASES: dict[str, Bad] = {
     "query_weights index": Bad(lambda: plot_query_weights(WEIGHTS[0], TOKENS, query_index=10), IndexError, "query_index", "in [-6, 5]", "got 10"),
     "embeddings context shape": Bad(lambda: plot_embeddings_with_context(X, TOKENS, X[:4]), ValueError, "context", "the shape of inputs (6, 3)", "got (4, 3)"),
     "embeddings inputs int": Bad(lambda: plot_embeddings_with_context(X.long(), TOKENS, X), TypeError, "inputs", "floating-point tensor", "torch.int64"),
+    "scaling tokens order": Bad(lambda: plot_scaling([2, 1], {"y": {"a": [1, 1]}}), ValueError, "tokens", "positive and increasing", "got [2, 1]"),
+    "scaling series zero": Bad(lambda: plot_scaling([1, 2], {"y": {"a": [1, 0]}}), ValueError, "panels['y']['a']", "positive finite numbers", "got [1.0, 0.0]"),
+    "blocks tile outside": Bad(lambda: plot_attention_blocks({"a": [(0, 3, 0, 3, False)]}, 2), ValueError, "a tile", "inside the (2, 2) matrix", "got (0, 3, 0, 3)"),
 }
 
 
@@ -253,7 +285,7 @@ def test_the_table_is_large_and_covers_the_public_api() -> None:
     assert len(CASES) >= 60
     sources = " ".join(case.call.__code__.co_names.__repr__() for case in CASES.values())
     covered = {name for name in [*attention_lab.__all__, *attention_lab.plotting.__all__] if name in sources}
-    not_callable = {"TOKENS", "AttentionResult", "ProjectionWeights", "Projections", "MultiHeadResult"}
+    not_callable = {"TOKENS", "AttentionResult", "ProjectionWeights", "Projections", "AttentionBlock", "OnlineSoftmaxStep", "MultiHeadResult"}
     missing = set(attention_lab.__all__) - not_callable - covered
     assert not missing, missing
     assert set(attention_lab.plotting.__all__) <= covered

@@ -15,11 +15,12 @@ from .conftest import ROOT, BuiltSite
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """The inputs of the fingerprint, copied: the package, the hooks, the pins."""
+    """The inputs of the fingerprint, copied: the package, the hooks, the pins, the benchmark results."""
     for folder in ("attention_lab", "hooks"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("requirements.lock", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "docs" / "data", tmp_path / "docs" / "data")  # results the figures are drawn from
     return tmp_path
 
 

@@ -12,10 +12,12 @@ from matplotlib.figure import Figure
 
 from attention_lab import TOKENS, example_inputs, simplified_attention_for_query, simplified_self_attention
 from attention_lab.plotting import (
+    plot_attention_blocks,
     plot_attention_heatmap,
     plot_attention_heatmaps,
     plot_embeddings_with_context,
     plot_query_weights,
+    plot_scaling,
 )
 
 INPUTS = example_inputs()
@@ -207,3 +209,44 @@ def test_every_plotting_function_is_in_the_api_reference() -> None:
     reference = (ROOT / "docs" / "reference" / "plotting.md").read_text(encoding="utf-8")
     documented = re.findall(r"^::: attention_lab\.plotting\.(\w+)\s*$", reference, re.MULTILINE)
     assert sorted(documented) == sorted(plotting.__all__)
+
+
+# --- chapter 5: growth with L, and the tiles of tiled attention ----------------------------------
+
+
+def test_scaling_plot_draws_each_series_on_log_log_axes() -> None:
+    figure = plot_scaling([512, 1024, 2048], {"MiB": {"full": [1.0, 4.0, 16.0], "tiled": [0.5, 0.5, 0.5]}, "s": {"a": [1, 2, 3]}})
+    memory, seconds = figure.axes
+    assert (memory.get_xscale(), memory.get_yscale(), memory.get_ylabel()) == ("log", "log", "MiB")
+    lines = {line.get_label(): line for line in memory.get_lines()}
+    assert list(lines["full"].get_xdata()) == [512, 1024, 2048]
+    assert list(lines["full"].get_ydata()) == [1.0, 4.0, 16.0]
+    assert [line.get_label() for line in seconds.get_lines()] == ["a"]
+    assert tick_texts(memory.get_xticklabels()) == ["512", "1,024", "2,048"]
+
+
+def test_blocks_plot_colours_computed_masked_and_skipped_scores() -> None:
+    from attention_lab import attention_blocks
+
+    figure = plot_attention_blocks({"causal": attention_blocks(5, block_size=2, causal=True)}, 5)
+    axes = figure.axes[0]
+    kinds = axes.images[0].get_array()
+    assert kinds[0, 0] == 1 and kinds[0, 1] == 2  # computed; computed, then masked (key 1 after query 0)
+    assert kinds[0, 4] == 0 and kinds[1, 2] == 0  # tiles entirely in the future: never computed
+    assert (kinds[4] == 1).all()  # the last query sees every key, none masked
+    assert [text.get_text() for text in axes.texts] == [str(n) for n in range(1, 7)]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: plot_scaling([2, 1], {"y": {"a": [1, 1]}}), ValueError, "tokens must be positive and increasing, got [2, 1]"),
+        (lambda: plot_scaling([1, 2], {"y": {"a": [1, 0]}}), ValueError, "must hold positive finite numbers (a log axis)"),
+        (lambda: plot_scaling([1, 2], {"y": {"a": [1]}}), ValueError, "must be a sequence of 2 numbers"),
+        (lambda: plot_attention_blocks({"a": [(0, 3, 0, 3, False)]}, 2), ValueError, "a tile must lie inside the (2, 2) matrix"),
+        (lambda: plot_attention_blocks({}, 2), ValueError, "tiles_by_title must map at least one panel title"),
+    ],
+)
+def test_chapter_5_plots_reject_bad_input(call, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        call()
