@@ -290,8 +290,9 @@ def _multihead(
         _split_heads(inputs @ weights.value, num_heads),  # (..., heads, L, H)
     )
     _checks.require_no_overflow("the projections inputs @ W", projections, (("inputs", (inputs,)), ("W_q, W_k, W_v", weights[:3])))
+    culprits = (("inputs", (inputs,)), ("W_q, W_k, W_v", tuple(weights[:3])))
     result = _attend(
-        projections, _heads_mask(keep), causal=causal, scaled=scaled, dropout=dropout, generator=generator
+        projections, _heads_mask(keep), causal=causal, scaled=scaled, dropout=dropout, generator=generator, culprits=culprits
     )  # chapter 3's kernel, every head in one batched matmul: context (..., heads, L, H)
     context = _merge_heads(result.context)  # (..., L, E)
     output = context @ weights.out  # (..., L, E) @ (E, E) -> (..., L, E)
@@ -782,8 +783,9 @@ class MultiHeadAttentionWrapper(nn.Module):
         projections = [head._project(tensor) for head in heads]  # per head: Q, K, V (..., L, H)
         everything = [matrix for projection in projections for matrix in projection]
         _checks.require_no_overflow("the projections inputs @ W", everything, (("inputs", (tensor,)), ("the heads' W_q, W_k, W_v", tuple(self.parameters()))))
+        culprits = (("inputs", (tensor,)), ("the heads' W_q, W_k, W_v", tuple(self.parameters())))
         results = [
-            _attend(projection, keep, causal=True, scaled=head.scaled, dropout=rate, generator=source)
+            _attend(projection, keep, causal=True, scaled=head.scaled, dropout=rate, generator=source, culprits=culprits)
             for head, projection in zip(heads, projections)
         ]  # one chapter 3 head after the other: context (..., L, H), weights (..., L, L)
         context = torch.cat([result.context for result in results], dim=-1)  # (..., L, heads*H)
