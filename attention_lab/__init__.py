@@ -41,6 +41,11 @@ from attention_lab.self_attention import (
     trainable_attention_for_query,
     trainable_self_attention,
 )
+from attention_lab.self_attention import (  # section 2.7: learning the weights
+    AttentionTraining,
+    attention_focus_loss,
+    train_attention_towards,
+)
 from attention_lab.causal_attention import (
     CausalSelfAttention,
     attention_dropout,
@@ -101,6 +106,9 @@ __all__ = [
     "scale_scores",
     "trainable_attention_for_query",
     "trainable_self_attention",
+    "AttentionTraining",
+    "attention_focus_loss",
+    "train_attention_towards",
     # Chapter 3: causal attention
     "CausalSelfAttention",
     "attention_dropout",

@@ -17,17 +17,21 @@ from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 import torch
+import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 from matplotlib.ticker import FuncFormatter
 
 from attention_lab import _checks
+from attention_lab.self_attention import Projections
+from attention_lab.simplified_attention import AttentionResult
 
 __all__ = [
     "plot_attention_blocks",
+    "plot_attention_flow",
     "plot_attention_heatmap",
     "plot_attention_heatmaps",
     "plot_embeddings_with_context",
@@ -401,6 +405,180 @@ def _context_pairs(
 def _despine(axes: Axes) -> None:
     """Hide the top and right frame lines."""
     axes.spines[["top", "right"]].set_visible(False)
+
+
+# --- The data-flow diagrams of chapters 1 and 2 -----------------------------------------------------
+
+
+def _shape_label(name: str, tensor: torch.Tensor, legend: tuple[str, ...]) -> str:
+    """`L×E = 6×3` for a tensor whose shape matches its legend letters (checked)."""
+    _checks.require_dims(name, tensor, legend)
+    return "×".join(legend) + " = " + "×".join(str(size) for size in tensor.shape)
+
+
+def _flow_box(axes: Axes, x: float, y: float, symbol: str, what: str, shape: str, *, width: float) -> None:
+    """One tensor of the diagram: its symbol and name on top, its shape below, in a rounded box."""
+    color = matplotlib.rcParams["text.color"]
+    axes.add_patch(FancyBboxPatch(
+        (x - width / 2, y - 0.42), width, 0.84, boxstyle="round,pad=0.02,rounding_size=0.12",
+        facecolor=(0.12, 0.47, 0.71, 0.16), edgecolor=color, linewidth=1.2,
+    ))  # fmt: skip
+    axes.text(x, y + 0.14, f"{symbol}  {what}".strip(), ha="center", va="center", fontsize=12, color=color)
+    axes.text(x, y - 0.2, shape, ha="center", va="center", fontsize=11, color=color, family="monospace")
+
+
+def _flow_arrow(axes: Axes, start: tuple[float, float], end: tuple[float, float], label: str = "",
+                *, side: str = "right", rad: float = 0.0) -> None:
+    """An arrow between two boxes with its operation written beside it."""
+    color = matplotlib.rcParams["text.color"]
+    axes.annotate("", xy=end, xytext=start, arrowprops={
+        "arrowstyle": "-|>", "color": color, "linewidth": 1.2, "shrinkA": 0, "shrinkB": 0,
+        "connectionstyle": f"arc3,rad={rad}",
+    })  # fmt: skip
+    if label:
+        middle_x, middle_y = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
+        offset = 0.1 if side == "right" else -0.1
+        axes.text(middle_x + offset, middle_y, label, ha="left" if side == "right" else "right",
+                  va="center", fontsize=10.5, color=color)
+
+
+def plot_attention_flow(
+    inputs: torch.Tensor,
+    result: AttentionResult,
+    projections: Projections | None = None,
+    *,
+    scaled: bool = False,
+) -> Figure:
+    r"""Draw how the tensors of attention flow, every box labelled with its shape.
+
+    Without `projections`, chapter 1's simplified attention:
+    $X \to \Omega = X X^\top \to A \to Z = A X$. With them, chapter 2's:
+    $X \to Q, K, V \to \Omega = Q K^\top \to A \to Z = A V$. Each label
+    names the shape in the legend's letters and in numbers, both read from the
+    tensors passed in (their shapes are checked against the letters), so the
+    diagram cannot disagree with what the package computes.
+
+    Args:
+        inputs: The embeddings $X$.
+        result: Scores, weights and context computed from `inputs`.
+        projections: $Q$, $K$, $V$, for chapter 2's diagram; `None` for chapter 1's.
+        scaled: Write the division by $\sqrt{H}$ on the softmax arrow (chapter 2 only).
+
+    Returns:
+        A new figure with one axes holding the diagram, tall and narrow so
+        that it stays readable on a phone.
+
+    Raises:
+        TypeError: If a tensor is not floating-point, or `projections` or
+            `result` is not a triple of tensors.
+        ValueError: If a shape does not fit the legend: `inputs (L, E)`,
+            `scores` and `weights (L, L)`, `context (L, E)` without projections
+            or `(L, H)` with them, `Q`, `K`, `V (L, H)`; or if `scaled` is set
+            without projections.
+
+    Shapes:
+        `inputs (L, E)`; `result` `((L, L), (L, L), (L, E) or (L, H))`;
+        `projections` three `(L, H)`.
+
+    Taught in [1.2](../simplified-attention.md#12-all-queries-at-once) and
+    [2.3](../self-attention.md#23-all-queries-at-once).
+
+    Examples:
+        >>> from attention_lab import example_inputs, simplified_self_attention
+        >>> from attention_lab.plotting import plot_attention_flow
+        >>> inputs = example_inputs()
+        >>> figure = plot_attention_flow(inputs, simplified_self_attention(inputs))
+        >>> [text.get_text() for text in figure.axes[0].texts if "=" in text.get_text()]
+        ['L×E = 6×3', 'L×L = 6×6', 'L×L = 6×6', 'L×E = 6×3']
+    """
+    inputs = _check_weights("inputs", inputs, ("L", "E"))
+    if not isinstance(result, tuple) or len(result) != 3:
+        raise TypeError(f"result must be an AttentionResult(scores, weights, context), got {type(result).__qualname__}")
+    scores, weights, context = (_checks.require_tensor(f"result.{name}", t) for name, t in zip(AttentionResult._fields, result))
+    scaled = _checks.check_flag("scaled", scaled)
+    length = inputs.shape[0]
+    for name, tensor in (("result.scores", scores), ("result.weights", weights)):
+        if tuple(tensor.shape) != (length, length):
+            raise ValueError(f"{name} must have shape (L, L) = ({length}, {length}), got {tuple(tensor.shape)}")
+    if projections is None:
+        if scaled:
+            raise ValueError("scaled=True needs projections: chapter 1's attention has no hidden size H to scale by")
+        return _simplified_flow(inputs, scores, weights, context)
+    if not isinstance(projections, tuple) or len(projections) != 3:
+        raise TypeError(f"projections must be Projections(queries, keys, values), got {type(projections).__qualname__}")
+    matrices = [_checks.require_tensor(f"projections.{name}", t) for name, t in zip(Projections._fields, projections)]
+    hidden = matrices[0].shape[-1]
+    for name, tensor in [*zip(Projections._fields, matrices), ("result.context", context)]:
+        if tuple(tensor.shape) != (length, hidden):
+            raise ValueError(f"{name} must have shape (L, H) = ({length}, {hidden}), got {tuple(tensor.shape)}")
+    return _trainable_flow(inputs, matrices, scores, weights, context, scaled=scaled)
+
+
+def _flow_figure(height: float) -> tuple[Figure, Axes]:
+    """A narrow figure with one frameless axes in diagram units (x 0..4.4, y 0..height)."""
+    figure = Figure(figsize=(4.4, height * 0.78))
+    axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
+    axes.set_xlim(0.0, 4.4)
+    axes.set_ylim(0.0, height)
+    axes.set_axis_off()
+    return figure, axes
+
+
+def _simplified_flow(inputs: torch.Tensor, scores: torch.Tensor, weights: torch.Tensor, context: torch.Tensor) -> Figure:
+    """Chapter 1: X -> scores -> weights -> context, with X used twice."""
+    _checks.require_same_size("result.context", context.shape[-1], "inputs", inputs.shape[1], "embedding size E")
+    figure, axes = _flow_figure(7.0)
+    x, width = 2.55, 2.2
+    rows = {"X": 6.3, "Ω": 4.55, "A": 2.8, "Z": 1.05}
+    _flow_box(axes, x, rows["X"], "X", "inputs", _shape_label("inputs", inputs, ("L", "E")), width=width)
+    _flow_box(axes, x, rows["Ω"], "Ω", "scores", _shape_label("scores", scores, ("L", "L")), width=width)
+    _flow_box(axes, x, rows["A"], "A", "weights", _shape_label("weights", weights, ("L", "L")), width=width)
+    _flow_box(axes, x, rows["Z"], "Z", "context", _shape_label("context", context, ("L", "E")), width=width)
+    _flow_arrow(axes, (x, rows["X"] - 0.45), (x, rows["Ω"] + 0.45), r"$X X^\top$  (1.2.1)")
+    _flow_arrow(axes, (x, rows["Ω"] - 0.45), (x, rows["A"] + 0.45), "softmax of\neach row (1.2.2)")
+    _flow_arrow(axes, (x, rows["A"] - 0.45), (x, rows["Z"] + 0.45), r"$A X$  (1.2.3)")
+    side = x - width / 2 - 0.05
+    _flow_arrow(axes, (side, rows["X"]), (side, rows["Z"] + 0.1), rad=0.25)
+    axes.text(0.42, (rows["Ω"] + rows["A"]) / 2, "X\nagain", ha="center", va="center", fontsize=10.5,
+              color=matplotlib.rcParams["text.color"])
+    return figure
+
+
+def _trainable_flow(
+    inputs: torch.Tensor,
+    projections: list[torch.Tensor],
+    scores: torch.Tensor,
+    weights: torch.Tensor,
+    context: torch.Tensor,
+    *,
+    scaled: bool,
+) -> Figure:
+    """Chapter 2: X -> Q, K, V -> scores -> weights -> context."""
+    queries, keys, values = projections
+    figure, axes = _flow_figure(9.8)
+    rows = {"X": 9.2, "W": 8.4, "QKV": 6.95, "Ω": 5.05, "A": 3.15, "Z": 1.0}
+    columns = {"Q": 0.75, "K": 2.2, "V": 3.65}
+    names = {"Q": "queries", "K": "keys", "V": "values"}
+    hidden = ("L", "H")
+    color = matplotlib.rcParams["text.color"]
+    _flow_box(axes, 2.2, rows["X"], "X", "inputs", _shape_label("inputs", inputs, ("L", "E")), width=2.3)
+    axes.text(2.2, rows["W"], rf"$\times\, W_q,\ W_k,\ W_v$   each E×H = {inputs.shape[1]}×{queries.shape[1]}",
+              ha="center", va="center", fontsize=10.5, color=color)
+    for symbol, tensor in zip(columns, (queries, keys, values)):
+        _flow_box(axes, columns[symbol], rows["QKV"], symbol, names[symbol], _shape_label(symbol, tensor, hidden),
+                  width=1.36)
+        _flow_arrow(axes, (2.2 + (columns[symbol] - 2.2) * 0.3, rows["W"] - 0.25),
+                    (columns[symbol], rows["QKV"] + 0.45))
+    _flow_box(axes, 1.5, rows["Ω"], "Ω", "scores", _shape_label("scores", scores, ("L", "L")), width=2.3)
+    _flow_arrow(axes, (columns["Q"], rows["QKV"] - 0.45), (1.1, rows["Ω"] + 0.45))
+    _flow_arrow(axes, (columns["K"], rows["QKV"] - 0.45), (1.9, rows["Ω"] + 0.45), r"$Q K^\top$")
+    _flow_box(axes, 1.5, rows["A"], "A", "weights", _shape_label("weights", weights, ("L", "L")), width=2.3)
+    softmax_label = "softmax of each\nrow, after ÷ √H" if scaled else "softmax of\neach row"
+    _flow_arrow(axes, (1.5, rows["Ω"] - 0.45), (1.5, rows["A"] + 0.45), softmax_label)
+    _flow_box(axes, 2.2, rows["Z"], "Z", "context", _shape_label("context", context, hidden), width=2.3)
+    _flow_arrow(axes, (1.5, rows["A"] - 0.45), (1.9, rows["Z"] + 0.45), r"$A V$", side="left")
+    _flow_arrow(axes, (columns["V"], rows["QKV"] - 0.45), (2.9, rows["Z"] + 0.45))
+    return figure
 
 
 def _check_positive_series(name: str, values: object, count: int) -> list[float]:

@@ -49,6 +49,10 @@ __all__ = [
     "scale_scores",
     "trainable_attention_for_query",
     "trainable_self_attention",
+    # section 2.7: learning the weights
+    "AttentionTraining",
+    "attention_focus_loss",
+    "train_attention_towards",
 ]
 
 
@@ -827,3 +831,179 @@ def _linear(
             bound = 1 / math.sqrt(embed_dim)
             nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
     return layer
+
+
+# --- Section 2.7: learning the weights (a small, meaningful training run) -------------------------
+
+
+class AttentionTraining(NamedTuple):
+    """What [`train_attention_towards`][attention_lab.train_attention_towards] returns.
+
+    Shapes:
+        `weights` three `(E, H)`, `losses (steps,)`, `target_weights (steps + 1,)`.
+
+    Taught in [2.7](../self-attention.md#27-learning-the-weights).
+    """
+
+    weights: ProjectionWeights
+    """$W_q$, $W_k$, $W_v$ after training ($W_v$ unchanged: the attention weights do not depend on it)."""
+    losses: torch.Tensor
+    """The loss $-\\log \\alpha_{ij}$ before each step."""
+    target_weights: torch.Tensor
+    """The attention weight $\\alpha_{ij}$ before each step, then after the last one."""
+
+
+def _target_log_weight(
+    inputs: torch.Tensor,
+    query_weight: torch.Tensor,
+    key_weight: torch.Tensor,
+    query_index: int,
+    key_index: int,
+    *,
+    scaled: bool,
+) -> torch.Tensor:
+    """$\\log \\alpha_{ij}$ of query `i` for key `j`, differentiable in both matrices (unchecked)."""
+    query = inputs[query_index] @ query_weight  # (H,)
+    keys = inputs @ key_weight  # (L, H)
+    scores = keys @ query  # (L,)
+    if scaled:
+        scores = scores / math.sqrt(key_weight.shape[1])  # (L,)
+    return torch.log_softmax(scores, dim=0)[key_index]  # ()
+
+
+def _check_learning_rate(value: object) -> float:
+    """A positive, finite float (or int) step size."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"learning_rate must be a positive float, got {type(value).__qualname__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"learning_rate must be a positive, finite float, got {value!r}")
+    return float(value)
+
+
+def attention_focus_loss(
+    inputs: torch.Tensor,
+    projection_weights: ProjectionWeights,
+    query_index: int,
+    key_index: int,
+    *,
+    scaled: bool = True,
+) -> torch.Tensor:
+    r"""The loss that is small when query `query_index` attends to token `key_index`.
+
+    $$\text{loss} = -\log \alpha_{ij}$$
+
+    It is 0 when the query puts all its attention on that token, and grows
+    without bound as the attention weight goes to 0. Gradients flow to
+    whichever of the matrices require them.
+
+    Args:
+        inputs: The embeddings of all tokens.
+        projection_weights: $W_q$, $W_k$, $W_v$ ($W_v$ does not enter the loss).
+        query_index: The attending token $i$ (negative values count from the end).
+        key_index: The token $j$ it should attend to.
+        scaled: Divide the scores by $\sqrt{H}$ before the softmax. **Default `True`**.
+
+    Returns:
+        The loss, a 0-dimensional tensor.
+
+    Raises:
+        TypeError: If a tensor is not floating-point, the dtypes differ, an
+            index is not an int or `scaled` not a bool.
+        ValueError: On a wrong rank, an empty tensor, mismatched sizes, or NaN/inf values.
+        IndexError: If an index is out of range.
+
+    Shapes:
+        `inputs (L, E)`, `projection_weights` three `(E, H)`, returns `()`.
+
+    Taught in [2.7](../self-attention.md#27-learning-the-weights).
+
+    Examples:
+        >>> from attention_lab import attention_focus_loss, example_inputs, init_projection_weights
+        >>> weights = init_projection_weights(3, 4, seed=123)
+        >>> attention_focus_loss(example_inputs(), weights, 1, 4, scaled=False)  # -log(0.0346)
+        tensor(3.3637)
+    """
+    weights = _check_projection_weights(projection_weights)
+    inputs = _check_inputs_for(inputs, weights)
+    query_index = _checks.check_index("query_index", query_index, inputs.shape[0])
+    key_index = _checks.check_index("key_index", key_index, inputs.shape[0])
+    scaled = _checks.check_flag("scaled", scaled)
+    return -_target_log_weight(inputs, weights.query, weights.key, query_index, key_index, scaled=scaled)
+
+
+def train_attention_towards(
+    inputs: torch.Tensor,
+    projection_weights: ProjectionWeights,
+    query_index: int,
+    key_index: int,
+    *,
+    steps: int = 10,
+    learning_rate: float = 0.5,
+    scaled: bool = True,
+) -> AttentionTraining:
+    r"""Gradient descent on $W_q$ and $W_k$ until query $i$ attends to token $j$.
+
+    Each step computes the loss $-\log \alpha_{ij}$ of
+    [`attention_focus_loss`][attention_lab.attention_focus_loss], its gradient
+    with respect to $W_q$ and $W_k$, and moves both matrices against it:
+    $W \leftarrow W - \eta \, \partial\, \text{loss} / \partial W$. The weights
+    passed in are not changed; trained copies are returned.
+
+    Args:
+        inputs: The embeddings of all tokens.
+        projection_weights: The starting $W_q$, $W_k$, $W_v$.
+        query_index: The attending token $i$ (negative values count from the end).
+        key_index: The token $j$ it should attend to.
+        steps: How many gradient steps to take.
+        learning_rate: The step size $\eta$.
+        scaled: Divide the scores by $\sqrt{H}$ before the softmax. **Default `True`**.
+
+    Returns:
+        The trained weights, the loss before each step and the attention weight
+        $\alpha_{ij}$ before each step and after the last.
+
+    Raises:
+        TypeError: If a tensor is not floating-point, the dtypes differ, an
+            index or `steps` is not an int, `learning_rate` not a number or
+            `scaled` not a bool.
+        ValueError: On a wrong rank, an empty tensor, mismatched sizes, NaN/inf
+            values, `steps < 1` or a `learning_rate` that is not positive and finite.
+        IndexError: If an index is out of range.
+
+    Shapes:
+        `inputs (L, E)`, `projection_weights` three `(E, H)`,
+        returns `AttentionTraining(three (E, H), (steps,), (steps + 1,))`.
+
+    Taught in [2.7](../self-attention.md#27-learning-the-weights).
+
+    Examples:
+        >>> from attention_lab import example_inputs, init_projection_weights, train_attention_towards
+        >>> weights = init_projection_weights(3, 4, seed=123)
+        >>> run = train_attention_towards(example_inputs(), weights, 1, 4, scaled=False)
+        >>> run.target_weights[[0, -1]]  # alpha of "journey" for "one": before, after
+        tensor([0.0346, 0.9488])
+    """
+    weights = _check_projection_weights(projection_weights)
+    inputs = _check_inputs_for(inputs, weights)
+    query_index = _checks.check_index("query_index", query_index, inputs.shape[0])
+    key_index = _checks.check_index("key_index", key_index, inputs.shape[0])
+    steps = _checks.check_size("steps", steps)
+    learning_rate = _check_learning_rate(learning_rate)
+    scaled = _checks.check_flag("scaled", scaled)
+    query_weight = weights.query.detach().clone().requires_grad_(True)  # (E, H)
+    key_weight = weights.key.detach().clone().requires_grad_(True)  # (E, H)
+    losses, target_weights = [], []
+    for _ in range(steps):
+        log_weight = _target_log_weight(inputs, query_weight, key_weight, query_index, key_index, scaled=scaled)
+        loss = -log_weight  # ()
+        query_grad, key_grad = torch.autograd.grad(loss, (query_weight, key_weight))  # each (E, H)
+        with torch.no_grad():
+            query_weight -= learning_rate * query_grad
+            key_weight -= learning_rate * key_grad
+        losses.append(loss.detach())
+        target_weights.append(log_weight.detach().exp())
+    with torch.no_grad():
+        final = _target_log_weight(inputs, query_weight, key_weight, query_index, key_index, scaled=scaled)
+    target_weights.append(final.exp())
+    trained = ProjectionWeights(query_weight.detach(), key_weight.detach(), weights.value.detach().clone())
+    return AttentionTraining(trained, torch.stack(losses), torch.stack(target_weights))

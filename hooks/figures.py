@@ -44,12 +44,15 @@ from attention_lab import (
     causal_self_attention,
     example_inputs,
     init_projection_weights,
+    project_inputs,
     simplified_attention_for_query,
     simplified_self_attention,
+    train_attention_towards,
     trainable_self_attention,
 )
 from attention_lab.plotting import (
     plot_attention_blocks,
+    plot_attention_flow,
     plot_attention_heatmap,
     plot_attention_heatmaps,
     plot_embeddings_with_context,
@@ -127,6 +130,29 @@ def _multihead_heads() -> Figure:
     with torch.no_grad():
         _, weights = wrapper(example_inputs(), return_weights=True)  # (heads, L, L)
     return plot_attention_heatmaps(list(weights), TOKENS, titles=[f"head {h}" for h in range(len(weights))])
+
+
+def _simplified_flow() -> Figure:
+    inputs = example_inputs()
+    return plot_attention_flow(inputs, simplified_self_attention(inputs))
+
+
+def _trainable_flow() -> Figure:
+    inputs = example_inputs()
+    projection_weights = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    result = trainable_self_attention(inputs, projection_weights, scaled=False)
+    return plot_attention_flow(inputs, result, project_inputs(inputs, projection_weights))
+
+
+TRAINING = {"query_index": 1, "key_index": 4, "steps": 10, "learning_rate": 0.5}  # as in section 2.7
+
+
+def _training_before_after() -> Figure:
+    inputs = example_inputs()
+    before = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    after = train_attention_towards(inputs, before, **TRAINING, scaled=False).weights
+    matrices = [trainable_self_attention(inputs, w, scaled=False).weights for w in (before, after)]
+    return plot_attention_heatmaps(matrices, TOKENS, titles=["before training", "after 10 steps"])
 
 
 def _memory_cost() -> Figure:
@@ -210,6 +236,9 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "causal-attention/causal-weights": _causal_weight_heatmap,
     "causal-attention/dropout": _causal_dropout,
     "multihead-attention/heads": _multihead_heads,
+    "simplified-attention/data-flow": _simplified_flow,
+    "self-attention/data-flow": _trainable_flow,
+    "self-attention/training-before-after": _training_before_after,
     "memory-efficient-attention/cost": _memory_cost,
     "memory-efficient-attention/causal-blocks": _causal_blocks,
     "memory-efficient-attention/benchmark": _benchmark,

@@ -63,8 +63,10 @@ from attention_lab import (
     online_softmax_trace,
     tiled_attention,
 )
+from attention_lab import attention_focus_loss, train_attention_towards
 from attention_lab.plotting import (
     plot_attention_blocks,
+    plot_attention_flow,
     plot_attention_heatmap,
     plot_attention_heatmaps,
     plot_embeddings_with_context,
@@ -266,6 +268,12 @@ CASES: dict[str, Bad] = {
     "embeddings inputs int": Bad(lambda: plot_embeddings_with_context(X.long(), TOKENS, X), TypeError, "inputs", "floating-point tensor", "torch.int64"),
     "scaling tokens order": Bad(lambda: plot_scaling([2, 1], {"y": {"a": [1, 1]}}), ValueError, "tokens", "positive and increasing", "got [2, 1]"),
     "scaling series zero": Bad(lambda: plot_scaling([1, 2], {"y": {"a": [1, 0]}}), ValueError, "panels['y']['a']", "positive finite numbers", "got [1.0, 0.0]"),
+    "flow result a tensor": Bad(lambda: plot_attention_flow(X, WEIGHTS), TypeError, "result", "an AttentionResult(scores, weights, context)", "got Tensor"),
+    "flow scaled without projections": Bad(lambda: plot_attention_flow(X, simplified_self_attention(X), scaled=True), ValueError, "scaled=True", "needs projections", "no hidden size H"),
+    # --- section 2.7: learning the weights -------------------------------------------------------
+    "train steps 0": Bad(lambda: train_attention_towards(X, W, 1, 4, steps=0), ValueError, "steps", "a positive int", "got 0"),
+    "train learning_rate negative": Bad(lambda: train_attention_towards(X, W, 1, 4, learning_rate=-1.0), ValueError, "learning_rate", "a positive, finite float", "got -1.0"),
+    "focus key_index 6": Bad(lambda: attention_focus_loss(X, W, 1, 6), IndexError, "key_index", "in [-6, 5]", "got 6"),
     "blocks tile outside": Bad(lambda: plot_attention_blocks({"a": [(0, 3, 0, 3, False)]}, 2), ValueError, "a tile", "inside the (2, 2) matrix", "got (0, 3, 0, 3)"),
 }
 
@@ -285,7 +293,10 @@ def test_the_table_is_large_and_covers_the_public_api() -> None:
     assert len(CASES) >= 60
     sources = " ".join(case.call.__code__.co_names.__repr__() for case in CASES.values())
     covered = {name for name in [*attention_lab.__all__, *attention_lab.plotting.__all__] if name in sources}
-    not_callable = {"TOKENS", "AttentionResult", "ProjectionWeights", "Projections", "AttentionBlock", "OnlineSoftmaxStep", "MultiHeadResult"}
+    not_callable = {
+        "TOKENS", "AttentionResult", "ProjectionWeights", "Projections", "AttentionBlock", "OnlineSoftmaxStep",
+        "AttentionTraining", "MultiHeadResult",
+    }
     missing = set(attention_lab.__all__) - not_callable - covered
     assert not missing, missing
     assert set(attention_lab.plotting.__all__) <= covered

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from hooks import figures
 
 from .conftest import ROOT, BuiltSite
@@ -44,3 +46,29 @@ def test_built_site_serves_every_figure(built_site: BuiltSite) -> None:
     for path in figures.figure_paths():
         svg = (built_site.directory / path).read_bytes()
         assert svg.startswith(b"<?xml") and b"<svg" in svg
+
+
+def alt_texts(page: str, figure: str) -> list[str]:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    return re.findall(r"!\[([^\]]*)\]\(figures/" + re.escape(figure) + r"(?:-dark)?\.svg#", text)
+
+
+@pytest.mark.parametrize(
+    ("page", "figure"),
+    [("simplified-attention.md", "simplified-attention/data-flow"), ("self-attention.md", "self-attention/data-flow")],
+)
+def test_data_flow_alt_text_names_every_shape_the_diagram_shows(page: str, figure: str) -> None:
+    svg = figures.render_svg(figures.FIGURES[figure], "default").decode()
+    shapes = set(re.findall(r"(\d+)×(\d+)", svg))
+    assert len(shapes) >= 2
+    alts = alt_texts(page, figure)
+    assert len(alts) == 2 and alts[0] == alts[1]
+    for rows, columns in shapes:
+        assert f"{rows} by {columns}" in alts[0], f"{figure}: the diagram shows {rows}×{columns}, the alt text does not"
+
+
+def test_training_figure_shows_the_trained_attention() -> None:
+    svg = figures.render_svg(figures.FIGURES["self-attention/training-before-after"], "dark_background").decode()
+    assert "before training" in svg and "after 10 steps" in svg
+    assert ">0.95<" in svg or "0.95" in svg  # row "journey", column "one", after training
+    assert "training-before-after" in " ".join(referenced_figures())

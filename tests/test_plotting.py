@@ -211,6 +211,41 @@ def test_every_plotting_function_is_in_the_api_reference() -> None:
     assert sorted(documented) == sorted(plotting.__all__)
 
 
+# --- plot_attention_flow: the data-flow diagrams -------------------------------------------------------
+
+from attention_lab import init_projection_weights, project_inputs, trainable_self_attention  # noqa: E402
+from attention_lab.plotting import plot_attention_flow  # noqa: E402
+
+
+def shape_labels(figure: Figure) -> list[str]:
+    return [text.get_text() for text in figure.axes[0].texts if " = " in text.get_text()]
+
+
+def test_flow_labels_come_from_the_tensors_shapes() -> None:
+    assert shape_labels(plot_attention_flow(INPUTS, RESULT)) == ["L×E = 6×3", "L×L = 6×6", "L×L = 6×6", "L×E = 6×3"]
+    weights = init_projection_weights(3, 5, seed=0)
+    inputs = INPUTS[:4]
+    figure = plot_attention_flow(inputs, trainable_self_attention(inputs, weights), project_inputs(inputs, weights))
+    labels = shape_labels(figure)
+    assert labels[0] == "L×E = 4×3"
+    assert "L×H = 4×5" in labels and "L×L = 4×4" in labels
+    assert any("each E×H = 3×5" in text.get_text() for text in figure.axes[0].texts)
+
+
+def test_flow_rejects_shapes_that_do_not_fit_the_legend() -> None:
+    weights = init_projection_weights(3, 4, seed=0)
+    projections = project_inputs(INPUTS, weights)
+    trainable = trainable_self_attention(INPUTS, weights)
+    with pytest.raises(ValueError, match=re.escape("result.scores must have shape (L, L) = (6, 6), got (5, 5)")):
+        plot_attention_flow(INPUTS, RESULT._replace(scores=RESULT.scores[:5, :5]))
+    with pytest.raises(ValueError, match="embedding size E"):
+        plot_attention_flow(INPUTS, trainable)  # a context of size H without the projections
+    with pytest.raises(ValueError, match=re.escape("values must have shape (L, H) = (6, 4), got (6, 2)")):
+        plot_attention_flow(INPUTS, trainable, projections._replace(values=projections.values[:, :2]))
+    with pytest.raises(ValueError, match="scaled=True needs projections"):
+        plot_attention_flow(INPUTS, RESULT, scaled=True)
+    with pytest.raises(TypeError, match="result must be an AttentionResult"):
+        plot_attention_flow(INPUTS, RESULT.weights)  # type: ignore[arg-type]
 # --- chapter 5: growth with L, and the tiles of tiled attention ----------------------------------
 
 

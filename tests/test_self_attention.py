@@ -424,13 +424,72 @@ def test_the_chapter_links_to_every_public_object_of_its_module() -> None:
 
 def test_every_docstring_links_back_to_an_existing_section_of_the_chapter() -> None:
     headings = re.findall(r"^#{1,6} (.+)$", CHAPTER.read_text(encoding="utf-8"), re.MULTILINE)
-    anchors = {slugify(heading, "-") for heading in headings}
+    # A heading's anchor is its explicit `{#id}` (attr_list) when it has one, else its slug.
+    explicit = [re.search(r"\{#([\w-]+)\}\s*$", heading) for heading in headings]
+    anchors = {match[1] if match else slugify(heading, "-") for heading, match in zip(headings, explicit)}
     for name in chapter_2.__all__:
         links = re.findall(r"Taught in .*?\]\(\.\./self-attention\.md#([\w-]+)\)", getattr(chapter_2, name).__doc__, re.DOTALL)
         assert links, f"{name} does not say where it is taught"
         assert set(links) <= anchors, f"{name} links to a missing section: {set(links) - anchors}"
 
 
+# --- Section 2.7: learning the weights ----------------------------------------------------------------
+
+
+def test_focus_loss_is_minus_log_of_the_attention_weight() -> None:
+    for scaled in (False, True):
+        weights = trainable_self_attention(X, W, scaled=scaled).weights  # (L, L)
+        loss = attention_lab.attention_focus_loss(X, W, 1, 4, scaled=scaled)
+        assert loss.shape == ()
+        assert torch.allclose(loss, -torch.log(weights[1, 4]))
+    assert torch.allclose(attention_lab.attention_focus_loss(X, W, -5, -2, scaled=False),
+                          attention_lab.attention_focus_loss(X, W, 1, 4, scaled=False))
+
+
+def test_training_matches_a_plain_sgd_loop_and_leaves_its_arguments_alone() -> None:
+    before = [matrix.clone() for matrix in W]
+    run = attention_lab.train_attention_towards(X, W, 1, 4, steps=10, learning_rate=0.5, scaled=False)
+    assert all(torch.equal(old, new) for old, new in zip(before, W))
+    wq, wk = (matrix.clone().requires_grad_() for matrix in (W.query, W.key))
+    optimizer = torch.optim.SGD([wq, wk], lr=0.5)
+    for _ in range(10):
+        optimizer.zero_grad()
+        (-torch.log(F.softmax((X[1] @ wq) @ (X @ wk).T, dim=0)[4])).backward()
+        optimizer.step()
+    assert torch.allclose(run.weights.query, wq, atol=1e-5)
+    assert torch.allclose(run.weights.key, wk, atol=1e-5)
+    assert torch.equal(run.weights.value, W.value)
+    assert run.losses.shape == (10,) and run.target_weights.shape == (11,)
+    assert bool((run.losses[1:] < run.losses[:-1]).all()), "every step lowers the loss"
+    assert torch.allclose(run.losses, -torch.log(run.target_weights[:-1]))
+    assert run.target_weights[-1] > 0.9
+    assert not run.weights.query.requires_grad
+
+
+def test_scaled_training_also_moves_attention_towards_the_target() -> None:
+    run = attention_lab.train_attention_towards(X, W, 0, 3, steps=5)
+    assert run.target_weights[-1] > run.target_weights[0]
+    assert torch.allclose(trainable_self_attention(X, run.weights).weights[0, 3], run.target_weights[-1])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: attention_lab.train_attention_towards(X, W, 1, 4, steps=0), ValueError, "steps must be a positive int, got 0"),
+        (lambda: attention_lab.train_attention_towards(X, W, 1, 4, steps=2.0), TypeError, "steps must be a positive int, got float"),
+        (lambda: attention_lab.train_attention_towards(X, W, 1, 4, learning_rate=-1.0), ValueError, "learning_rate must be a positive, finite float, got -1.0"),
+        (lambda: attention_lab.train_attention_towards(X, W, 1, 4, learning_rate=float("nan")), ValueError, "learning_rate must be a positive, finite float, got nan"),
+        (lambda: attention_lab.train_attention_towards(X, W, 1, 4, learning_rate="0.5"), TypeError, "learning_rate must be a positive float, got str"),
+        (lambda: attention_lab.train_attention_towards(X, W, 1, 6), IndexError, "key_index must be in [-6, 5] for 6 tokens, got 6"),
+        (lambda: attention_lab.attention_focus_loss(X, W, 1.0, 4), TypeError, "query_index must be an int, got float"),
+        (lambda: attention_lab.attention_focus_loss(X[:, :2], W, 1, 4), ValueError, "embedding size E"),
+        (lambda: attention_lab.attention_focus_loss(X, (W.query, W.key), 1, 4), TypeError, "projection_weights must be a ProjectionWeights"),
+        (lambda: attention_lab.attention_focus_loss(X, W, 1, 4, scaled=1), TypeError, "scaled must be a bool"),
+    ],
+)
+def test_training_errors_name_the_argument(call, error, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=re.escape(message)):
+        call()
 # --- check once, at the boundary ------------------------------------------------------
 
 

@@ -49,8 +49,12 @@ def _loaded_by_the_page(html: str) -> str:
 
 def test_math_is_typeset_from_the_site_and_no_page_names_another_host(built_site: BuiltSite) -> None:
     html = built_site.page("simplified-attention")
-    assert 'class="arithmatex"' in html
-    assert "assets/katex/katex.min.js" in html
+    assert 'class="arithmatex"><span class="katex"><math' in html, "MathML by KaTeX at build time (hooks/site.py)"
+    assert "assets/katex/" not in html, "no KaTeX file where the math is already typeset"
+    notebook = built_site.page("notebooks/simplified-attention")
+    assert notebook.count("assets/katex/katex.min.js") == 1, "notebooks: typeset in the browser, KaTeX once"
+    assert "text/x-mathjax-config" not in notebook
+    assert "assets/katex/" not in built_site.page("reproducibility"), "no math, no KaTeX"
     for page in sorted(built_site.directory.rglob("*.html")):
         loaded = _loaded_by_the_page(page.read_text(encoding="utf-8"))
         external = re.findall(r"""(?:src|href)=["'](?:https?:)?//[^"']+""", loaded)

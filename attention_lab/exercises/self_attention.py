@@ -1,4 +1,4 @@
-"""Exercises of chapter 2, [The "self" in self-attention](../self-attention.md#24-exercises).
+"""Exercises of chapter 2, [The "self" in self-attention](../self-attention.md#210-exercises).
 
 Expected answers are computed with `attention_lab.self_attention` from the
 chapter's matrices (`init_projection_weights(3, 4, seed=123)`) and the six

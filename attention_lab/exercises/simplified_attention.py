@@ -1,4 +1,4 @@
-"""Exercises of chapter 1, [Simplified self-attention](../simplified-attention.md#13-exercises).
+"""Exercises of chapter 1, [Simplified self-attention](../simplified-attention.md#14-exercises).
 
 Every expected answer is computed with `attention_lab.simplified_attention`, on
 the six embeddings of [`example_inputs`][attention_lab.example_inputs]; every
