@@ -319,10 +319,10 @@ def test_random_projection_weights_get_how_far_short_they_fall(seed: int) -> Non
 
 def test_a_query_too_short_for_0_9_is_told_to_grow() -> None:
     result = check("2.4", one_to_step(10.0))  # 'step' leads, with 0.6234 scaled and 0.8982 unscaled
-    assert (result.verdict, result.message) == (
-        "wrong",
+    assert result.verdict == "wrong"
+    assert result.message == (
         "with your matrices 'one' gives 'step' a weight of 0.6234 (α_45, scaled attention), 0.2766 short of 0.9; "
-        "'step' already gets its largest weight, but the other scores are too close: make the query longer.",
+        "'step' already gets its largest weight, but the other scores are too close: make the query longer."
     )
 
 
