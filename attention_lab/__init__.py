@@ -4,6 +4,7 @@ The package holds every computation that the chapters of the site teach:
 
 - `attention_lab.simplified_attention`: chapter 1, attention with no trainable weights.
 - `attention_lab.self_attention`: chapter 2, trainable query, key and value projections.
+- `attention_lab.causal_attention`: chapter 3, causal masks, padding, dropout on the weights, batches.
 - `attention_lab.memory_efficient_attention`: chapter 5, online softmax and tiled
   attention, which never build the L×L matrix.
 
@@ -38,6 +39,18 @@ from attention_lab.self_attention import (
     scale_scores,
     trainable_attention_for_query,
     trainable_self_attention,
+)
+from attention_lab.causal_attention import (
+    CausalSelfAttention,
+    attention_dropout,
+    causal_mask,
+    causal_padding_mask,
+    causal_self_attention,
+    mask_scores,
+    masked_attention,
+    masked_softmax,
+    padding_mask,
+    renormalize_masked_weights,
 )
 from attention_lab.self_attention import (  # section 2.7: learning the weights
     AttentionTraining,
@@ -81,6 +94,17 @@ __all__ = [
     "scale_scores",
     "trainable_attention_for_query",
     "trainable_self_attention",
+    # Chapter 3: causal attention
+    "CausalSelfAttention",
+    "attention_dropout",
+    "causal_mask",
+    "causal_padding_mask",
+    "causal_self_attention",
+    "mask_scores",
+    "masked_attention",
+    "masked_softmax",
+    "padding_mask",
+    "renormalize_masked_weights",
     "AttentionTraining",
     "attention_focus_loss",
     "train_attention_towards",

@@ -338,3 +338,105 @@ def require_same_device(first_name: str, first: torch.Tensor, second_name: str, 
             f"{first_name} and {second_name} must be on the same device, "
             f"got {first.device} and {second.device}"
         )
+
+
+# --- Chapter 3: batches, boolean masks, dropout rates ------------------------------------
+
+
+def _legend_text(legend: Sequence[str]) -> str:
+    """Format a shape legend as `(B, L, E)`."""
+    return "(" + ", ".join(legend) + (",)" if len(legend) == 1 else ")")
+
+
+def check_tokens_maybe_batched(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
+    """Check a non-empty, finite floating-point `(L, X)` or `(B, L, X)` tensor and return it."""
+    tensor = require_tensor(name, value)
+    require_floating(name, tensor)
+    if tensor.dim() not in (2, 3):
+        raise ValueError(
+            f"{name} must have shape {_legend_text(legend)} or {_legend_text(('B', *legend))} (2-D or 3-D), "
+            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
+        )
+    require_tokens(name, tensor)
+    require_finite(name, tensor)
+    return tensor
+
+
+def check_tokens_any_batch(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
+    """Check a non-empty, finite floating-point `(..., L, X)` tensor (2-D or more) and return it."""
+    tensor = require_tensor(name, value)
+    require_floating(name, tensor)
+    if tensor.dim() < 2:
+        raise ValueError(
+            f"{name} must have shape (..., {', '.join(legend)}) (2-D or more), "
+            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
+        )
+    require_tokens(name, tensor)
+    require_finite(name, tensor)
+    return tensor
+
+
+def require_same_shape(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:
+    """Raise `ValueError` when two tensors that must have one shape differ."""
+    if first.shape != second.shape:
+        raise ValueError(
+            f"{first_name} and {second_name} must have the same shape, "
+            f"got {_shape_text(first)} and {_shape_text(second)}"
+        )
+
+
+def check_bool_mask(name: str, value: object, target: torch.Size, legend: Sequence[str]) -> torch.Tensor:
+    """Check a boolean mask (True = may attend) that broadcasts to the scores' shape `target`."""
+    tensor = require_tensor(name, value)
+    if tensor.dtype != torch.bool:
+        raise TypeError(
+            f"{name} must be a boolean tensor (True = may attend, False = masked out), "
+            f"got dtype {tensor.dtype}; an additive float mask of 0 and -inf converts with mask == 0"
+        )
+    own = tuple(tensor.shape)
+    fits = len(own) <= len(target) and all(
+        size in (1, wanted) for size, wanted in zip(own[::-1], tuple(target)[::-1])
+    )
+    if not fits:
+        dims = ", ".join(str(size) for size in target)
+        raise ValueError(
+            f"{name} must broadcast to the scores' shape {_legend_text(legend)} = ({dims}), "
+            f"got shape {_shape_text(tensor)}"
+        )
+    return tensor
+
+
+def check_dropout(name: str, value: object) -> float:
+    """Return `value` as a float dropout rate in [0, 1); raise otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float in [0, 1), got {_describe(value)}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1) (the fraction of weights dropped), got {value!r}")
+    return float(value)
+
+
+def check_generator(name: str, value: object) -> torch.Generator:
+    """Return `value` if it is a CPU `torch.Generator`; raise otherwise."""
+    if not isinstance(value, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator, got {_describe(value)}")
+    if value.device.type != "cpu":
+        raise ValueError(f"{name} must be a CPU torch.Generator, got one on {value.device}")
+    return value
+
+
+def check_lengths(name: str, value: object, num_tokens: int) -> list[int]:
+    """Return a non-empty sequence of token counts, each in [1, num_tokens], as a list."""
+    if isinstance(value, torch.Tensor):
+        if value.dim() != 1 or value.is_floating_point() or value.dtype == torch.bool:
+            raise TypeError(f"{name} must be a sequence of ints or a 1-D integer tensor, got {value.dtype} {_shape_text(value)}")
+        value = value.tolist()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a sequence of ints, one per sentence, got {_describe(value)}")
+    if not value:
+        raise ValueError(f"{name} must hold one length per sentence, got an empty sequence")
+    for length in value:
+        if isinstance(length, bool) or not isinstance(length, int):
+            raise TypeError(f"{name} must hold ints, got {_describe(length)}")
+        if not 1 <= length <= num_tokens:
+            raise ValueError(f"{name} must each be in [1, {num_tokens}] for {num_tokens} tokens, got {length}")
+    return list(value)

@@ -16,20 +16,30 @@ import torch
 import attention_lab
 import attention_lab.plotting
 from attention_lab import (
+    CausalSelfAttention,
     ProjectionWeights,
     SelfAttentionLinear,
     SelfAttentionParams,
+    attention_dropout,
     attention_score,
     attention_score_matrix,
     attention_scores_for_query,
+    causal_mask,
+    causal_padding_mask,
+    causal_self_attention,
     context_vector,
     context_vectors,
     example_inputs,
     init_projection_weights,
+    mask_scores,
+    masked_attention,
+    masked_softmax,
     naive_softmax,
+    padding_mask,
     project,
     project_inputs,
     query_key_scores,
+    renormalize_masked_weights,
     scale_scores,
     simplified_attention_for_query,
     simplified_self_attention,
@@ -65,6 +75,8 @@ F8 = torch.float8_e4m3fn
 SUPPORTED = "torch.float16, torch.bfloat16, torch.float32 or torch.float64"
 PARAMS = SelfAttentionParams(3, 4, seed=0)
 LINEAR = SelfAttentionLinear(3, 4, seed=0)
+CAUSAL = CausalSelfAttention(3, 4, dropout=0.5, seed=0)  # in training mode, as every new module
+MASK = "a boolean tensor (True = may attend, False = masked out)"
 
 
 class Bad(NamedTuple):
@@ -175,6 +187,26 @@ CASES: dict[str, Bad] = {
     "params forward NaN": Bad(lambda: PARAMS(torch.tensor([[NAN, 1.0, 2.0]])), ValueError, "inputs", "finite values", "1 NaN"),
     "load shape": Bad(lambda: PARAMS.load_projection_weights(init_projection_weights(3, 5, seed=0)), ValueError, "projection_weights", "(E, H) = (3, 4)", "got (3, 5)"),
     "load not a triple": Bad(lambda: LINEAR.load_projection_weights(W.query), TypeError, "projection_weights", "ProjectionWeights(query, key, value)", "got Tensor"),
+    # --- chapter 3: masks, dropout, batches -----------------------------------------------
+    "causal_mask num_tokens float": Bad(lambda: causal_mask(6.0), TypeError, "num_tokens", "a positive int", "got float"),
+    "padding_mask length too long": Bad(lambda: padding_mask([7], 6), ValueError, "lengths", "in [1, 6] for 6 tokens", "got 7"),
+    "causal_padding_mask lengths str": Bad(lambda: causal_padding_mask("6", 6), TypeError, "lengths", "a sequence of ints", "got str"),
+    "mask_scores float mask": Bad(lambda: mask_scores(WEIGHTS, causal_mask(6).float()), TypeError, "mask", MASK, "torch.float32"),
+    "masked_softmax mask shape": Bad(lambda: masked_softmax(WEIGHTS, causal_mask(5)), ValueError, "mask", "broadcast to the scores' shape (L, L) = (6, 6)", "shape (5, 5)"),
+    "masked_softmax scores float8": Bad(lambda: masked_softmax(WEIGHTS.to(F8), causal_mask(6)), TypeError, "scores", SUPPORTED, "float8_e4m3fn"),
+    "renormalize weights negative": Bad(lambda: renormalize_masked_weights(-WEIGHTS, causal_mask(6)), ValueError, "weights", "non-negative", "36 negative values"),
+    "attention_dropout p 1": Bad(lambda: attention_dropout(WEIGHTS, 1.0, generator=torch.Generator()), ValueError, "p", "in [0, 1)", "got 1.0"),
+    "attention_dropout generator int": Bad(lambda: attention_dropout(WEIGHTS, 0.5, generator=1), TypeError, "generator", "torch.Generator", "got int"),
+    "masked_attention shapes": Bad(lambda: masked_attention(torch.ones(6, 4), torch.ones(5, 4), torch.ones(6, 4)), ValueError, "queries and keys", "same shape", "(6, 4) and (5, 4)"),
+    "masked_attention overflow": Bad(lambda: masked_attention(torch.full((6, 4), 1e20), torch.full((6, 4), 1e20), torch.ones(6, 4), causal=True), ValueError, "queries and keys and values", "values small enough", "queries up to 1e+20"),
+    "causal_self_attention batch E": Bad(lambda: causal_self_attention(torch.ones(2, 6, 4), W), ValueError, "inputs and projection_weights", "same embedding size E", "got 4 and 3"),
+    "causal_self_attention no generator": Bad(lambda: causal_self_attention(X, W, dropout=0.5), ValueError, "generator", "torch.Generator when dropout > 0", "no generator"),
+    "causal_self_attention inputs 4-D": Bad(lambda: causal_self_attention(X[None, None], W), ValueError, "inputs", "(L, E) or (B, L, E)", "(1, 1, 6, 3) (4-D)"),
+    "causal module dropout 1.5": Bad(lambda: CausalSelfAttention(3, 4, dropout=1.5, seed=0), ValueError, "dropout", "in [0, 1)", "got 1.5"),
+    "causal module seed 2**64": Bad(lambda: CausalSelfAttention(3, 4, seed=2**64), ValueError, "seed", "[-2**63, 2**64 - 1]", "18446744073709551616"),
+    "causal forward no generator": Bad(lambda: CAUSAL(X), ValueError, "generator", "torch.Generator while dropout is active", "got None"),
+    "causal forward mask int": Bad(lambda: CAUSAL(X, mask=causal_mask(6).int(), generator=torch.Generator()), TypeError, "mask", MASK, "torch.int32"),
+    "causal forward batch E": Bad(lambda: CAUSAL(torch.ones(2, 6, 5)), ValueError, "inputs and the module", "same embedding size E", "got 5 and 3"),
     # --- chapter 5 ------------------------------------------------------------------------
     "tiled block_size 0": Bad(lambda: tiled_attention(X, X, X, block_size=0), ValueError, "block_size", "a positive int", "got 0"),
     "tiled block_size float": Bad(lambda: tiled_attention(X, X, X, block_size=2.0), TypeError, "block_size", "a positive int", "got float"),

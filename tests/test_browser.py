@@ -387,6 +387,9 @@ def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
         f"{request.url}: {request.failure}"))  # fmt: skip
     try:
         response = page.goto(result.url, wait_until="networkidle")
+        # networkidle can come before a large notebook page has parsed its closing scripts (KaTeX):
+        # wait for the load event too, or the math is inspected before it is typeset (a flake).
+        page.wait_for_load_state("load")
         result.status = response.status if response else None
         page.evaluate(SCROLL_THROUGH_JS)
         page.wait_for_load_state("networkidle")

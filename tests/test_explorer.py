@@ -30,10 +30,14 @@ from playwright.sync_api import Browser, Locator, Page
 from attention_lab import (
     TOKENS,
     ProjectionWeights,
+    AttentionResult,
     attention_score_matrix,
+    causal_mask,
+    causal_self_attention,
     context_vectors,
     example_inputs,
     init_projection_weights,
+    mask_scores,
     project_inputs,
     query_key_scores,
     scale_scores,
@@ -159,15 +163,20 @@ def reference(config: Config) -> dict[str, torch.Tensor]:
         values = projections.values  # (L, H)
     scores = scores / config.tau
     if config.causal:
-        allowed = torch.ones(L, L, dtype=torch.bool).tril()  # True = may attend: query i sees tokens 0..i
-        scores = scores.masked_fill(~allowed, -math.inf)
+        scores = mask_scores(scores, causal_mask(L))  # True = may attend: query i sees tokens 0..i
     weights = softmax(scores, dim=1)  # (L, L)
     result = {"scores": scores, "weights": weights, "context": context_vectors(weights, values)}
-    if config.tau == 1 and not config.causal:  # the package's one-call functions agree
-        whole = (simplified_self_attention(inputs) if config.mode == 1
-                 else trainable_self_attention(inputs, projection_weights(config), scaled=config.scaled))  # fmt: skip
-        assert torch.allclose(whole.weights, weights, rtol=0, atol=1e-15)
-        assert torch.allclose(whole.context, context_vectors(weights, values), rtol=0, atol=1e-15)
+    if config.tau == 1:  # the package's one-call functions agree (they use a fused softmax: not bitwise)
+        whole: AttentionResult | None
+        if config.mode == 1 and not config.causal:
+            whole = simplified_self_attention(inputs)
+        elif config.causal:
+            whole = causal_self_attention(inputs, projection_weights(config), scaled=config.scaled) if config.mode == 2 else None
+        else:
+            whole = trainable_self_attention(inputs, projection_weights(config), scaled=config.scaled)
+        if whole is not None:
+            assert torch.allclose(whole.weights, weights, rtol=1e-12, atol=1e-14)
+            assert torch.allclose(whole.context, context_vectors(weights, values), rtol=1e-12, atol=1e-14)
     return result
 
 
