@@ -37,6 +37,7 @@ except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.pat
 
 from attention_lab import (
     TOKENS,
+    MultiHeadAttentionWrapper,
     attention_blocks,
     attention_dropout,
     attention_working_memory,
@@ -119,6 +120,16 @@ def _causal_dropout() -> Figure:
     weights = _causal_weights()
     dropped = attention_dropout(weights, 0.5, generator=torch.Generator().manual_seed(CHAPTER_3_DROPOUT_SEED))
     return plot_attention_heatmaps([weights, dropped], TOKENS, titles=["no dropout", "dropout p = 0.5"])
+
+
+CHAPTER_4_SEED = 7  # the seed of the three heads (E = 3, H = 1) in docs/multihead-attention.md, 4.1
+
+
+def _multihead_heads() -> Figure:
+    wrapper = MultiHeadAttentionWrapper(3, 1, num_heads=3, seed=CHAPTER_4_SEED)
+    with torch.no_grad():
+        _, weights = wrapper(example_inputs(), return_weights=True)  # (heads, L, L)
+    return plot_attention_heatmaps(list(weights), TOKENS, titles=[f"head {h}" for h in range(len(weights))])
 
 
 def _simplified_flow() -> Figure:
@@ -224,6 +235,7 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "self-attention/unscaled-vs-scaled": _unscaled_vs_scaled,
     "causal-attention/causal-weights": _causal_weight_heatmap,
     "causal-attention/dropout": _causal_dropout,
+    "multihead-attention/heads": _multihead_heads,
     "simplified-attention/data-flow": _simplified_flow,
     "self-attention/data-flow": _trainable_flow,
     "self-attention/training-before-after": _training_before_after,

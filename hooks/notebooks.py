@@ -216,7 +216,7 @@ def _plain_markdown(text: str, *, site_url: str, api_pages: dict[str, str]) -> s
 
     def figure_caption(match: re.Match[str]) -> str:
         caption = _FIGCAPTION.search(match.group(0))
-        return f"*Figure: {caption.group(1).strip()}* (the code below draws it)" if caption else ""
+        return f"*Figure: {caption.group(1).strip()}*" if caption else ""
 
     def autoref(match: re.Match[str]) -> str:
         title, identifier = match.groups()
@@ -356,8 +356,8 @@ def split_chapter(markdown: str) -> list[ChapterCell]:
         if box is not None and line.strip() and not line.startswith("    "):
             flush_prose()  # the box ends at the first line back at the margin
             box = None
-        if (alts := _FIGURE_ALT.findall(line)) and pending_alt is None:
-            pending_alt = alts[0]
+        if alts := _FIGURE_ALT.findall(line):
+            pending_alt = alts[0]  # the newest figure: one drawn only by the hook (a diagram) has no cell
         opening = _FENCE_OPEN.match(line)
         if not opening:
             prose.append(line)

@@ -18,9 +18,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from nbclient import NotebookClient
+from torch import nn
 
 import conftest
 from attention_lab import (
+    MultiHeadAttention,
     ProjectionWeights,
     SelfAttentionLinear,
     SelfAttentionParams,
@@ -128,6 +130,37 @@ def one_to_step(factor: float) -> ProjectionWeights:
     return ProjectionWeights(w_q, w_k, torch.eye(3, 4))
 
 
+def chapter_4_module() -> MultiHeadAttention:
+    return MultiHeadAttention(3, 3, seed=7)
+
+
+def heads_weights(torch_mask: torch.Tensor | None) -> torch.Tensor:
+    """Per-head weights (heads, L, L) of chapter 4's module, from nn.MultiheadAttention (True = masked out)."""
+    mha = copied_mha(lambda w: w.T)
+    with torch.no_grad():
+        _, weights = mha(inputs(), inputs(), inputs(), attn_mask=torch_mask, average_attn_weights=False)
+    return weights
+
+
+def copied_mha(
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    out: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    order: tuple[int, int, int] = (0, 1, 2),
+    in_bias: float = 0.0,
+) -> nn.MultiheadAttention:
+    """An nn.MultiheadAttention(3, 3) holding chapter 4's module, copied by hand as a learner would."""
+    ours = chapter_4_module()
+    mha = nn.utils.skip_init(nn.MultiheadAttention, 3, 3, batch_first=True)  # every parameter is set below
+    matrices = (ours.W_query, ours.W_key, ours.W_value)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.cat([transform(matrices[i]) for i in order]))
+        mha.in_proj_bias.fill_(in_bias)
+        mha.out_proj.weight.copy_((out or transform)(ours.W_out))
+        mha.out_proj.bias.copy_(ours.out_bias)
+    return mha
+
+
 # Right answers, computed here independently of the pages and of the spec modules.
 RIGHT: dict[str, Callable[[], object]] = {
     "1.1": lambda: 0.77 * 0.55 + 0.25 * 0.87 + 0.10 * 0.66,
@@ -140,6 +173,11 @@ RIGHT: dict[str, Callable[[], object]] = {
     "2.3": lambda: turned_scores() / 2.0,
     "2.4": lambda: one_to_step(30.0),
     "2.5": lambda: F.softmax(scaled_scores().masked_fill(~lower(), INF), dim=1),
+    "4.1": lambda: 4 * 1024 * 1024 + 4 * 1024,
+    "4.2": lambda: torch.arange(24.0).reshape(6, 4)[:, 2:4],
+    "4.3": lambda: torch.tensor([[0.0, 1, 6, 7], [2, 3, 8, 9], [4, 5, 10, 11]]),
+    "4.4": lambda: heads_weights(~lower())[:, 4].mean(dim=0),
+    "4.5": lambda: copied_mha(lambda w: w.T),
 }
 
 # Every recognised mistake, made the way a learner makes it.
@@ -202,6 +240,25 @@ MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
     ("2.5", "diagonal_hidden"): lambda: F.softmax(scaled_scores().masked_fill(~lower(-1), INF), dim=1),
     ("2.5", "polarity"): lambda: F.softmax(scaled_scores().masked_fill(lower(), INF), dim=1),
     ("2.5", "unscaled"): lambda: F.softmax((scaled_scores() * 2.0).masked_fill(~lower(), INF), dim=1),
+    ("4.1", "no_biases"): lambda: 4 * 1024**2,
+    ("4.1", "out_bias_only"): lambda: 4 * 1024**2 + 1024,
+    ("4.1", "no_out_projection"): lambda: 3 * (1024**2 + 1024),
+    ("4.1", "head_squares"): lambda: 16 * 4 * 64 * 64 + 4 * 1024,
+    ("4.1", "per_head_full_size"): lambda: 16 * 3 * (1024**2 + 1024) + 1024**2 + 1024,
+    ("4.2", "view_only"): lambda: torch.arange(24.0).reshape(6, 4).view(2, 6, 2)[1],
+    ("4.2", "head_0"): lambda: torch.arange(24.0).reshape(6, 4)[:, :2],
+    ("4.2", "no_transpose"): lambda: torch.arange(24.0).reshape(6, 4).view(6, 2, 2)[1],
+    ("4.3", "reshape_only"): lambda: torch.arange(12.0).reshape(3, 4),
+    ("4.3", "heads_reversed"): lambda: torch.tensor([[6.0, 7, 0, 1], [8, 9, 2, 3], [10, 11, 4, 5]]),
+    ("4.3", "stacked_down"): lambda: torch.cat(list(torch.arange(12.0).reshape(2, 3, 2))),
+    ("4.4", "one_head"): lambda: heads_weights(~lower())[2, 4],
+    ("4.4", "summed"): lambda: heads_weights(~lower())[:, 4].sum(dim=0),
+    ("4.4", "not_causal"): lambda: heads_weights(None)[:, 4].mean(dim=0),
+    ("4.4", "polarity"): lambda: heads_weights(lower())[:, 4].mean(dim=0),
+    ("4.5", "not_transposed"): lambda: copied_mha(lambda w: w),
+    ("4.5", "out_not_transposed"): lambda: copied_mha(lambda w: w.T, out=lambda w: w),
+    ("4.5", "order"): lambda: copied_mha(lambda w: w.T, order=(1, 0, 2)),
+    ("4.5", "bias_kept"): lambda: copied_mha(lambda w: w.T, in_bias=0.1),
 }
 
 

@@ -152,7 +152,7 @@ def exercise(exercise_id: str) -> Exercise:
         >>> exercise("9.9")
         Traceback (most recent call last):
           ...
-        ValueError: no exercise has the id '9.9'; the exercises are 1.1, 1.2, 1.3, 1.4, 1.5, 2.1, 2.2, 2.3, 2.4, 2.5
+        ValueError: no exercise has the id '9.9'; the exercises are 1.1, 1.2, 1.3, 1.4, 1.5, 2.1, 2.2, 2.3, 2.4, 2.5, 4.1, 4.2, 4.3, 4.4, 4.5
     """
     if not isinstance(exercise_id, str):
         raise TypeError(f"exercise_id must be a str such as '1.1', got {type(exercise_id).__qualname__}")
