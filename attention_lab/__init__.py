@@ -5,6 +5,7 @@ The package holds every computation that the chapters of the site teach:
 - `attention_lab.simplified_attention`: chapter 1, attention with no trainable weights.
 - `attention_lab.self_attention`: chapter 2, trainable query, key and value projections.
 - `attention_lab.causal_attention`: chapter 3, causal masks, padding, dropout on the weights, batches.
+- `attention_lab.multihead_attention`: chapter 4, several heads: a list of them, one matrix, PyTorch's module.
 - `attention_lab.memory_efficient_attention`: chapter 5, online softmax and tiled
   attention, which never build the L×L matrix.
 
@@ -57,6 +58,17 @@ from attention_lab.self_attention import (  # section 2.7: learning the weights
     attention_focus_loss,
     train_attention_towards,
 )
+from attention_lab.multihead_attention import (
+    MultiHeadAttention,
+    MultiHeadAttentionWrapper,
+    MultiHeadResult,
+    MultiHeadWeights,
+    merge_heads,
+    multihead_parameter_count,
+    multihead_self_attention,
+    split_heads,
+    to_torch_multihead,
+)
 from attention_lab.memory_efficient_attention import (
     AttentionBlock,
     OnlineSoftmaxStep,
@@ -94,6 +106,9 @@ __all__ = [
     "scale_scores",
     "trainable_attention_for_query",
     "trainable_self_attention",
+    "AttentionTraining",
+    "attention_focus_loss",
+    "train_attention_towards",
     # Chapter 3: causal attention
     "CausalSelfAttention",
     "attention_dropout",
@@ -105,9 +120,16 @@ __all__ = [
     "masked_softmax",
     "padding_mask",
     "renormalize_masked_weights",
-    "AttentionTraining",
-    "attention_focus_loss",
-    "train_attention_towards",
+    # Chapter 4: multi-head attention
+    "MultiHeadAttention",
+    "MultiHeadAttentionWrapper",
+    "MultiHeadResult",
+    "MultiHeadWeights",
+    "merge_heads",
+    "multihead_parameter_count",
+    "multihead_self_attention",
+    "split_heads",
+    "to_torch_multihead",
     # Chapter 5: attention without the L×L matrix
     "AttentionBlock",
     "OnlineSoftmaxStep",

@@ -23,7 +23,9 @@ from matplotlib.colors import Colormap, ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import Bbox
 
 from attention_lab import _checks
 from attention_lab.self_attention import Projections
@@ -40,6 +42,12 @@ __all__ = [
 ]
 
 _WEIGHT_COLORMAP = "viridis"
+# Font sizes in points, chosen so that the site's figures keep text of at least 11 px on a
+# desktop page and 9 px on a 390 px phone screen, where they are scaled down to fit.
+_FONT_SIZE = 12.0  # tick labels, axis labels, bar labels, legends
+_TITLE_SIZE = 13.0
+_CELL_FONT_SIZE = 10.5  # the numbers inside heatmap cells
+_POINT_LABEL_SIZE = 13.0  # every text of the embeddings figure, whose 3 panels are scaled down most
 
 
 def _check_tokens(tokens: object, count: int, what: str) -> list[str]:
@@ -70,6 +78,20 @@ def _check_decimals(decimals: object) -> int:
     return decimals
 
 
+def _relative_luminance(red: float, green: float, blue: float) -> float:
+    """WCAG 2 relative luminance of an sRGB colour with channels in [0, 1] (linearised first)."""
+
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+
+def _contrast_ratio(first: float, second: float) -> float:
+    """WCAG 2 contrast ratio of two relative luminances, from 1 to 21."""
+    return (max(first, second) + 0.05) / (min(first, second) + 0.05)
+
+
 def _check_titles(titles: object, count: int) -> list[str]:
     """One title per matrix, as strings."""
     if isinstance(titles, str) or not isinstance(titles, Sequence):
@@ -80,10 +102,10 @@ def _check_titles(titles: object, count: int) -> list[str]:
 
 
 def _text_color_for(colormap: Colormap, fraction: float) -> str:
-    """Black on light cells, white on dark ones, whatever the page's scheme."""
+    """Black or white, whichever contrasts more with the cell's colour (WCAG 2 ratio)."""
     red, green, blue, _ = colormap(fraction)
-    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
-    return "black" if luminance > 0.5 else "white"
+    cell = _relative_luminance(red, green, blue)
+    return "black" if _contrast_ratio(cell, 0.0) >= _contrast_ratio(cell, 1.0) else "white"
 
 
 def plot_attention_heatmap(
@@ -136,8 +158,8 @@ def plot_attention_heatmap(
     figure = Figure(figsize=(1.0 + 0.75 * size, 0.6 + 0.62 * size), layout="constrained")
     axes = figure.subplots()
     image = _draw_heatmap(axes, weights, labels, vmax=float(weights.max()), decimals=decimals)
-    axes.set_title(title)
-    figure.colorbar(image, ax=axes, shrink=0.85, label="weight")
+    axes.set_title(title, fontsize=_TITLE_SIZE)
+    _colorbar(figure, image, [axes])
     return figure
 
 
@@ -147,6 +169,7 @@ def plot_attention_heatmaps(
     *,
     titles: Sequence[str],
     decimals: int = 2,
+    stacked: bool = False,
 ) -> Figure:
     """Draw several attention-weight matrices side by side on one shared colour scale.
 
@@ -158,13 +181,15 @@ def plot_attention_heatmaps(
         tokens: One label per token, used on both axes of every panel.
         titles: One title per matrix.
         decimals: Decimals of the numbers written in the cells.
+        stacked: Draw the panels one above the other (for narrow screens) instead
+            of side by side.
 
     Returns:
         A new figure with one heatmap axes per matrix, then one shared colour bar.
 
     Raises:
         TypeError: If `weight_matrices` is not a sequence of floating-point tensors,
-            `tokens` or `titles` not a sequence, or `decimals` not an int.
+            `tokens` or `titles` not a sequence, `decimals` not an int, or `stacked` not a bool.
         ValueError: If there are no matrices, their shapes differ or are not
             square `(L, L)`, a matrix is empty or holds NaN/inf, `tokens` or
             `titles` have the wrong length, or `decimals` is not from 0 to 8.
@@ -202,17 +227,37 @@ def plot_attention_heatmaps(
     labels = _check_tokens(tokens, matrices[0].shape[0], "token")
     decimals = _check_decimals(decimals)
     names = _check_titles(titles, len(matrices))
-    size = matrices[0].shape[0]
-    figure = Figure(figsize=(0.6 + (0.4 + 0.62 * size) * len(matrices), 0.6 + 0.62 * size), layout="constrained")
-    panels = figure.subplots(1, len(matrices), squeeze=False)[0]
+    stacked = _check_flag("stacked", stacked)
+    size, count = matrices[0].shape[0], len(matrices)
+    if stacked:
+        figsize = (1.0 + 0.75 * size, (0.3 + 0.7 * size) * count)
+    else:
+        figsize = (0.6 + (0.4 + 0.62 * size) * count, 0.6 + 0.62 * size)
+    figure = Figure(figsize=figsize, layout="constrained")
+    panels = figure.subplots(count, 1, squeeze=False)[:, 0] if stacked else figure.subplots(1, count, squeeze=False)[0]
     vmax = max(float(matrix.max()) for matrix in matrices)
     for axes, matrix, title in zip(panels, matrices, names):
         image = _draw_heatmap(axes, matrix, labels, vmax=vmax, decimals=decimals)
-        axes.set_title(title)
-    for axes in panels[1:]:
+        axes.set_title(title, fontsize=_TITLE_SIZE)
+    for axes in panels[1:] if not stacked else []:
         axes.set_ylabel("")
-    figure.colorbar(image, ax=list(panels), shrink=0.85, label="weight")
+    for axes in panels[:-1] if stacked else []:
+        axes.set_xlabel("")
+    _colorbar(figure, image, list(panels))
     return figure
+
+
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__qualname__}")
+    return value
+
+
+def _colorbar(figure: Figure, image: AxesImage, panels: list[Axes]) -> None:
+    """The colour bar of the weights, beside `panels`, in the figures' font size."""
+    colorbar = figure.colorbar(image, ax=panels, shrink=0.85)
+    colorbar.set_label("weight", fontsize=_FONT_SIZE)
+    colorbar.ax.tick_params(labelsize=_FONT_SIZE)
 
 
 def _check_square_weights(name: str, value: object) -> torch.Tensor:
@@ -236,13 +281,15 @@ def _draw_heatmap(axes: Axes, weights: torch.Tensor, labels: list[str], *, vmax:
                 f"{value:.{decimals}f}",
                 ha="center",
                 va="center",
-                fontsize=9,
+                fontsize=_CELL_FONT_SIZE,
                 color=_text_color_for(colormap, value / vmax if vmax > 0 else 0.0),
+                gid="heatmap-cell-label",  # the dark variant of a figure keeps these colours
             )
     axes.set_xticks(range(size), labels, rotation=45, ha="right", rotation_mode="anchor")
     axes.set_yticks(range(size), labels)
-    axes.set_xlabel("key (attended to)")
-    axes.set_ylabel("query (attending)")
+    axes.tick_params(labelsize=_FONT_SIZE)
+    axes.set_xlabel("key (attended to)", fontsize=_FONT_SIZE)
+    axes.set_ylabel("query (attending)", fontsize=_FONT_SIZE)
     return image
 
 
@@ -299,11 +346,12 @@ def plot_query_weights(
         colors[index] = "C1"
         title = f'Attention weights of the query "{labels[index]}"'
     bars = axes.bar(range(len(labels)), weights.numpy(), color=colors)
-    axes.bar_label(bars, labels=[f"{float(w):.{decimals}f}" for w in weights], padding=2, fontsize=9)
+    axes.bar_label(bars, labels=[f"{float(w):.{decimals}f}" for w in weights], padding=2, fontsize=_FONT_SIZE)
     axes.set_xticks(range(len(labels)), labels)
-    axes.set_ylabel("attention weight")
-    axes.set_ylim(0.0, float(weights.max()) * 1.18)
-    axes.set_title(title)
+    axes.tick_params(labelsize=_FONT_SIZE)
+    axes.set_ylabel("attention weight", fontsize=_FONT_SIZE)
+    axes.set_ylim(0.0, float(weights.max()) * 1.2)
+    axes.set_title(title, fontsize=_TITLE_SIZE)
     _despine(axes)
     return figure
 
@@ -314,6 +362,7 @@ def plot_embeddings_with_context(
     context: torch.Tensor,
     *,
     query_index: int | None = None,
+    stacked: bool = False,
 ) -> Figure:
     """Draw the embeddings and context vectors, one panel per pair of dimensions.
 
@@ -329,13 +378,15 @@ def plot_embeddings_with_context(
             vector of one query (then `query_index` says which).
         query_index: The query whose context vector `context` is; only with a
             1-D `context`.
+        stacked: Draw the panels one above the other (for narrow screens) instead
+            of side by side.
 
     Returns:
         A new figure with one axes per pair of dimensions (3 for `E >= 3`, 1 for `E = 2`).
 
     Raises:
         TypeError: If a tensor is not floating-point, `tokens` is not a sequence,
-            or `query_index` is not an int.
+            `query_index` is not an int, or `stacked` not a bool.
         ValueError: On wrong ranks, `E < 2`, sizes that do not match, NaN/inf,
             or a 1-D `context` without `query_index` (or a 2-D one with it).
         IndexError: If `query_index` is out of range.
@@ -358,14 +409,14 @@ def plot_embeddings_with_context(
     if inputs.shape[1] < 2:
         raise ValueError(f"inputs must have at least 2 embedding dimensions to plot, got E = {inputs.shape[1]}")
     pairs = _context_pairs(inputs, context, query_index)
+    stacked = _check_flag("stacked", stacked)
     dimension_pairs = list(combinations(range(min(inputs.shape[1], 3)), 2))
-    figure = Figure(figsize=(3.6 * len(dimension_pairs), 3.6), layout="constrained")
-    panels = figure.subplots(1, len(dimension_pairs), squeeze=False)[0]
+    count = len(dimension_pairs)
+    figsize = (4.4, 3.9 * count) if stacked else (3.6 * count, 3.6)
+    figure = Figure(figsize=figsize, layout="constrained")
+    panels = figure.subplots(count, 1, squeeze=False)[:, 0] if stacked else figure.subplots(1, count, squeeze=False)[0]
     for axes, (first, second) in zip(panels, dimension_pairs):
         axes.scatter(inputs[:, first].numpy(), inputs[:, second].numpy(), color="C0", zorder=3, label="embedding")
-        for label, point in zip(labels, inputs):
-            axes.annotate(label, (float(point[first]), float(point[second])), xytext=(4, 4),
-                          textcoords="offset points", fontsize=8)
         for row, vector in pairs:
             axes.plot([float(inputs[row, first]), float(vector[first])],
                       [float(inputs[row, second]), float(vector[second])],
@@ -373,12 +424,68 @@ def plot_embeddings_with_context(
         stars = torch.stack([vector for _, vector in pairs])
         axes.scatter(stars[:, first].numpy(), stars[:, second].numpy(), marker="*", s=110,
                      color="C1", zorder=4, label="context vector")
-        axes.set_xlabel(f"dimension {first}")
-        axes.set_ylabel(f"dimension {second}")
+        axes.set_xlabel(f"dimension {first}", fontsize=_POINT_LABEL_SIZE)
+        axes.set_ylabel(f"dimension {second}", fontsize=_POINT_LABEL_SIZE)
+        axes.tick_params(labelsize=_POINT_LABEL_SIZE)
         axes.set_aspect("equal", adjustable="datalim")
+        axes.margins(0.12)  # room for the token names at the edges
         _despine(axes)
-    panels[0].legend(loc="best", fontsize=8)
+    # Above the panels, never over the points.
+    figure.legend(*panels[0].get_legend_handles_labels(), loc="outside upper center", ncols=2, fontsize=_POINT_LABEL_SIZE)
+    figure.draw_without_rendering()  # the final layout, so that label extents are known
+    for axes, (first, second) in zip(panels, dimension_pairs):
+        points = [(float(point[first]), float(point[second])) for point in inputs]
+        stars_at = [(float(vector[first]), float(vector[second])) for _, vector in pairs]
+        _label_points(axes, labels, points, dots=points, stars=stars_at)
     return figure
+
+
+# Where a token's name may sit around its point (offset in points, alignment), in order of preference.
+_LABEL_PLACES = [
+    ((5, 5), "left", "bottom"), ((-5, 5), "right", "bottom"), ((5, -5), "left", "top"),
+    ((-5, -5), "right", "top"), ((0, 8), "center", "bottom"), ((0, -8), "center", "top"),
+    ((8, 0), "left", "center"), ((-8, 0), "right", "center"),
+]  # fmt: skip
+
+
+def _label_points(axes: Axes, labels: list[str], points: list[tuple[float, float]], *,
+                  dots: list[tuple[float, float]], stars: list[tuple[float, float]]) -> None:  # fmt: skip
+    """Name each point, choosing for each name the place that overlaps least.
+
+    Greedy: each name goes where it covers the fewest names already placed and
+    markers (dots and the larger stars), and stays inside the axes where it can.
+    """
+    placed: list[Bbox] = []
+    scale = axes.figure.dpi / 72  # display pixels per point
+    markers = [Bbox.from_bounds(x - r, y - r, 2 * r, 2 * r)
+               for centres, r in ((dots, 4 * scale), (stars, 8 * scale))
+               for x, y in axes.transData.transform(centres)]  # fmt: skip
+    frame = axes.get_window_extent()
+    for label, point in zip(labels, points):
+        best: tuple[float, Text] | None = None
+        for offset, ha, va in _LABEL_PLACES:
+            text = axes.annotate(label, point, xytext=offset, textcoords="offset points",
+                                 ha=ha, va=va, fontsize=_POINT_LABEL_SIZE)  # fmt: skip
+            box = text.get_window_extent()
+            cost = sum(_overlap(box, other) for other in placed) * 4 + sum(_overlap(box, m) for m in markers)
+            cost += box.width * box.height - _overlap(box, frame)  # outside the axes
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, text)
+            else:
+                text.remove()
+            if cost == 0:
+                break
+        if best is not None:
+            placed.append(best[1].get_window_extent())
+
+
+def _overlap(first: Bbox, second: Bbox) -> float:
+    """The area two boxes share (0 when they do not meet)."""
+    width = float(min(first.x1, second.x1) - max(first.x0, second.x0))
+    height = float(min(first.y1, second.y1) - max(first.y0, second.y0))
+    return max(width, 0.0) * max(height, 0.0)
 
 
 def _context_pairs(

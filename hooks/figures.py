@@ -37,6 +37,7 @@ except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.pat
 
 from attention_lab import (
     TOKENS,
+    MultiHeadAttentionWrapper,
     attention_blocks,
     attention_dropout,
     attention_working_memory,
@@ -80,9 +81,9 @@ def _simplified_weight_heatmap() -> Figure:
     return plot_attention_heatmap(weights, TOKENS, title="Simplified attention weights")
 
 
-def _simplified_embeddings_and_context() -> Figure:
+def _simplified_embeddings_and_context(*, stacked: bool = False) -> Figure:
     inputs = example_inputs()
-    return plot_embeddings_with_context(inputs, TOKENS, simplified_self_attention(inputs).context)
+    return plot_embeddings_with_context(inputs, TOKENS, simplified_self_attention(inputs).context, stacked=stacked)
 
 
 CHAPTER_2_SEED = 123  # the seed docs/self-attention.md draws Wq, Wk, Wv with
@@ -98,9 +99,9 @@ def _trainable_weight_heatmap() -> Figure:
     return plot_attention_heatmap(weights, TOKENS, title="Trainable attention weights (unscaled)")
 
 
-def _unscaled_vs_scaled() -> Figure:
+def _unscaled_vs_scaled(*, stacked: bool = False) -> Figure:
     matrices = [_trainable_weights(scaled=False), _trainable_weights(scaled=True)]
-    return plot_attention_heatmaps(matrices, TOKENS, titles=["unscaled", "scaled by 1/sqrt(d_k)"])
+    return plot_attention_heatmaps(matrices, TOKENS, titles=["unscaled", "scaled by 1/sqrt(d_k)"], stacked=stacked)
 
 
 def _causal_weights() -> torch.Tensor:
@@ -119,6 +120,16 @@ def _causal_dropout() -> Figure:
     weights = _causal_weights()
     dropped = attention_dropout(weights, 0.5, generator=torch.Generator().manual_seed(CHAPTER_3_DROPOUT_SEED))
     return plot_attention_heatmaps([weights, dropped], TOKENS, titles=["no dropout", "dropout p = 0.5"])
+
+
+CHAPTER_4_SEED = 7  # the seed of the three heads (E = 3, H = 1) in docs/multihead-attention.md, 4.1
+
+
+def _multihead_heads() -> Figure:
+    wrapper = MultiHeadAttentionWrapper(3, 1, num_heads=3, seed=CHAPTER_4_SEED)
+    with torch.no_grad():
+        _, weights = wrapper(example_inputs(), return_weights=True)  # (heads, L, L)
+    return plot_attention_heatmaps(list(weights), TOKENS, titles=[f"head {h}" for h in range(len(weights))])
 
 
 def _simplified_flow() -> Figure:
@@ -224,12 +235,23 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "self-attention/unscaled-vs-scaled": _unscaled_vs_scaled,
     "causal-attention/causal-weights": _causal_weight_heatmap,
     "causal-attention/dropout": _causal_dropout,
+    "multihead-attention/heads": _multihead_heads,
     "simplified-attention/data-flow": _simplified_flow,
     "self-attention/data-flow": _trainable_flow,
     "self-attention/training-before-after": _training_before_after,
     "memory-efficient-attention/cost": _memory_cost,
     "memory-efficient-attention/causal-blocks": _causal_blocks,
     "memory-efficient-attention/benchmark": _benchmark,
+}
+
+
+# Figures whose panels sit side by side also come with the panels stacked, `<name>-narrow.svg`
+# and `<name>-dark-narrow.svg`, which a narrow screen shows instead (hooks/responsive_figures.py):
+# scaled down to a phone's width, side-by-side panels would have unreadably small text.
+NARROW_SUFFIX = "-narrow"
+NARROW_FIGURES: dict[str, Callable[[], Figure]] = {
+    "simplified-attention/embeddings-and-context": lambda: _simplified_embeddings_and_context(stacked=True),
+    "self-attention/unscaled-vs-scaled": lambda: _unscaled_vs_scaled(stacked=True),
 }
 
 
@@ -253,13 +275,17 @@ def figure_paths() -> list[str]:
     return [f"{FIGURE_DIR}/{name}{suffix}.svg" for name in FIGURES for suffix in SCHEMES]
 
 
-def cached_svg(name: str, suffix: str, fingerprint: str) -> bytes:
-    """The SVG of one figure variant from `.cache/figures/`, drawn and stored on a miss."""
+def cached_svg(name: str, suffix: str, fingerprint: str, draw: Callable[[], Figure] | None = None) -> bytes:
+    """The SVG of one figure variant from `.cache/figures/`, drawn and stored on a miss.
+
+    `suffix` is a scheme's suffix, optionally followed by `NARROW_SUFFIX` (then `draw`
+    draws the narrow variant).
+    """
     key = hashlib.sha256(f"{fingerprint}\0{name}\0{suffix}".encode()).hexdigest()
     path = _cache.CACHE_DIR / "figures" / f"{key}.svg"
     if path.is_file():
         return path.read_bytes()
-    content = render_svg(FIGURES[name], SCHEMES[suffix])
+    content = render_svg(draw or FIGURES[name], SCHEMES[suffix.removesuffix(NARROW_SUFFIX)])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return content
@@ -271,4 +297,9 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
         for suffix, style in SCHEMES.items():
             content = cached_svg(name, suffix, fingerprint) if fingerprint else render_svg(draw, style)
             files.append(File.generated(config, f"{FIGURE_DIR}/{name}{suffix}.svg", content=content))
+    for name, draw in NARROW_FIGURES.items():
+        for suffix, style in SCHEMES.items():
+            narrow = f"{suffix}{NARROW_SUFFIX}"
+            content = cached_svg(name, narrow, fingerprint, draw) if fingerprint else render_svg(draw, style)
+            files.append(File.generated(config, f"{FIGURE_DIR}/{name}{narrow}.svg", content=content))
     return files

@@ -26,12 +26,15 @@ hook also puts a "run this chapter as a notebook" note under each chapter's titl
 
 from __future__ import annotations
 
+import base64
 import doctest
+import html
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import nbformat
 import yaml
@@ -42,9 +45,10 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 try:  # `python -m mkdocs` from the repository root, and the tests
-    from hooks import _cache
+    from hooks import _cache, package_wheel
 except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
     import _cache  # type: ignore[no-redef]
+    import package_wheel  # type: ignore[no-redef]
 
 CHAPTER_SECTION = "Chapters"  # the nav section that lists the chapters, in reading order
 API_SECTION = "API reference"  # chapter API pages are added to it, after its index page
@@ -57,16 +61,45 @@ _chapters: tuple[str, ...] = ()
 # two builds at once (a test run beside `mkdocs serve`) never read each other's files.
 _output_root: Path | None = None
 
-_FENCE_OPEN = re.compile(r"^(`{3,})python[ \t]*$")
+_FENCE_OPEN = re.compile(r"^(?P<indent>[ ]*)(?P<ticks>`{3,})python[ \t]*$")
 _FIGURE = re.compile(r"<figure\b.*?</figure>", re.DOTALL)
 _FIGCAPTION = re.compile(r"<figcaption>(.*?)</figcaption>", re.DOTALL)
+_FIGURE_ALT = re.compile(r"!\[([^\]]*)\]\(figures/")
 _AUTOREF = re.compile(r"\[([^\]]+)\]\[(attention_lab(?:\.\w+)+)\]")
 _PAGE_LINK = re.compile(r"\]\((?!https?:|#)([\w./-]+?)\.md(#[\w-]+)?\)")
 _HEADING_ID = re.compile(r"[ \t]*\{[ \t]*#[\w-]+[ \t]*\}[ \t]*$", re.MULTILINE)
-_ADMONITION = re.compile(r'^(!!!|\?\?\?\+?)[ \t]+(\w+)(?:[ \t]+"([^"]*)")?[ \t]*$')
+_ADMONITION = re.compile(r'^(?P<marker>!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
 _SOLUTION = re.compile(r'^(?P<indent>[ \t]*)\?\?\?\+?[ \t]+success[ \t]+"Solution"[ \t]*$')
 _CHECK_CALL = re.compile(r"^[ \t]*(?:>>> )?(check\(.*\))[ \t]*$")
 ANSWER_CELL = "answer = ...  # your answer here"
+# Site-only prose that would be false in a notebook (its outputs are not compared there).
+_SITE_ONLY_PARAGRAPH = re.compile(r"^Every code block on this page runs in the test suite\b")
+# Where each notebook cell came from, in its metadata (read back when the page is rendered).
+METADATA_KEY = "attention_lab"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A Material admonition (`!!! kind "title"`) or collapsible block (`??? kind "title"`)."""
+
+    number: int  # its position among the chapter's boxes, so two neighbouring boxes stay apart
+    kind: str  # note, warning, tip, ...
+    title: str
+    collapsible: bool  # `???` or `???+`
+    open: bool  # `???+` (or any `!!!`)
+
+    def as_metadata(self) -> dict[str, object]:
+        return {"number": self.number, "kind": self.kind, "title": self.title,
+                "collapsible": self.collapsible, "open": self.open}  # fmt: skip
+
+
+class ChapterCell(NamedTuple):
+    """One cell cut from a chapter: its kind, its source and the box it sits in, if any."""
+
+    kind: str  # "markdown" or "code"
+    source: str
+    box: Box | None = None
+    figure_alt: str | None = None  # for a code cell that displays a figure: the page's alt text
 
 
 class _IgnoreTags(yaml.SafeLoader):
@@ -183,7 +216,7 @@ def _plain_markdown(text: str, *, site_url: str, api_pages: dict[str, str]) -> s
 
     def figure_caption(match: re.Match[str]) -> str:
         caption = _FIGCAPTION.search(match.group(0))
-        return f"*Figure: {caption.group(1).strip()}* (the code below draws it)" if caption else ""
+        return f"*Figure: {caption.group(1).strip()}*" if caption else ""
 
     def autoref(match: re.Match[str]) -> str:
         title, identifier = match.groups()
@@ -205,7 +238,7 @@ def _admonitions_as_quotes(text: str) -> str:
         match = _ADMONITION.match(line)
         if match:
             inside = True
-            out.append(f"> **{match.group(3) or match.group(2).capitalize()}**")
+            out.append(f"> **{match.group('title') or match.group('kind').capitalize()}**")
             out.append(">")
         elif inside and (line.startswith("    ") or not line.strip()):
             out.append(("> " + line[4:]).rstrip())
@@ -215,13 +248,26 @@ def _admonitions_as_quotes(text: str) -> str:
     return "\n".join(out)
 
 
-def _doctest_cells(body: str) -> list[str]:
+def _as_quote(text: str, title: str | None) -> str:
+    """Prose inside a box, for Jupyter: a block quote, headed by the box's bold title."""
+    lines = ([f"**{title}**", ""] if title is not None else []) + text.split("\n")
+    return "\n".join(("> " + line).rstrip() for line in lines)
+
+
+def _without_site_only_prose(text: str) -> str:
+    """Drop paragraphs that are only true on the site (e.g. that its outputs are compared)."""
+    paragraphs = re.split(r"\n[ \t]*\n", text)
+    return "\n\n".join(p for p in paragraphs if not _SITE_ONLY_PARAGRAPH.match(p.strip()))
+
+
+def _doctest_cells(body: str) -> list[tuple[str, bool]]:
     """Code cells from a doctest block: prompts removed, expected output dropped.
 
-    An example whose expected output is an exception becomes a `try`/`except`
+    Each cell comes with whether its last output is a matplotlib figure. An
+    example whose expected output is an exception becomes a `try`/`except`
     that prints the error, so the notebook shows it and still runs on.
     """
-    cells: list[str] = []
+    cells: list[tuple[str, bool]] = []
     pending: list[str] = []
     for example in doctest.DocTestParser().get_examples(body):
         source = example.source.rstrip("\n")
@@ -230,10 +276,10 @@ def _doctest_cells(body: str) -> list[str]:
             source = f"try:\n{indented}\nexcept Exception as error:\n    print(f\"{{type(error).__name__}}: {{error}}\")"
         pending.append(source)
         if example.want or example.exc_msg is not None:
-            cells.append("\n".join(pending))
+            cells.append(("\n".join(pending), example.want.startswith("<Figure ")))
             pending = []
     if pending:
-        cells.append("\n".join(pending))
+        cells.append(("\n".join(pending), False))
     return cells
 
 
@@ -271,67 +317,140 @@ def blank_exercise_solutions(markdown: str) -> str:
     return "\n".join(out)
 
 
-def split_chapter(markdown: str) -> list[tuple[str, str]]:
-    """Split a chapter into `("markdown" | "code", source)` cells, in page order."""
-    cells: list[tuple[str, str]] = []
+def _dedent(line: str, indent: int) -> str:
+    return line[indent:] if line[:indent].strip() == "" else line.lstrip(" ")
+
+
+def split_chapter(markdown: str) -> list[ChapterCell]:
+    """Split a chapter into markdown and code cells, in page order.
+
+    A python fence may sit at the margin or be indented inside a box
+    (`??? note "Checked on every build"` with a 4-space body), as sybil
+    collects it either way: it becomes code cells, dedented, marked with its box.
+    """
+    cells: list[ChapterCell] = []
     prose: list[str] = []
+    box: Box | None = None
+    boxes = 0
+    pending_alt: str | None = None
+
+    def flush_prose() -> None:
+        text = "\n".join(_dedent(line, 4) if box is not None else line for line in prose).strip()
+        if text:
+            cells.append(ChapterCell("markdown", text, box))
+        prose.clear()
+
     lines = markdown.split("\n")
     index = 0
     while index < len(lines):
-        opening = _FENCE_OPEN.match(lines[index])
-        if not opening:
-            prose.append(lines[index])
+        line = lines[index]
+        admonition = _ADMONITION.match(line)
+        if admonition:
+            flush_prose()
+            boxes += 1
+            marker = admonition.group("marker")
+            box = Box(boxes, admonition.group("kind"), admonition.group("title") or admonition.group("kind").capitalize(),
+                      collapsible=marker.startswith("???"), open=marker != "???")  # fmt: skip
             index += 1
             continue
-        end = next(i for i in range(index + 1, len(lines)) if lines[i].strip() == opening.group(1))
-        body = "\n".join(lines[index + 1 : end])
-        if "\n".join(prose).strip():
-            cells.append(("markdown", "\n".join(prose).strip()))
-        prose = []
+        if box is not None and line.strip() and not line.startswith("    "):
+            flush_prose()  # the box ends at the first line back at the margin
+            box = None
+        if alts := _FIGURE_ALT.findall(line):
+            pending_alt = alts[0]  # the newest figure: one drawn only by the hook (a diagram) has no cell
+        opening = _FENCE_OPEN.match(line)
+        if not opening:
+            prose.append(line)
+            index += 1
+            continue
+        indent, ticks = len(opening.group("indent")), opening.group("ticks")
+        end = next(i for i in range(index + 1, len(lines)) if lines[i].strip() == ticks)
+        body = "\n".join(_dedent(body_line, indent) for body_line in lines[index + 1 : end])
+        flush_prose()
         if body.lstrip().startswith(">>>"):
-            cells.extend(("code", source) for source in _doctest_cells(body))
+            for source, shows_figure in _doctest_cells(body):
+                alt = pending_alt if shows_figure else None
+                pending_alt = None if shows_figure else pending_alt
+                cells.append(ChapterCell("code", source, box, alt))
         else:
-            cells.append(("code", body.strip("\n")))
+            cells.append(ChapterCell("code", body.strip("\n"), box))
         index = end + 1
-    if "\n".join(prose).strip():
-        cells.append(("markdown", "\n".join(prose).strip()))
+    flush_prose()
     return cells
 
 
+def setup_source(wheel_url: str) -> str:
+    """The notebook's first code cell: install the package from the site if it is missing."""
+    return (
+        "# Set-up: install attention_lab (with matplotlib) from the site if it is missing,\n"
+        "# and draw figures inline as SVG.\n"
+        "import importlib.util\n"
+        "\n"
+        'if importlib.util.find_spec("attention_lab") is None:\n'
+        f'    %pip install --quiet "attention-lab[plot] @ {wheel_url}"\n'
+        "import matplotlib\n"
+        "\n"
+        'matplotlib.rcParams["svg.fonttype"] = "none"  # text in figures stays text: small and sharp\n'
+        "%matplotlib inline\n"
+        '%config InlineBackend.figure_formats = ["svg"]\n'
+        '%config InlineBackend.print_figure_kwargs = {"bbox_inches": None}  # each figure at its own size'
+    )
+
+
 def chapter_to_notebook(
-    markdown: str, *, chapter_url: str, site_url: str, api_pages: dict[str, str]
+    markdown: str, *, chapter_url: str, site_url: str, api_pages: dict[str, str], wheel_url: str | None = None
 ) -> nbformat.NotebookNode:
     """Build the notebook of one chapter (see the module docstring for the rules)."""
     markdown = blank_exercise_solutions(markdown)
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
-    cells = [
-        nbformat.v4.new_markdown_cell(
-            f"*Generated from the chapter page [{chapter_url}]({chapter_url}); every output shown "
-            "there is checked by the test suite. Run it with the `attention_lab` package installed "
-            "(`make serve` in a clone of the repository sets up `.venv`, a kernel with it).*"
-        ),
-        nbformat.v4.new_code_cell("%matplotlib inline"),
-    ]
-    for kind, source in split_chapter(markdown):
-        if kind == "markdown":
-            cells.append(nbformat.v4.new_markdown_cell(_plain_markdown(source, site_url=site_url, api_pages=api_pages)))
+    chapter = split_chapter(markdown)
+    title = ""
+    if chapter and chapter[0].kind == "markdown" and chapter[0].source.startswith("# ") and chapter[0].box is None:
+        title, _, rest = chapter[0].source.partition("\n")
+        chapter[0] = chapter[0]._replace(source=rest.strip())
+    preamble = nbformat.v4.new_markdown_cell(
+        (f"{title}\n\n" if title else "")
+        + f"*This notebook is generated from [the chapter's page on the Attention Lab site]({chapter_url}), "
+        "where every printed output is checked on every build. Run all cells from the top: the first one "
+        "installs the `attention_lab` package from the site if your environment does not have it.*"
+    )
+    setup = nbformat.v4.new_code_cell(setup_source(wheel_url or packaged_wheel_url(site_url)))
+    setup.metadata[METADATA_KEY] = {"role": "setup"}
+    cells = [preamble, setup]
+    opened: set[int] = set()
+    for cell in chapter:
+        if cell.kind == "markdown":
+            source = _without_site_only_prose(_plain_markdown(cell.source, site_url=site_url, api_pages=api_pages))
+            if not source.strip():
+                continue
+            if cell.box is not None:
+                source = _as_quote(source, None if cell.box.number in opened else cell.box.title)
+            new = nbformat.v4.new_markdown_cell(source)
         else:
-            cells.append(nbformat.v4.new_code_cell(source))
-    # Markdown holds the title as the first heading: put it first, above the generated-from note.
-    title_cell = cells[2] if len(cells) > 2 and cells[2].cell_type == "markdown" else None
-    if title_cell is not None and title_cell.source.startswith("# "):
-        title, _, rest = title_cell.source.partition("\n")
-        cells[0].source = f"{title}\n\n{cells[0].source}"
-        title_cell.source = rest.strip()
-        if not title_cell.source:
-            del cells[2]
+            new = nbformat.v4.new_code_cell(cell.source)
+            if cell.box is not None and cell.box.number not in opened:  # a box that opens with code
+                cells.append(nbformat.v4.new_markdown_cell(f"> **{cell.box.title}**"))
+                cells[-1].metadata[METADATA_KEY] = {"box": cell.box.as_metadata(), "role": "box-title"}
+            if cell.box is not None and cell.box.collapsible and not cell.box.open:
+                new.metadata["jupyter"] = {"source_hidden": True}  # collapsed, as on the page
+            if cell.figure_alt:
+                new.metadata[METADATA_KEY] = {"figure_alt": cell.figure_alt}
+        if cell.box is not None:
+            new.metadata.setdefault(METADATA_KEY, {})["box"] = cell.box.as_metadata()
+            opened.add(cell.box.number)
+        cells.append(new)
     notebook.cells = cells
     for number, cell in enumerate(notebook.cells):
         cell["id"] = f"cell-{number}"
     nbformat.validate(notebook)
     return notebook
+
+
+def packaged_wheel_url(site_url: str) -> str:
+    """The URL of the package's wheel on the site (see `hooks/package_wheel.py`)."""
+    return package_wheel.wheel_url(site_url)
 
 
 def api_reference_pages(docs_dir: Path) -> dict[str, str]:
@@ -379,6 +498,7 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
             chapter_url=_site_link(site_url, Path(chapter).with_suffix("").as_posix(), None),
             site_url=site_url,
             api_pages=api_pages,
+            wheel_url=packaged_wheel_url(site_url),
         )
         if fingerprint is not None:
             notebook.metadata["attention_lab"] = {"build_fingerprint": fingerprint}
@@ -397,6 +517,169 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
             )
         )
     return files
+
+
+# ---------------------------------------------------------------------------------------------
+# The notebook pages of the site: mkdocs-jupyter's HTML, made to look like the rest of the site.
+#
+# mkdocs-jupyter renders each notebook with JupyterLab's markup, ~600 KB of inlined JupyterLab
+# CSS and its own code colours. `on_page_content` rewrites that HTML: no inlined CSS (a small
+# stylesheet of ours, docs/stylesheets/notebook.css, loaded by overrides/notebook.html), code
+# cells as Material code blocks (its highlighting, both schemes, its copy button), boxes as
+# Material admonitions, the set-up cell left out, figures as light and dark SVG files with
+# the chapter's alt text. The math scripts mkdocs-jupyter writes are left as they are.
+
+NOTEBOOK_TEMPLATE = "notebook.html"  # overrides/notebook.html
+_DARK_FOREGROUND = "#e6e6e6"  # text and lines of a figure on the dark scheme's background
+_SVG_DATA = "data:image/svg+xml;base64,"
+
+
+def dark_svg(svg: str) -> str:
+    """A matplotlib SVG drawn for a light page, recoloured for a dark one.
+
+    Black (matplotlib writes no fill for black) becomes light, white areas
+    become transparent; heatmap cell labels (group id `heatmap-cell-label`, see
+    `attention_lab.plotting`) keep their colour, chosen for the cell beneath.
+    """
+    style = (f"<style>svg {{ fill: {_DARK_FOREGROUND}; }} "
+             'g[id^="heatmap-cell-label"] { fill: #000000; }</style>')  # fmt: skip
+    svg = re.sub(r"(<svg\b[^>]*>)", lambda m: m.group(1) + style, svg, count=1)
+    svg = svg.replace("stroke: #000000", f"stroke: {_DARK_FOREGROUND}")
+    return re.sub(r"<path\b[^>]*>", lambda m: m.group(0).replace("fill: #ffffff", "fill: none"), svg)
+
+
+def _cell_metadata(notebook: nbformat.NotebookNode) -> dict[str, dict[str, Any]]:
+    return {cell["id"]: dict(cell.metadata.get(METADATA_KEY, {})) for cell in notebook.cells}
+
+
+def _prompt(cell: Any, selector: str) -> str:
+    prompt = cell.select_one(selector)
+    text = prompt.get_text(strip=True) if prompt is not None else ""
+    return f'<div class="jp-InputPrompt nb-prompt" aria-hidden="true">{text}</div>' if text else ""
+
+
+def _markdown_html(cell: Any, meta: dict[str, Any]) -> str:
+    rendered = cell.select_one(".jp-RenderedMarkdown")
+    if rendered is None:
+        return ""
+    if "box" in meta:  # prose of a box: Jupyter's block quote and bold title -> the admonition's body
+        quote = rendered.find("blockquote", recursive=False)
+        if quote is not None:
+            first = quote.find(["p"], recursive=False)
+            if first is not None and first.get_text(strip=True) == meta["box"]["title"] and first.find("strong"):
+                first.decompose()
+            quote.unwrap()
+    for anchor in rendered.select("a.anchor-link"):  # nbconvert's permalinks -> Material's, shown on hover
+        anchor["class"] = ["headerlink"]
+        anchor["title"] = "Permanent link"
+    return rendered.decode_contents().strip()
+
+
+def _figure_files(svg: str, name: str, out_dir: Path) -> tuple[str, str]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.svg").write_text(svg, encoding="utf-8")
+    (out_dir / f"{name}-dark.svg").write_text(dark_svg(svg), encoding="utf-8")
+    return f"{name}.svg", f"{name}-dark.svg"
+
+
+def _output_html(output: Any, meta: dict[str, Any], figure_name: str, out_dir: Path) -> str:
+    """One output of a code cell: text that scrolls sideways, or a figure for each scheme."""
+    alt = html.escape(str(meta.get("figure_alt") or "A figure drawn by the code above."), quote=True)
+    image = output.find("img")
+    if image is not None and str(image.get("src", "")).startswith(_SVG_DATA):
+        svg = base64.b64decode(str(image["src"])[len(_SVG_DATA) :]).decode("utf-8")
+        light, dark = _figure_files(svg, figure_name, out_dir)
+        # tabindex: on a phone the figure keeps its size and scrolls sideways (docs/stylesheets/notebook.css)
+        return (f'<div class="nb-figure" tabindex="0"><img src="{light}#only-light" alt="{alt}" loading="lazy">'
+                f'<img src="{dark}#only-dark" alt="{alt}" loading="lazy"></div>')  # fmt: skip
+    if image is not None:
+        image["alt"] = alt
+        return f'<div class="nb-figure">{image}</div>'
+    pre = output.find("pre")
+    if pre is not None:  # a text output: scrolls, never wraps mid-number; focusable to scroll by keyboard
+        return f'<pre class="nb-text" tabindex="0">{pre.decode_contents()}</pre>'
+    return f'<div class="nb-rich">{output.decode_contents()}</div>'
+
+
+def _code_html(cell: Any, meta: dict[str, Any], cell_id: str, out_dir: Path) -> str:
+    code = cell.select_one(".highlight-ipynb pre")
+    source = code.decode_contents() if code is not None else ""
+    source = source.removeprefix("<span></span>")
+    parts = [
+        '<div class="jp-InputArea nb-input">',
+        _prompt(cell, ".jp-InputPrompt"),
+        f'<div class="language-python highlight"><pre><span></span><code>{source}</code></pre></div>',
+        "</div>",
+    ]
+    for number, child in enumerate(cell.select(".jp-OutputArea-child")):
+        output = child.select_one(".jp-OutputArea-output")
+        if output is None:
+            continue
+        shown = _output_html(output, meta, f"{cell_id}-{number}", out_dir)
+        if shown.startswith('<div class="nb-figure"'):  # a figure takes the whole width, no prompt
+            parts += ['<div class="jp-OutputArea nb-output nb-output--figure">', shown, "</div>"]
+        else:
+            parts += ['<div class="jp-OutputArea nb-output">', _prompt(child, ".jp-OutputPrompt"), shown, "</div>"]
+    return "".join(parts)
+
+
+def _box_open(box: dict[str, Any]) -> str:
+    kind, title = html.escape(box["kind"]), html.escape(box["title"])
+    if box["collapsible"]:
+        return f'<details class="{kind}"{" open" if box["open"] else ""}><summary>{title}</summary>'
+    return f'<div class="admonition {kind}"><p class="admonition-title">{title}</p>'
+
+
+def _box_close(box: dict[str, Any]) -> str:
+    return "</details>" if box["collapsible"] else "</div>"
+
+
+def notebook_page_html(content: str, notebook: nbformat.NotebookNode, out_dir: Path) -> str:
+    """Rewrite mkdocs-jupyter's HTML of a notebook (see the comment above); figures go to `out_dir`."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(content, "html.parser")
+    metadata = _cell_metadata(notebook)
+    kept_scripts = [str(script) for script in soup.find_all("script")
+                    if "katex" in str(script.get("src", "")) or script.get("type") == "text/x-mathjax-config"]  # fmt: skip
+    widget_state = [str(s) for s in soup.find_all("script", type="application/vnd.jupyter.widget-state+json")]
+    parts: list[str] = []
+    box: dict[str, Any] | None = None
+    for cell in soup.select('[id^="cell-id="]'):
+        cell_id = str(cell["id"]).removeprefix("cell-id=")
+        meta = metadata.get(cell_id, {})
+        if meta.get("role") == "setup":
+            continue  # plumbing: in the downloaded notebook, not on the page
+        cell_box = meta.get("box")
+        if box is not None and (cell_box is None or cell_box["number"] != box["number"]):
+            parts.append(_box_close(box))
+            box = None
+        if cell_box is not None and box is None:
+            box = cell_box
+            parts.append(_box_open(box))
+        if meta.get("role") == "box-title":
+            continue
+        if "jp-MarkdownCell" in cell.get("class", []):
+            parts.append(f'<div class="jp-Cell jp-MarkdownCell nb-cell">{_markdown_html(cell, meta)}</div>')
+        else:
+            parts.append(f'<div class="jp-Cell jp-CodeCell nb-cell">{_code_html(cell, meta, cell_id, out_dir)}</div>')
+    if box is not None:
+        parts.append(_box_close(box))
+    return "\n".join([*kept_scripts, '<div class="jp-Notebook nb-notebook">', *parts, "</div>", *widget_state])
+
+
+def _is_notebook_page(page: Page) -> bool:
+    return page.file.src_uri.startswith(f"{NOTEBOOK_DIR}/") and page.file.src_uri.endswith(".ipynb")
+
+
+@event_priority(-50)  # after mkdocs-jupyter has rendered the notebook
+def on_page_content(content: str, page: Page, config: MkDocsConfig, **_: Any) -> str:
+    if not _is_notebook_page(page) or page.file.abs_src_path is None:
+        return content
+    notebook = nbformat.read(page.file.abs_src_path, as_version=4)
+    page.meta["template"] = NOTEBOOK_TEMPLATE
+    out_dir = Path(config.site_dir) / Path(page.file.dest_uri).parent
+    return notebook_page_html(content, notebook, out_dir)
 
 
 @event_priority(50)  # before Material's search plugin indexes the page

@@ -173,6 +173,9 @@ _SYMBOLS = {
     r"\omega": "ω", r"\Omega": "Ω", r"\alpha": "α", r"\delta": "δ", r"\partial": "∂", r"\infty": "∞",
     r"\cdot": "·", r"\times": "×", r"\pm": "±", r"\in": "∈", r"\sum": "Σ", r"\dots": "…", r"\ldots": "…",
     r"\top": "ᵀ", r"\exp": "exp", r"\max": "max", r"\log": "log", r"\qquad": "  ", r"\quad": " ",
+    r"\ell": "ℓ", r"\le": "≤", r"\leq": "≤", r"\ge": "≥", r"\geq": "≥", r"\neq": "≠", r"\approx": "≈",
+    r"\to": "→", r"\rightarrow": "→", r"\leftarrow": "←", r"\mapsto": "↦", r"\sigma": "σ", r"\tau": "τ",
+    r"\lambda": "λ", r"\mu": "μ", r"\beta": "β", r"\gamma": "γ", r"\epsilon": "ε", r"\theta": "θ",
     r"\,": " ", r"\;": " ", r"\ ": " ", r"\!": "", r"\Big": "", r"\big": "", r"\left": "", r"\right": "",
 }  # fmt: skip
 _ONE_ARGUMENT = re.compile(r"\\(operatorname|mathrm|mathbf|text|tilde|mathbb|sqrt)\{([^{}]*)\}")
@@ -200,6 +203,8 @@ def readable_math(latex: str) -> str:
     for command in sorted(_SYMBOLS, key=len, reverse=True):
         text = re.sub(re.escape(command) + (r"(?![A-Za-z])" if command[-1].isalpha() else ""), _SYMBOLS[command], text)
     text = text.replace("^ᵀ", "ᵀ").replace("{", "").replace("}", "")
+    text = re.sub(r"\\[,;:! ]", " ", text)  # LaTeX spacing commands
+    text = re.sub(r"\\([A-Za-z]+)", r"\1", text)  # any command not mapped above reads as its name
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -17,6 +17,9 @@ import attention_lab
 import attention_lab.plotting
 from attention_lab import (
     CausalSelfAttention,
+    MultiHeadAttention,
+    MultiHeadAttentionWrapper,
+    MultiHeadWeights,
     ProjectionWeights,
     SelfAttentionLinear,
     SelfAttentionParams,
@@ -34,6 +37,9 @@ from attention_lab import (
     mask_scores,
     masked_attention,
     masked_softmax,
+    merge_heads,
+    multihead_parameter_count,
+    multihead_self_attention,
     naive_softmax,
     padding_mask,
     project,
@@ -44,6 +50,8 @@ from attention_lab import (
     simplified_attention_for_query,
     simplified_self_attention,
     softmax,
+    split_heads,
+    to_torch_multihead,
     trainable_attention_for_query,
     trainable_self_attention,
 )
@@ -74,6 +82,9 @@ NAN, INF = float("nan"), float("inf")
 F8 = torch.float8_e4m3fn
 SUPPORTED = "torch.float16, torch.bfloat16, torch.float32 or torch.float64"
 PARAMS = SelfAttentionParams(3, 4, seed=0)
+MHA = MultiHeadAttention(6, 2, seed=0)
+IDENTITY_6 = MultiHeadWeights(*(torch.eye(6) for _ in range(4)), out_bias=None)
+BATCH_6 = torch.ones(2, 5, 6)
 LINEAR = SelfAttentionLinear(3, 4, seed=0)
 CAUSAL = CausalSelfAttention(3, 4, dropout=0.5, seed=0)  # in training mode, as every new module
 MASK = "a boolean tensor (True = may attend, False = masked out)"
@@ -207,6 +218,20 @@ CASES: dict[str, Bad] = {
     "causal forward no generator": Bad(lambda: CAUSAL(X), ValueError, "generator", "torch.Generator while dropout is active", "got None"),
     "causal forward mask int": Bad(lambda: CAUSAL(X, mask=causal_mask(6).int(), generator=torch.Generator()), TypeError, "mask", MASK, "torch.int32"),
     "causal forward batch E": Bad(lambda: CAUSAL(torch.ones(2, 6, 5)), ValueError, "inputs and the module", "same embedding size E", "got 5 and 3"),
+    # --- chapter 4: multi-head attention ------------------------------------------------------
+    "mha heads do not divide E": Bad(lambda: MultiHeadAttention(6, 4, seed=0), ValueError, "num_heads", "E must be divisible by num_heads", "got E=6 and num_heads=4"),
+    "mha inputs size": Bad(lambda: MHA(torch.ones(2, 5, 4)), ValueError, "inputs and the module", "same embedding size E", "got 4 and 6"),
+    "mha mask shape": Bad(lambda: MHA(BATCH_6, mask=torch.ones(3, 5, 5, dtype=torch.bool)), ValueError, "mask", "broadcast to the scores' shape (B, L, L) = (2, 5, 5)", "got shape (3, 5, 5)"),
+    "wrapper heads float": Bad(lambda: MultiHeadAttentionWrapper(6, 3, 2.0, seed=0), TypeError, "num_heads", "a positive int", "got float"),
+    "wrapper inputs size": Bad(lambda: MultiHeadAttentionWrapper(6, 3, 2, seed=0)(torch.ones(5, 3)), ValueError, "inputs and the module", "same embedding size E", "got 3 and 6"),
+    "function weights not a tuple": Bad(lambda: multihead_self_attention(BATCH_6, torch.eye(6), 2), TypeError, "multihead_weights", "MultiHeadWeights(query, key, value, out, out_bias)", "got Tensor"),
+    "function out shape": Bad(lambda: multihead_self_attention(BATCH_6, IDENTITY_6._replace(out=torch.eye(4)), 2), ValueError, "multihead_weights.out", "(E, E) = (6, 6)", "got (4, 4)"),
+    "function inputs size": Bad(lambda: multihead_self_attention(torch.ones(5, 4), IDENTITY_6, 2), ValueError, "inputs and multihead_weights", "same embedding size E", "got 4 and 6"),
+    "load bias missing": Bad(lambda: MHA.load_multihead_weights(MultiHeadWeights(*(torch.eye(6) for _ in range(4)), out_bias=None)), ValueError, "out_bias", "the module has an output bias", "got None"),
+    "split heads": Bad(lambda: split_heads(BATCH_6, 4), ValueError, "num_heads", "E must be divisible by num_heads", "got E=6 and num_heads=4"),
+    "merge heads 2-D": Bad(lambda: merge_heads(torch.ones(5, 6)), ValueError, "tensor", "(..., heads, L, H) (3-D or more)", "got shape (5, 6) (2-D)"),
+    "parameter count heads": Bad(lambda: multihead_parameter_count(768, 10), ValueError, "num_heads", "E must be divisible by num_heads", "got E=768 and num_heads=10"),
+    "to_torch not our module": Bad(lambda: to_torch_multihead(PARAMS), TypeError, "module", "attention_lab.MultiHeadAttention", "got SelfAttentionParams"),
     # --- chapter 5 ------------------------------------------------------------------------
     "tiled block_size 0": Bad(lambda: tiled_attention(X, X, X, block_size=0), ValueError, "block_size", "a positive int", "got 0"),
     "tiled block_size float": Bad(lambda: tiled_attention(X, X, X, block_size=2.0), TypeError, "block_size", "a positive int", "got float"),
@@ -270,7 +295,7 @@ def test_the_table_is_large_and_covers_the_public_api() -> None:
     covered = {name for name in [*attention_lab.__all__, *attention_lab.plotting.__all__] if name in sources}
     not_callable = {
         "TOKENS", "AttentionResult", "ProjectionWeights", "Projections", "AttentionBlock", "OnlineSoftmaxStep",
-        "AttentionTraining",
+        "AttentionTraining", "MultiHeadResult",
     }
     missing = set(attention_lab.__all__) - not_callable - covered
     assert not missing, missing

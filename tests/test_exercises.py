@@ -19,9 +19,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from nbclient import NotebookClient
+from torch import nn
 
 import conftest
 from attention_lab import (
+    MultiHeadAttention,
     ProjectionWeights,
     SelfAttentionLinear,
     SelfAttentionParams,
@@ -79,9 +81,13 @@ def chapter_weights() -> ProjectionWeights:
     return init_projection_weights(3, 4, seed=123)
 
 
-def tied_scores() -> torch.Tensor:
+QUARTER_TURN = torch.tensor([[0.0, 1.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, -1.0, 0.0]])
+
+
+def turned_scores() -> torch.Tensor:
+    """Exercise 2.3, unscaled: keys are the queries turned, K = Q R."""
     q = inputs() @ chapter_weights().query  # (L, H)
-    return q @ q.T
+    return q @ (q @ QUARTER_TURN).T
 
 
 def scaled_scores() -> torch.Tensor:
@@ -105,10 +111,55 @@ def copied_linear(transform: Callable[[torch.Tensor], torch.Tensor], order: tupl
     return linear
 
 
-def attend_along(direction: list[float], factor: float) -> ProjectionWeights:
-    """W_q with every row `factor * direction`, W_k = W_v = I: every query looks along `direction`."""
+def attend_along(direction: list[float], factor: float, hidden: int = 4) -> ProjectionWeights:
+    """W_q with every row `factor * direction` then zero columns, W_k = W_v = I padded: (3, hidden) each.
+
+    Every query is a positive multiple of `direction` (for the six positive embeddings), so every
+    token attends to the token whose embedding leads along `direction`.
+    """
     d = torch.tensor(direction)
-    return ProjectionWeights(factor * torch.ones(3, 1) * d, torch.eye(3), torch.eye(3))
+    w_q = torch.zeros(3, hidden)
+    w_q[:, :3] = factor * torch.ones(3, 1) * d
+    return ProjectionWeights(w_q, torch.eye(3, hidden), torch.eye(3, hidden))
+
+
+def one_to_step(factor: float) -> ProjectionWeights:
+    """Exercise 2.4 as a learner solves it: keys x_1 - x_0, the query of 'one' `factor` * x_0."""
+    w_q, w_k = torch.zeros(3, 4), torch.zeros(3, 4)
+    w_q[0, 0] = factor
+    w_k[:, 0] = torch.tensor([-1.0, 1.0, 0.0])
+    return ProjectionWeights(w_q, w_k, torch.eye(3, 4))
+
+
+def chapter_4_module() -> MultiHeadAttention:
+    return MultiHeadAttention(3, 3, seed=7)
+
+
+def heads_weights(torch_mask: torch.Tensor | None) -> torch.Tensor:
+    """Per-head weights (heads, L, L) of chapter 4's module, from nn.MultiheadAttention (True = masked out)."""
+    mha = copied_mha(lambda w: w.T)
+    with torch.no_grad():
+        _, weights = mha(inputs(), inputs(), inputs(), attn_mask=torch_mask, average_attn_weights=False)
+    return weights
+
+
+def copied_mha(
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    out: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    order: tuple[int, int, int] = (0, 1, 2),
+    in_bias: float = 0.0,
+) -> nn.MultiheadAttention:
+    """An nn.MultiheadAttention(3, 3) holding chapter 4's module, copied by hand as a learner would."""
+    ours = chapter_4_module()
+    mha = nn.utils.skip_init(nn.MultiheadAttention, 3, 3, batch_first=True)  # every parameter is set below
+    matrices = (ours.W_query, ours.W_key, ours.W_value)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.cat([transform(matrices[i]) for i in order]))
+        mha.in_proj_bias.fill_(in_bias)
+        mha.out_proj.weight.copy_((out or transform)(ours.W_out))
+        mha.out_proj.bias.copy_(ours.out_bias)
+    return mha
 
 
 def qkv() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -199,14 +250,19 @@ RIGHT: dict[str, Callable[[], object]] = {
     "1.5": lambda: F.softmax(cosine(), dim=1),
     "2.1": lambda: (3 * 768 * 64, 3 * (768 * 64 + 64)),
     "2.2": lambda: copied_linear(lambda w: w.T),
-    "2.3": lambda: tied_scores() / 2.0,
-    "2.4": lambda: attend_along([1.0, -1.0, -1.0], 2.0),
+    "2.3": lambda: turned_scores() / 2.0,
+    "2.4": lambda: one_to_step(30.0),
     "2.5": lambda: F.softmax(scaled_scores().masked_fill(~lower(), INF), dim=1),
     "3.1": lambda: 10 * 9 // 2,
     "3.2": lambda: renormalising_factor(3),
     "3.3": lambda: (0.3 / 0.75, 0.75 * (0.3 / 0.75)),
     "3.4": lambda: batch_mask(),
     "3.5": lambda: from_mha(),
+    "4.1": lambda: 4 * 1024 * 1024 + 4 * 1024,
+    "4.2": lambda: torch.arange(24.0).reshape(6, 4)[:, 2:4],
+    "4.3": lambda: torch.tensor([[0.0, 1, 6, 7], [2, 3, 8, 9], [4, 5, 10, 11]]),
+    "4.4": lambda: heads_weights(~lower())[:, 4].mean(dim=0),
+    "4.5": lambda: copied_mha(lambda w: w.T),
     "5.1": lambda: 2 * 32768**2 * 2 / 2**30,
     "5.2": lambda: (4.0, 3 * math.exp(-2) + math.exp(-3) + 1.0),
     "5.3": lambda: (8 * 8, 8 * 9 // 2),
@@ -248,16 +304,24 @@ MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
     ("2.2", "reshaped"): lambda: copied_linear(lambda w: w.reshape(4, 3)),
     ("2.2", "untouched"): lambda: SelfAttentionLinear(3, 4, seed=7),
     ("2.2", "mixed_up"): lambda: copied_linear(lambda w: w.T, order=(0, 2, 1)),
-    ("2.3", "unscaled"): tied_scores,
+    ("2.3", "unscaled"): turned_scores,
+    ("2.3", "sign_flipped"): lambda: (inputs() @ chapter_weights().query @ QUARTER_TURN) @ (inputs() @ chapter_weights().query).T / 2.0,  # K Qᵀ
+    ("2.3", "symmetric"): lambda: (inputs() @ chapter_weights().query @ QUARTER_TURN) @ (inputs() @ chapter_weights().query @ QUARTER_TURN).T / 2.0,
     ("2.3", "original_keys"): scaled_scores,
-    ("2.3", "weights"): lambda: F.softmax(tied_scores() / 2.0, dim=1),
-    ("2.3", "no_projection"): scores_1,
-    ("2.3", "divided_by_H"): lambda: tied_scores() / 4.0,
-    ("2.4", "reversed"): lambda: ProjectionWeights(  # keys along (0, 1, 1), where 'journey' leads: 'one' finds it
-        100.0 * torch.tensor([[1.0], [0.0], [0.0]]), torch.tensor([[0.0], [1.0], [1.0]]), torch.ones(3, 1)
+    ("2.3", "weights"): lambda: F.softmax(turned_scores() / 2.0, dim=1),
+    ("2.3", "divided_by_H"): lambda: turned_scores() / 4.0,
+    ("2.4", "reversed"): lambda: ProjectionWeights(  # keys x_0 - x_1, led by 'one'; query 40 x_1, long for 'step'
+        torch.tensor([[0.0, 0.0, 0.0, 0.0], [40.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]),
+        torch.tensor([[1.0, 0.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]),
+        torch.eye(3, 4),
     ),
-    ("2.4", "counted_from_1"): lambda: attend_along([-1.0, 1.0, 0.0], 10.0),  # everyone attends to 'step'
-    ("2.4", "unscaled_only"): lambda: attend_along([1.0, -1.0, -1.0], 1.0),
+    ("2.4", "counted_from_1"): lambda: ProjectionWeights(  # keys x_0 - x_1 - x_2, led by 'one'; query 40 x_0
+        40.0 * torch.eye(3, 4)[:, :1] * torch.eye(1, 4), torch.tensor([[1.0], [-1.0], [-1.0]]) * torch.eye(1, 4), torch.eye(3, 4)
+    ),
+    ("2.4", "chapter_pair"): lambda: ProjectionWeights(  # section 2.6's columns in hidden coordinate 2, padded to H = 4
+        torch.tensor([[0.0], [2.0], [2.0]]) * torch.eye(1, 4)[:, [3, 1, 0, 2]], torch.tensor([[1.0], [-1.0], [0.0]]) * torch.eye(1, 4)[:, [3, 1, 0, 2]], torch.eye(3, 4)
+    ),
+    ("2.4", "unscaled_only"): lambda: one_to_step(20.0),
     ("2.5", "future_kept"): lambda: F.softmax(
         scaled_scores().masked_fill(~torch.triu(torch.ones(6, 6, dtype=torch.bool)), INF), dim=1
     ),
@@ -288,6 +352,25 @@ MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
     ("3.5", "padding_on_queries"): lambda: from_mha(axis="queries"),
     ("3.5", "padding_not_inverted"): lambda: from_mha(padding=""),
     ("3.5", "attn_not_inverted"): lambda: from_mha(attn=""),
+    ("4.1", "no_biases"): lambda: 4 * 1024**2,
+    ("4.1", "out_bias_only"): lambda: 4 * 1024**2 + 1024,
+    ("4.1", "no_out_projection"): lambda: 3 * (1024**2 + 1024),
+    ("4.1", "head_squares"): lambda: 16 * 4 * 64 * 64 + 4 * 1024,
+    ("4.1", "per_head_full_size"): lambda: 16 * 3 * (1024**2 + 1024) + 1024**2 + 1024,
+    ("4.2", "view_only"): lambda: torch.arange(24.0).reshape(6, 4).view(2, 6, 2)[1],
+    ("4.2", "head_0"): lambda: torch.arange(24.0).reshape(6, 4)[:, :2],
+    ("4.2", "no_transpose"): lambda: torch.arange(24.0).reshape(6, 4).view(6, 2, 2)[1],
+    ("4.3", "reshape_only"): lambda: torch.arange(12.0).reshape(3, 4),
+    ("4.3", "heads_reversed"): lambda: torch.tensor([[6.0, 7, 0, 1], [8, 9, 2, 3], [10, 11, 4, 5]]),
+    ("4.3", "stacked_down"): lambda: torch.cat(list(torch.arange(12.0).reshape(2, 3, 2))),
+    ("4.4", "one_head"): lambda: heads_weights(~lower())[2, 4],
+    ("4.4", "summed"): lambda: heads_weights(~lower())[:, 4].sum(dim=0),
+    ("4.4", "not_causal"): lambda: heads_weights(None)[:, 4].mean(dim=0),
+    ("4.4", "polarity"): lambda: heads_weights(lower())[:, 4].mean(dim=0),
+    ("4.5", "not_transposed"): lambda: copied_mha(lambda w: w),
+    ("4.5", "out_not_transposed"): lambda: copied_mha(lambda w: w.T, out=lambda w: w),
+    ("4.5", "order"): lambda: copied_mha(lambda w: w.T, order=(1, 0, 2)),
+    ("4.5", "bias_kept"): lambda: copied_mha(lambda w: w.T, in_bias=0.1),
     ("5.1", "one_matrix"): lambda: 32768**2 * 2 / 2**30,
     ("5.1", "float32"): lambda: 2 * 32768**2 * 4 / 2**30,
     ("5.1", "bytes"): lambda: 2 * 32768**2 * 2,
@@ -373,7 +456,7 @@ def test_the_messages_name_what_went_wrong() -> None:
     """The wording the issue asks for, on the mistakes it names."""
     assert "your columns sum to 1, not your rows" in repr(check("1.4", MISTAKES[("1.4", "columns")]()))
     assert "did you forget the softmax?" in repr(check("1.4", longer_scores()))
-    assert "divide by √H" in repr(check("2.3", tied_scores()))
+    assert "divide by √H" in repr(check("2.3", turned_scores()))
     assert "indices count from 0" in repr(check("1.1", MISTAKES[("1.1", "counted_from_1")]()))
 
 
@@ -440,12 +523,21 @@ def test_a_module_with_one_wrong_weight_is_named_by_layer_row_and_column() -> No
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_projection_weights_get_how_far_short_they_fall(seed: int) -> None:
     generator = torch.Generator().manual_seed(seed)
-    answer = ProjectionWeights(*(torch.randn(3, 5, generator=generator) for _ in range(3)))
-    weight = float(trainable_self_attention(inputs(), answer).weights[1, 4])
+    answer = ProjectionWeights(*(torch.randn(3, 4, generator=generator) for _ in range(3)))
+    weight = float(trainable_self_attention(inputs(), answer).weights[4, 5])
     result = check("2.4", answer)
     assert result.verdict == "wrong", repr(result)
-    assert result.message.startswith(f"with your matrices 'journey' gives 'one' a weight of {weight:.4f}")
-    assert f"{0.5 - weight:.4f} short of 0.5" in result.message
+    assert result.message.startswith(f"with your matrices 'one' gives 'step' a weight of {weight:.4f}")
+    assert f"{0.9 - weight:.4f} short of 0.9" in result.message
+
+
+def test_a_query_too_short_for_0_9_is_told_to_grow() -> None:
+    result = check("2.4", one_to_step(10.0))  # 'step' leads, with 0.6234 scaled and 0.8982 unscaled
+    assert result.verdict == "wrong"
+    assert result.message == (
+        "with your matrices 'one' gives 'step' a weight of 0.6234 (α_45, scaled attention), 0.2766 short of 0.9; "
+        "'step' already gets its largest weight, but the other scores are too close: make the query longer."
+    )
 
 
 BAD_ANSWERS: list[tuple[object, str]] = [
@@ -477,6 +569,7 @@ def test_an_answer_of_the_wrong_type_gets_a_clear_message(exercise_id: str, answ
         ("2.4", torch.eye(3), "expected ProjectionWeights(W_q, W_k, W_v), three (3, H) matrices, got a Tensor"),
         ("2.4", (torch.eye(3), torch.eye(3), [1.0]), "expected ProjectionWeights(W_q, W_k, W_v) holding three torch.Tensor matrices"),
         ("2.4", ProjectionWeights(torch.eye(2), torch.eye(2), torch.eye(2)), "these projection weights cannot be used: inputs and projection_weights must have the same embedding size E, got 3 and 2"),
+        ("2.4", ProjectionWeights(torch.ones(3, 1), torch.ones(3, 1), torch.ones(3, 1)), "the exercise asks for H = 4: W_q and W_k must be (3, 4), got W_q of shape (3, 1); pad unused hidden coordinates with zero columns"),
     ],
 )
 def test_a_wrong_shape_or_kind_gets_a_clear_message(exercise_id: str, answer: object, message: str) -> None:
@@ -559,10 +652,10 @@ def solution_statements(solution: str) -> list[tuple[str, str]]:
 
 def test_a_wrong_solution_on_the_page_fails_the_doc_tests_at_its_check(tmp_path: Path) -> None:
     source = (DOCS / "self-attention.md").read_text(encoding="utf-8")
-    right = ">>> answer = trainable_self_attention(inputs, tied).scores  # (L, L), scaled"
+    right = ">>> answer = trainable_self_attention(inputs, turned).scores  # (L, L), scaled"
     assert source.count(right) == 1
     broken = tmp_path / "broken.md"
-    broken.write_text(source.replace(right, right.replace("tied)", "tied, scaled=False)")), encoding="utf-8")
+    broken.write_text(source.replace(right, right.replace("turned)", "turned, scaled=False)")), encoding="utf-8")
     failures = []
     for example in conftest.MARKDOWN_EXAMPLES.parse(broken):
         try:

@@ -72,3 +72,31 @@ def test_training_figure_shows_the_trained_attention() -> None:
     assert "before training" in svg and "after 10 steps" in svg
     assert ">0.95<" in svg or "0.95" in svg  # row "journey", column "one", after training
     assert "training-before-after" in " ".join(referenced_figures())
+
+
+def test_side_by_side_figures_have_stacked_narrow_variants() -> None:
+    assert set(figures.NARROW_FIGURES) <= set(figures.FIGURES)
+    for name, draw in figures.NARROW_FIGURES.items():
+        wide, narrow = figures.FIGURES[name](), draw()
+        assert narrow.get_figwidth() < 0.7 * wide.get_figwidth(), name
+        assert narrow.get_figheight() > narrow.get_figwidth(), name
+
+
+def test_narrow_variants_replace_the_wide_figure_on_small_screens() -> None:
+    from hooks import responsive_figures
+
+    html = ('<img alt="A" src="../figures/a/wide.svg#only-light" />'
+            '<img alt="A" src="../figures/a/wide-dark.svg#only-dark" /><img alt="B" src="../figures/a/other.svg#only-light" />')
+    wrapped = responsive_figures.with_narrow_sources(html, lambda path: "wide" in path)
+    assert wrapped.count("<picture>") == 2
+    assert '<source media="(max-width: 600px)" srcset="../figures/a/wide-narrow.svg">' in wrapped
+    assert '<source media="(max-width: 600px)" srcset="../figures/a/wide-dark-narrow.svg">' in wrapped
+    assert '<img alt="B" src="../figures/a/other.svg#only-light" />' in wrapped and wrapped.endswith("/>")
+
+
+def test_built_site_serves_the_narrow_variants_from_the_chapter_pages(built_site: BuiltSite) -> None:
+    for name in figures.NARROW_FIGURES:
+        for suffix in figures.SCHEMES:
+            path = f"{figures.FIGURE_DIR}/{name}{suffix}{figures.NARROW_SUFFIX}.svg"
+            assert (built_site.directory / path).read_bytes().startswith(b"<?xml")
+            assert f'srcset="../{path}"' in built_site.page(name.split("/")[0] + "/")

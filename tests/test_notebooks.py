@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import doctest
 import json
+import os
 import re
+import subprocess
+import sys
+import textwrap
+import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from hooks import notebooks
+from hooks import notebooks, package_wheel
 
-from .conftest import ROOT, BuiltSite
+from .conftest import ROOT, SITE_URL, BuiltSite
+from .site_server import serve
 
 DOCS = ROOT / "docs"
 CHAPTERS = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
@@ -21,9 +28,10 @@ SITE = "https://example.org/lab/"
 
 
 def chapter_code(markdown: str) -> list[str]:
-    """Every statement of the page's python blocks, prompts removed, in order."""
+    """Every statement of the page's python blocks (indented ones too), prompts removed, in order."""
     statements: list[str] = []
-    for body in re.findall(r"^```python\n(.*?)^```$", markdown, re.MULTILINE | re.DOTALL):
+    for indent, body in re.findall(r"^( *)```python\n(.*?)^\1```$", markdown, re.MULTILINE | re.DOTALL):
+        body = textwrap.dedent(body) if indent else body
         if body.lstrip().startswith(">>>"):
             for example in doctest.DocTestParser().get_examples(body):
                 source = example.source.rstrip("\n")
@@ -55,10 +63,11 @@ def test_every_chapter_has_a_notebook_in_the_nav_of_the_built_site(built_site: B
 def test_notebook_code_is_the_chapter_code_in_the_same_order(chapter: str) -> None:
     """One source of truth: the code cells hold exactly the page's code, nothing hand-copied."""
     cells = notebook_for(chapter).cells
-    code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+    code = "\n".join(cell.source for cell in cells[2:] if cell.cell_type == "code")
     page = notebooks.blank_exercise_solutions((DOCS / chapter).read_text(encoding="utf-8"))  # exercises: blanks
-    expected = "\n".join(["%matplotlib inline", *chapter_code(page)])
+    expected = "\n".join(chapter_code(page))
     assert code == expected
+    assert cells[1].cell_type == "code" and cells[1].metadata["attention_lab"] == {"role": "setup"}
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -77,7 +86,7 @@ def test_doctest_blocks_split_after_each_printed_output() -> None:
         "# T\n\nSome prose.\n\n```python\n>>> a = 1\n>>> b = a + 1\n>>> b\n2\n>>> for i in range(2):\n"
         "...     print(i)\n0\n1\n>>> c = 3\n\n```\n\nMore.\n\n```python\nplain = True\n```\n"
     )
-    assert cells == [
+    assert [(cell.kind, cell.source) for cell in cells] == [
         ("markdown", "# T\n\nSome prose."),
         ("code", "a = 1\nb = a + 1\nb"),
         ("code", "for i in range(2):\n    print(i)"),
@@ -85,11 +94,12 @@ def test_doctest_blocks_split_after_each_printed_output() -> None:
         ("markdown", "More."),
         ("code", "plain = True"),
     ]
+    assert all(cell.box is None for cell in cells)
 
 
 def test_an_expected_exception_becomes_a_printed_error() -> None:
     cells = notebooks.split_chapter("```python\n>>> int('x')\nTraceback (most recent call last):\n  ...\nValueError: bad\n\n```\n")
-    assert cells == [("code", "try:\n    int('x')\nexcept Exception as error:\n    print(f\"{type(error).__name__}: {error}\")")]
+    assert [(cell.kind, cell.source) for cell in cells] == [("code", "try:\n    int('x')\nexcept Exception as error:\n    print(f\"{type(error).__name__}: {error}\")")]
 
 
 def test_links_admonitions_and_figures_become_plain_markdown() -> None:
@@ -103,7 +113,7 @@ def test_links_admonitions_and_figures_become_plain_markdown() -> None:
     assert text == (
         "## 1.1 A\n\nSee [`softmax`](https://example.org/lab/reference/simplified-attention/#attention_lab.softmax)"
         " and [the legend](https://example.org/lab/#the-shape-legend).\n\n"
-        "> **Careful**\n>\n>\n> Body line.\n>\nAfter.\n\n*Figure: Look here.* (the code below draws it)\n"
+        "> **Careful**\n>\n>\n> Body line.\n>\nAfter.\n\n*Figure: Look here.*\n"
     )
 
 
@@ -111,7 +121,7 @@ def test_built_site_has_each_notebook_executed_with_a_download(built_site: Built
     for chapter in CHAPTERS:
         stem = Path(chapter).stem
         html = built_site.page(f"notebooks/{stem}")
-        assert "jp-OutputArea-output" in html  # executed: outputs are rendered
+        assert "nb-output" in html and "tensor(" in html  # executed: outputs are rendered
         assert (built_site.directory / "notebooks" / stem / f"{stem}.ipynb").is_file()
         assert f'href="/attention-lab/notebooks/{stem}/{stem}.ipynb"' in html  # the download button
         chapter_html = built_site.page(stem)
@@ -142,3 +152,231 @@ def test_downloaded_notebook_runs_top_to_bottom_in_a_fresh_kernel(
         if output.output_type == "error"
     ]
     assert not errors
+
+
+COLLAPSED = """# T
+
+Visible.
+
+```python
+>>> x = 1
+>>> x
+1
+
+```
+
+??? note "Checked on every build"
+
+    A check that does not teach.
+
+    ```python
+    >>> y = x + 1
+    >>> y
+    2
+    >>> def f():
+    ...     return y
+    >>> f()
+    2
+
+    ```
+
+    And a plain block:
+
+    ```python
+    z = [
+        1,
+    ]
+    ```
+
+After the box.
+
+```python
+>>> z
+[1]
+
+```
+"""
+
+
+def test_fences_indented_in_a_box_become_cells_in_order_and_dedented() -> None:
+    cells = notebooks.split_chapter(COLLAPSED)
+    assert [(cell.kind, cell.source) for cell in cells] == [
+        ("markdown", "# T\n\nVisible."),
+        ("code", "x = 1\nx"),
+        ("markdown", "A check that does not teach."),
+        ("code", "y = x + 1\ny"),
+        ("code", "def f():\n    return y\nf()"),
+        ("markdown", "And a plain block:"),
+        ("code", "z = [\n    1,\n]"),
+        ("markdown", "After the box."),
+        ("code", "z"),
+    ]
+    box = cells[2].box
+    assert box is not None and (box.kind, box.title, box.collapsible, box.open) == ("note", "Checked on every build", True, False)
+    assert [cell.box for cell in cells] == [None, None, box, box, box, box, box, None, None]
+
+
+def test_a_collapsed_box_in_the_notebook_runs_and_reads_as_a_titled_quote(tmp_path: Path) -> None:
+    notebook = notebooks.chapter_to_notebook(COLLAPSED, chapter_url=SITE + "t/", site_url=SITE, api_pages={},
+                                             wheel_url="http://127.0.0.1:1/x.whl")  # fmt: skip
+    sources = [(cell.cell_type, cell.source) for cell in notebook.cells]
+    assert ("markdown", "> **Checked on every build**\n>\n> A check that does not teach.") in sources
+    assert ("markdown", "> And a plain block:") in sources
+    hidden = [cell.source for cell in notebook.cells if cell.metadata.get("jupyter", {}).get("source_hidden")]
+    assert hidden == ["y = x + 1\ny", "def f():\n    return y\nf()", "z = [\n    1,\n]"]
+    notebook.cells = [cell for cell in notebook.cells if cell.metadata.get("attention_lab", {}).get("role") != "setup"]
+    NotebookClient(notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [output.get("data", {}).get("text/plain") for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.outputs]  # fmt: skip
+    assert outputs == ["1", "2", "2", "[1]"]
+
+
+def test_the_first_code_cell_installs_the_sites_wheel_when_the_package_is_missing() -> None:
+    notebook = notebook_for("simplified-attention.md")
+    setup = notebook.cells[1]
+    wheel = f"{SITE}downloads/attention_lab-{package_wheel.project_version()}-py3-none-any.whl"
+    assert f'%pip install --quiet "attention-lab[plot] @ {wheel}"' in setup.source
+    assert 'importlib.util.find_spec("attention_lab") is None' in setup.source
+    preamble = notebook.cells[0].source
+    assert preamble.startswith("# 1. ") and "[the chapter's page on the Attention Lab site](" in preamble
+    prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert "Every code block on this page runs in the test suite" not in prose
+
+
+def test_each_figure_cell_carries_the_chapters_alt_text() -> None:
+    for chapter in CHAPTERS:
+        markdown = (DOCS / chapter).read_text(encoding="utf-8")
+        page_alts = list(dict.fromkeys(re.findall(r"!\[([^\]]*)\]\(figures/", markdown)))
+        cells = notebook_for(chapter).cells
+        alts = [cell.metadata["attention_lab"]["figure_alt"] for cell in cells
+                if cell.metadata.get("attention_lab", {}).get("figure_alt")]  # fmt: skip
+        assert alts == [alt for alt in page_alts if alt in alts], chapter  # in page order
+        if chapter in ("simplified-attention.md", "self-attention.md"):  # their code draws each figure ...
+            hook_only = ("/data-flow", "/training-before-after")  # ... but the diagrams and the training figure
+            drawn = [alt for alt, path in re.findall(r"!\[([^\]]*)\]\((figures/[^)#]*)", markdown)
+                     if not any(name in path for name in hook_only)]  # fmt: skip
+            assert alts == list(dict.fromkeys(drawn)), chapter
+
+
+def test_dark_figures_keep_heatmap_label_colours() -> None:
+    svg = ('<svg viewBox="0 0 10 10"><path style="fill: #ffffff; stroke: #000000"/>'
+           '<g id="heatmap-cell-label"><text style="fill: #ffffff">1</text></g></svg>')
+    dark = notebooks.dark_svg(svg)
+    assert '<path style="fill: none; stroke: #e6e6e6"/>' in dark
+    assert '<text style="fill: #ffffff">1</text>' in dark  # white labels stay white
+    assert 'g[id^="heatmap-cell-label"] { fill: #000000; }' in dark  # black ones stay black
+
+
+def test_built_wheel_is_on_the_site_and_installs_the_package(built_site: BuiltSite) -> None:
+    wheel = built_site.directory / package_wheel.DOWNLOAD_DIR / package_wheel.wheel_filename()
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = archive.read(f"attention_lab-{package_wheel.project_version()}.dist-info/METADATA").decode()
+    package = {f"attention_lab/{p.relative_to(ROOT / 'attention_lab').as_posix()}"
+               for p in (ROOT / "attention_lab").rglob("*") if p.is_file() and "__pycache__" not in p.parts}  # fmt: skip
+    assert package <= names
+    assert "Provides-Extra: plot" in metadata and "Requires-Dist: torch" in metadata
+
+
+def test_notebook_pages_are_rendered_in_the_sites_style(built_site: BuiltSite) -> None:
+    for chapter in CHAPTERS:
+        html = built_site.page(f"notebooks/{Path(chapter).stem}")
+        assert "jp-Notebook-cell" not in html and ".jupyter-wrapper" not in html  # no JupyterLab CSS
+        assert "%matplotlib" not in html and "%pip" not in html  # the set-up cell is left out
+        assert 'stylesheets/notebook.css"' in html
+        assert '<div class="language-python highlight"><pre><span></span><code>' in html
+        assert "No description has been provided" not in html
+
+
+# --- a downloaded notebook runs anywhere -------------------------------------------------------
+
+# What the reader's environment holds: torch and Jupyter (and matplotlib, which the wheel's
+# `plot` extra would otherwise fetch from the package index), at the pins of requirements.lock.
+READER_PACKAGES = ["torch", "ipykernel", "nbclient", "matplotlib"]
+# Runs inside the reader's environment: execute one notebook, print its errors as JSON.
+_RUN_NOTEBOOK = """
+import json, sys
+import nbformat
+from nbclient import NotebookClient
+notebook = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
+               resources={"metadata": {"path": sys.argv[2]}}).execute()
+errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+installed = [o.get("text", "") for o in notebook.cells[1].outputs]
+print(json.dumps({"errors": [f"{e.ename}: {e.evalue}" for e in errors], "setup_output": installed}))
+"""
+
+
+def _reader_environment(tmp_path: Path) -> Path:
+    """A virtual environment with only torch and Jupyter, as a reader would have.
+
+    Fresh for every run, unless `ATTENTION_LAB_READER_VENV` names one to reuse (authors
+    iterating locally); attention_lab is uninstalled from it first either way.
+    """
+    reused = os.environ.get("ATTENTION_LAB_READER_VENV")
+    venv = Path(reused) if reused else tmp_path / "reader-venv"
+    python = venv / "bin" / "python"
+    if not python.is_file():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "requirements.lock"),
+                        *READER_PACKAGES], check=True, timeout=1200)  # fmt: skip
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "attention-lab"], check=True, timeout=120)
+    return python
+
+
+def test_downloaded_notebooks_install_the_wheel_from_the_site_and_run(built_site: BuiltSite, tmp_path: Path) -> None:
+    """Served on 127.0.0.1, each notebook runs top to bottom in an environment without the package.
+
+    Its first cell installs the wheel from the served site. pip in the kernel gets no index
+    and no configuration (`PIP_NO_INDEX`, `PIP_CONFIG_FILE`): the only place it may fetch
+    from is the local server.
+    """
+    python = _reader_environment(tmp_path)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "PIP_", "VIRTUAL_ENV"))}
+    env |= {"PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    missing = subprocess.run([str(python), "-c", "import attention_lab"], cwd=tmp_path, env=env, capture_output=True)
+    assert missing.returncode != 0, "the reader's environment must not have attention_lab before the notebook runs"
+    script = tmp_path / "run_notebook.py"
+    script.write_text(_RUN_NOTEBOOK, encoding="utf-8")
+    wheel_path = f"{package_wheel.DOWNLOAD_DIR}/{package_wheel.wheel_filename()}"
+    with serve(built_site.directory, urlsplit(SITE_URL).path) as base_url:
+        for chapter in CHAPTERS:
+            stem = Path(chapter).stem
+            notebook = nbformat.read(built_site.directory / "notebooks" / stem / f"{stem}.ipynb", as_version=4)
+            setup = notebook.cells[1].source
+            assert f"{SITE_URL}{wheel_path}" in setup  # the site's own URL, as published
+            # The test's server listens on a free port: point the cell at it, nothing else changes.
+            notebook.cells[1].source = setup.replace(f"{SITE_URL}{wheel_path}", f"{base_url}{wheel_path}")
+            copy = tmp_path / f"{stem}.ipynb"
+            nbformat.write(notebook, copy)
+            workdir = tmp_path / f"run-{stem}"
+            workdir.mkdir()
+            completed = subprocess.run([str(python), str(script), str(copy), str(workdir)], cwd=workdir, env=env,
+                                       capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+            assert completed.returncode == 0, completed.stderr[-3000:]
+            result = json.loads(completed.stdout.strip().splitlines()[-1])
+            assert result["errors"] == [], (chapter, result)
+    version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('attention-lab'))"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    assert version.stdout.strip() == package_wheel.project_version()
+
+
+def test_the_wheel_is_rebuilt_under_make_serve_only_when_its_inputs_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[Path] = []
+
+    def fake_build(out_dir: Path) -> Path:
+        built.append(out_dir)
+        wheel = out_dir / package_wheel.wheel_filename()
+        wheel.write_bytes(f"wheel {len(built)}".encode())
+        return wheel
+
+    monkeypatch.setattr(package_wheel, "build_wheel", fake_build)
+    monkeypatch.setattr(package_wheel._cache, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.delenv("ATTENTION_LAB_CACHE", raising=False)
+    assert [package_wheel.site_wheel(), package_wheel.site_wheel()] == [b"wheel 1", b"wheel 2"]  # cold: every build
+    monkeypatch.setenv("ATTENTION_LAB_CACHE", "true")
+    assert [package_wheel.site_wheel(), package_wheel.site_wheel()] == [b"wheel 3", b"wheel 3"]  # make serve: once
+    monkeypatch.setattr(package_wheel._cache, "fingerprint", lambda: "changed")
+    assert package_wheel.site_wheel() == b"wheel 4"  # the package changed: built again

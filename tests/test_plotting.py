@@ -246,6 +246,82 @@ def test_flow_rejects_shapes_that_do_not_fit_the_legend() -> None:
         plot_attention_flow(INPUTS, RESULT, scaled=True)
     with pytest.raises(TypeError, match="result must be an AttentionResult"):
         plot_attention_flow(INPUTS, RESULT.weights)  # type: ignore[arg-type]
+
+
+# --- readable labels ---------------------------------------------------------
+
+
+def _wcag_luminance(rgb: tuple[float, ...]) -> float:
+    """WCAG 2 relative luminance, computed here independently of the package."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(first: tuple[float, ...], second: tuple[float, ...]) -> float:
+    high, low = sorted([_wcag_luminance(first), _wcag_luminance(second)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _cell_label_contrasts(figure: Figure) -> list[float]:
+    """The contrast of every heatmap cell label against its cell's colour, from the figure's data."""
+    ratios = []
+    for axes in figure.axes:
+        if not axes.images or not axes.texts:
+            continue
+        image = axes.images[0]
+        data = image.get_array()
+        for text in axes.texts:
+            column, row = (round(c) for c in text.get_position())
+            cell = image.cmap(image.norm(data[row, column]))
+            ratios.append(_contrast(to_rgba(text.get_color()), cell))
+    return ratios
+
+
+@pytest.mark.parametrize("style", ["default", "dark_background"])
+def test_every_heatmap_label_contrasts_at_least_4_5_with_its_cell(style: str) -> None:
+    import matplotlib.style
+
+    from hooks import figures
+
+    with matplotlib.style.context(style):
+        drawn = [figures.FIGURES[name]() for name in figures.FIGURES if "heatmap" in name or "scaled" in name]
+        drawn.append(plot_attention_heatmap(torch.linspace(0, 1, 36).reshape(6, 6), TOKENS))  # every shade
+    ratios = [ratio for figure in drawn for ratio in _cell_label_contrasts(figure)]
+    assert len(ratios) >= 36 * 4
+    assert min(ratios) >= 4.5
+
+
+def test_label_colour_uses_wcag_luminance_where_the_old_formula_chose_wrong() -> None:
+    # Viridis at 0.52 (a teal): luminance without linearising (0.48) says "dark", so white
+    # text (3.65:1); WCAG's relative luminance says black text contrasts more (5.75:1).
+    figure = plot_attention_heatmap(torch.tensor([[0.0, 0.52], [0.52, 1.0]]), ["a", "b"], decimals=2)
+    label = figure.axes[0].texts[1]
+    assert label.get_text() == "0.52" and to_rgba(label.get_color())[:3] == (0.0, 0.0, 0.0)
+
+
+def test_stacked_panels_sit_one_above_the_other() -> None:
+    for figure in (
+        plot_attention_heatmaps([RESULT.weights, RESULT.weights], TOKENS, titles=["a", "b"], stacked=True),
+        plot_embeddings_with_context(INPUTS, TOKENS, RESULT.context, stacked=True),
+    ):
+        panels = [axes for axes in figure.axes if axes.get_label() != "<colorbar>"]
+        lefts = {round(axes.get_position().x0, 2) for axes in panels}
+        assert len(lefts) == 1 and figure.get_figheight() > figure.get_figwidth()
+    with pytest.raises(TypeError, match="stacked must be a bool, got str"):
+        plot_attention_heatmaps([RESULT.weights], TOKENS, titles=["a"], stacked="yes")  # type: ignore[arg-type]
+
+
+def test_token_names_in_the_embeddings_figure_do_not_overlap() -> None:
+    figure = plot_embeddings_with_context(INPUTS, TOKENS, RESULT.context)
+    figure.draw_without_rendering()
+    for axes in figure.axes:
+        boxes = [text.get_window_extent() for text in axes.texts]
+        assert len(boxes) == len(TOKENS)
+        for i, first in enumerate(boxes):
+            for second in boxes[i + 1 :]:
+                assert not first.overlaps(second), axes.get_xlabel()
+
+
 # --- chapter 5: growth with L, and the tiles of tiled attention ----------------------------------
 
 

@@ -80,3 +80,13 @@ def test_every_public_function_has_a_doctested_example() -> None:
 def test_reference_pages_link_back_to_the_chapters(built_site: BuiltSite) -> None:
     html = built_site.page("reference/simplified-attention")
     assert 'href="../../simplified-attention/#111-attention-scores"' in html
+
+
+def test_search_text_reads_math_as_plain_text() -> None:
+    """The search index holds no raw LaTeX: known commands become symbols, any other its name."""
+    from hooks import site
+
+    assert site.readable_math(r"\frac{q K^\top}{\sqrt{H}}") == "(q Kᵀ)/(√H)"
+    assert site.readable_math(r"\ell_i = \max(m, \omega_{ij}) \le \tau") == "ℓ_i = max(m, ω_ij) ≤ τ"
+    assert site.readable_math(r"\mathbf{X} \, \unknowncommand") == "X unknowncommand"
+    assert "\\" not in site.readable_search_text(r"scores \(\omega_{ij}\) and \[\ell \leq \sqrt{d_k}\]")

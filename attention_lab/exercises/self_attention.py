@@ -28,12 +28,9 @@ from attention_lab.self_attention import (
     SelfAttentionLinear,
     SelfAttentionParams,
     init_projection_weights,
-    project_inputs,
-    query_key_scores,
-    scale_scores,
     trainable_self_attention,
 )
-from attention_lab.simplified_attention import TOKENS, attention_score_matrix, example_inputs, softmax
+from attention_lab.simplified_attention import TOKENS, example_inputs, softmax
 
 __all__ = ["CHAPTER", "EXERCISES", "PAGE"]
 
@@ -178,54 +175,67 @@ _COPYING = value_exercise(
 
 # --- 2.3 -----------------------------------------------------------------------------------------
 
+QUARTER_TURN = torch.tensor(
+    [[0.0, 1.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, -1.0, 0.0]]
+)  # (H, H): exercise 2.3's R, (a, b) -> (-b, a) in hidden coordinates 0, 1 and 2, 3
 
-def _tied_weights() -> ProjectionWeights:
-    """The chapter's matrices with W_k replaced by W_q."""
+
+def _scores_with_keys(key_matrix: torch.Tensor, *, scaled: bool = True) -> torch.Tensor:
+    """Scores of the example sentence with the chapter's W_q and `key_matrix` as W_k, (L, L)."""
     weights = _chapter_weights()
-    return ProjectionWeights(weights.query, weights.query.clone(), weights.value)
+    keyed = ProjectionWeights(weights.query, key_matrix, weights.value)
+    return trainable_self_attention(example_inputs(), keyed, scaled=scaled).scores
 
 
-def _tied_scores() -> torch.Tensor:
-    """Q Kᵀ with K = Q, unscaled, (L, L)."""
-    projections = project_inputs(example_inputs(), _tied_weights())
-    return query_key_scores(projections.queries, projections.keys)
+def _turned_scores(*, scaled: bool = True) -> torch.Tensor:
+    """Scores with W_k = W_q R: Q (Q R)ᵀ, antisymmetric, (L, L)."""
+    return _scores_with_keys(_chapter_weights().query @ QUARTER_TURN, scaled=scaled)
 
 
-_TIED = value_exercise(
+_TURNED = value_exercise(
     "2.3",
-    "When W_q equals W_k",
-    lambda: scale_scores(_tied_scores(), HIDDEN_DIM),
+    "Keys a quarter turn away from the queries",
+    _turned_scores,
     axes=("query", "key"),
     mistakes=[
-        mistaken_value("unscaled", UNSCALED, _tied_scores),
+        mistaken_value("unscaled", UNSCALED, lambda: _turned_scores(scaled=False)),
+        mistaken_value(
+            "sign_flipped",
+            "every score has the wrong sign: you computed K Qᵀ instead of Q Kᵀ (row i must hold the query "
+            "of token i), or turned the other way (W_q Rᵀ, and Rᵀ = −R). Keys are W_k = W_q @ R.",
+            lambda: -_turned_scores(),
+        ),
+        mistaken_value(
+            "symmetric",
+            "these are the symmetric scores of W_k = W_q (section 2.3.3): either R is missing, or you turned "
+            "the queries as well as the keys, and a turn applied to both keeps every dot product. "
+            "Turn the keys only: W_k = W_q @ R.",
+            lambda: _scores_with_keys(_chapter_weights().query),
+        ),
         mistaken_value(
             "original_keys",
-            "these use the chapter's own W_k: the exercise sets W_k = W_q, so every key equals its query.",
+            "these use the chapter's own W_k: the exercise builds the keys from the queries, W_k = W_q @ R.",
             lambda: trainable_self_attention(example_inputs(), _chapter_weights()).scores,
         ),
         mistaken_value(
             "weights",
             "these are the attention weights, after the softmax; the exercise asks for the scaled scores, before it.",
-            lambda: softmax(scale_scores(_tied_scores(), HIDDEN_DIM), dim=1),
-        ),
-        mistaken_value(
-            "no_projection",
-            "this is chapter 1's X Xᵀ: project first, Q = X W_q (and K = X W_k = Q).",
-            lambda: attention_score_matrix(example_inputs()),
+            lambda: softmax(_turned_scores(), dim=1),
         ),
         mistaken_value(
             "divided_by_H",
             "you divided by H = 4; scaled attention divides by √H = 2.",
-            lambda: _tied_scores() / HIDDEN_DIM,
+            lambda: _turned_scores(scaled=False) / HIDDEN_DIM,
         ),
     ],
-    solved="Q Qᵀ is symmetric, like chapter 1's X Xᵀ; separate W_q and W_k let attention be one-sided.",
+    solved="The scores are antisymmetric: ω_ji = −ω_ij, and every token scores itself 0.",
 )
 
 
 # --- 2.4 -----------------------------------------------------------------------------------------
 
-QUERY, KEY, TARGET_WEIGHT = 1, 4, 0.5  # 'journey' must give 'one' at least half of its attention
+QUERY, KEY, TARGET_WEIGHT = 4, 5, 0.9  # 'one' must give 'step' at least 0.9 of its attention
+TARGET_HIDDEN = 4  # exercise 2.4 asks for H = 4, so that scaling divides by 2
 
 
 def _read_projection_weights(answer: object) -> torch.Tensor:
@@ -243,7 +253,21 @@ def _read_projection_weights(answer: object) -> torch.Tensor:
         unscaled = trainable_self_attention(inputs, weights, scaled=False).weights  # (L, L)
     except (TypeError, ValueError) as error:
         raise UnreadableAnswer(f"these projection weights cannot be used: {error}") from None
+    if weights.query.shape[1] != TARGET_HIDDEN:
+        raise UnreadableAnswer(
+            f"the exercise asks for H = {TARGET_HIDDEN}: W_q and W_k must be ({EMBED_DIM}, {TARGET_HIDDEN}), "
+            f"got W_q of shape {tuple(weights.query.shape)}; pad unused hidden coordinates with zero columns"
+        )
     return torch.stack([scaled, unscaled])
+
+
+def _hand_weights_of_section_2_6() -> torch.Tensor:
+    """Scaled weights of section 2.6's W_q = (0, 2, 2) and W_k = (1, -1, 0), padded to H = 4: (L, L)."""
+    w_q, w_k = torch.zeros(EMBED_DIM, TARGET_HIDDEN), torch.zeros(EMBED_DIM, TARGET_HIDDEN)  # (E, H)
+    w_q[:, 0] = torch.tensor([0.0, 2.0, 2.0])
+    w_k[:, 0] = torch.tensor([1.0, -1.0, 0.0])
+    hand = ProjectionWeights(w_q.double(), w_k.double(), w_k.double())
+    return trainable_self_attention(example_inputs(torch.float64), hand).weights
 
 
 def _judge_attends(answer: torch.Tensor) -> str | None:
@@ -253,42 +277,49 @@ def _judge_attends(answer: torch.Tensor) -> str | None:
         return None
     favourite = int(weights[QUERY].argmax())
     verdict = (
-        "'one' already gets its largest weight, but the other scores are too close: widen the gap"
+        "'step' already gets its largest weight, but the other scores are too close: make the query longer"
         if favourite == KEY
         else f"its largest weight goes to {TOKENS[favourite]!r} ({float(weights[QUERY, favourite]):.4f})"
     )
     return (
-        f"with your matrices 'journey' gives 'one' a weight of {weight:.4f} (α_14, scaled attention), "
+        f"with your matrices 'one' gives 'step' a weight of {weight:.4f} (α_45, scaled attention), "
         f"{TARGET_WEIGHT - weight:.4f} short of {TARGET_WEIGHT}; {verdict}."
     )
 
 
 _CHOOSING = Exercise(
     id="2.4",
-    title="Choosing W so that a token attends to another",
+    title="Choosing W for another pair, with H = 4",
     read=_read_projection_weights,
     judge=_judge_attends,
     mistakes=(
         Mistake(
             "reversed",
-            "you made 'one' attend to 'journey' (α_41). Row i belongs to query i: 'journey' is the query, "
-            "so it is its query x^(1) W_q that must point towards the key of 'one'.",
+            "you made 'step' attend to 'one' (α_54). Row i belongs to query i: 'one' is the query, "
+            "so it is its query x^(4) W_q that must point towards the key of 'step'.",
             lambda answer: float(answer[0, KEY, QUERY]) >= TARGET_WEIGHT,
         ),
         Mistake(
             "counted_from_1",
-            "you made 'starts' attend to 'step' (α_25): indices count from 0, so 'journey' is token 1 "
-            "and 'one' is token 4.",
-            lambda answer: float(answer[0, QUERY + 1, KEY + 1]) >= TARGET_WEIGHT,
+            "you made 'with' attend to 'one' (α_34): indices count from 0, so 'one' is token 4 "
+            "and 'step' is token 5.",
+            lambda answer: float(answer[0, QUERY - 1, KEY - 1]) >= TARGET_WEIGHT,
+        ),
+        Mistake(
+            "chapter_pair",
+            "these are section 2.6's matrices, padded to H = 4: they make 'journey' attend to 'one'. "
+            "This exercise asks for 'one' (token 4) attending to 'step' (token 5): find a combination of "
+            "the coordinates that is largest for 'step', for the keys.",
+            lambda answer: torch.allclose(answer[0], _hand_weights_of_section_2_6(), atol=1e-4),
         ),
         Mistake(
             "unscaled_only",
-            "it works without scaling, but attention divides the scores by √H: widen the gap between "
-            "the scores, for example by multiplying W_q by a larger number.",
+            "it works without scaling, but attention divides the scores by √H = 2, which halves every gap "
+            "between them: make the query longer, for example by multiplying W_q by a larger number.",
             lambda answer: float(answer[1, QUERY, KEY]) >= TARGET_WEIGHT,
         ),
     ),
-    solved="No training needed: a query that points along what only 'one' has finds 'one'.",
+    solved="A long query along what sets 'step' apart gives it almost all the attention.",
 )
 
 
@@ -360,5 +391,5 @@ _CAUSAL = value_exercise(
     solved="Row i now mixes only tokens 0 to i; row 0 attends to itself alone.",
 )
 
-EXERCISES: tuple[Exercise, ...] = (_COUNTING, _COPYING, _TIED, _CHOOSING, _CAUSAL)
+EXERCISES: tuple[Exercise, ...] = (_COUNTING, _COPYING, _TURNED, _CHOOSING, _CAUSAL)
 """The exercises of chapter 2, in page order."""
