@@ -116,20 +116,21 @@ def _causal_weight_heatmap() -> Figure:
 CHAPTER_3_DROPOUT_SEED = 123  # the generator seed of the dropout draw in docs/causal-attention.md, 3.5
 
 
-def _causal_dropout() -> Figure:
+def _causal_dropout(*, stacked: bool = False) -> Figure:
     weights = _causal_weights()
     dropped = attention_dropout(weights, 0.5, generator=torch.Generator().manual_seed(CHAPTER_3_DROPOUT_SEED))
-    return plot_attention_heatmaps([weights, dropped], TOKENS, titles=["no dropout", "dropout p = 0.5"])
+    return plot_attention_heatmaps([weights, dropped], TOKENS, titles=["no dropout", "dropout p = 0.5"], stacked=stacked)
 
 
 CHAPTER_4_SEED = 7  # the seed of the three heads (E = 3, H = 1) in docs/multihead-attention.md, 4.1
 
 
-def _multihead_heads() -> Figure:
+def _multihead_heads(*, stacked: bool = False) -> Figure:
     wrapper = MultiHeadAttentionWrapper(3, 1, num_heads=3, seed=CHAPTER_4_SEED)
     with torch.no_grad():
         _, weights = wrapper(example_inputs(), return_weights=True)  # (heads, L, L)
-    return plot_attention_heatmaps(list(weights), TOKENS, titles=[f"head {h}" for h in range(len(weights))])
+    titles = [f"head {h}" for h in range(len(weights))]
+    return plot_attention_heatmaps(list(weights), TOKENS, titles=titles, stacked=stacked)
 
 
 def _simplified_flow() -> Figure:
@@ -147,12 +148,12 @@ def _trainable_flow() -> Figure:
 TRAINING = {"query_index": 1, "key_index": 4, "steps": 10, "learning_rate": 0.5}  # as in section 2.7
 
 
-def _training_before_after() -> Figure:
+def _training_before_after(*, stacked: bool = False) -> Figure:
     inputs = example_inputs()
     before = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
     after = train_attention_towards(inputs, before, **TRAINING, scaled=False).weights
     matrices = [trainable_self_attention(inputs, w, scaled=False).weights for w in (before, after)]
-    return plot_attention_heatmaps(matrices, TOKENS, titles=["before training", "after 10 steps"])
+    return plot_attention_heatmaps(matrices, TOKENS, titles=["before training", "after 10 steps"], stacked=stacked)
 
 
 def _memory_cost() -> Figure:
@@ -252,6 +253,9 @@ NARROW_SUFFIX = "-narrow"
 NARROW_FIGURES: dict[str, Callable[[], Figure]] = {
     "simplified-attention/embeddings-and-context": lambda: _simplified_embeddings_and_context(stacked=True),
     "self-attention/unscaled-vs-scaled": lambda: _unscaled_vs_scaled(stacked=True),
+    "self-attention/training-before-after": lambda: _training_before_after(stacked=True),
+    "causal-attention/dropout": lambda: _causal_dropout(stacked=True),
+    "multihead-attention/heads": lambda: _multihead_heads(stacked=True),
 }
 
 

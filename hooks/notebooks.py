@@ -32,7 +32,7 @@ import html
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -74,6 +74,7 @@ _CHECK_CALL = re.compile(r"^[ \t]*(?:>>> )?(check\(.*\))[ \t]*$")
 ANSWER_CELL = "answer = ...  # your answer here"
 # Site-only prose that would be false in a notebook (its outputs are not compared there).
 _SITE_ONLY_PARAGRAPH = re.compile(r"^Every code block on this page runs in the test suite\b")
+_SITE_ONLY_SENTENCE = re.compile(r"Every\s+code\s+block\s+(?:on\s+this\s+page\s+)?runs\s+in\s+the\s+test\s+suite[^.]*\.[ \t]*\n?")
 # Where each notebook cell came from, in its metadata (read back when the page is rendered).
 METADATA_KEY = "attention_lab"
 
@@ -255,9 +256,10 @@ def _as_quote(text: str, title: str | None) -> str:
 
 
 def _without_site_only_prose(text: str) -> str:
-    """Drop paragraphs that are only true on the site (e.g. that its outputs are compared)."""
+    """Drop prose that is only true on the site (that its outputs are compared), paragraph or sentence."""
     paragraphs = re.split(r"\n[ \t]*\n", text)
-    return "\n\n".join(p for p in paragraphs if not _SITE_ONLY_PARAGRAPH.match(p.strip()))
+    kept = [_SITE_ONLY_SENTENCE.sub("", p) for p in paragraphs if not _SITE_ONLY_PARAGRAPH.match(p.strip())]
+    return "\n\n".join(p for p in kept if p.strip())
 
 
 def _doctest_cells(body: str) -> list[tuple[str, bool]]:
@@ -376,7 +378,11 @@ def split_chapter(markdown: str) -> list[ChapterCell]:
             cells.append(ChapterCell("code", body.strip("\n"), box))
         index = end + 1
     flush_prose()
-    return cells
+    # A figure shown in a folded box ("Checked on every build") would be hidden in the notebook:
+    # such a box opens there, so the reader sees every figure the chapter's code draws.
+    with_figures = {cell.box for cell in cells if cell.box is not None and cell.figure_alt}
+    return [cell._replace(box=replace(cell.box, open=True)) if cell.box is not None and cell.box in with_figures
+            else cell for cell in cells]  # fmt: skip
 
 
 def setup_source(wheel_url: str) -> str:
