@@ -208,6 +208,22 @@ def readable_math(latex: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# Every page downloads the search index, so API entries are indexed by their name (the title)
+# and the first sentence of their docstring; the whole docstring is one click away. Exercises are
+# indexed by their title and first sentence: their hints and solutions stay out of the results.
+API_PAGES = "reference/"
+EXERCISE_TITLE = "Exercise "
+SUMMARY_CHARACTERS = 160
+
+
+def summary(text: str) -> str:
+    """The first sentence of a search entry's text, at most `SUMMARY_CHARACTERS` long."""
+    plain = re.sub(r"<[^>]+>", " ", text)
+    plain = re.sub(r"\s+", " ", plain).strip()
+    sentence = re.split(r"(?<=[.!?])\s", plain, maxsplit=1)[0]
+    return sentence if len(sentence) <= SUMMARY_CHARACTERS else sentence[: SUMMARY_CHARACTERS - 1].rstrip() + "…"
+
+
 _CODE_BLOCK = re.compile(r"\s*<pre\b.*?</pre>\s*", re.DOTALL)
 
 
@@ -226,4 +242,6 @@ def on_post_build(config: Any, **_: Any) -> None:
     for document in data["docs"]:
         document["title"] = readable_search_text(document["title"])
         document["text"] = readable_search_text(document["text"])
+        if document["location"].startswith(API_PAGES) or document["title"].startswith(EXERCISE_TITLE):
+            document["text"] = summary(document["text"])
     index.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")

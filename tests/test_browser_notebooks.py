@@ -169,12 +169,6 @@ def loads(browser: Browser, served_site: str, built_site: BuiltSite) -> dict[tup
     return result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the search index every page downloads grew from 170 KB to 319 KB with chapters 3-5 and the "
-    "explorer (xhr); the chapter 2 notebook then weighs 1.26 MB, of which the notebook itself (document, "
-    "figures, notebook.css) is 247 KB. Shrinking the shared index is issue 15 §7's work.",
-)
 def test_notebook_pages_weigh_at_most_the_budget(loads: dict[tuple[str, str, str], Load]) -> None:
     assert NOTEBOOK_PAGES
     heavy = {key: (l.bytes, l.by_type()) for key, l in loads.items() if l.page in NOTEBOOK_PAGES and l.bytes > NOTEBOOK_BUDGET_BYTES}

@@ -90,3 +90,22 @@ def test_search_text_reads_math_as_plain_text() -> None:
     assert site.readable_math(r"\ell_i = \max(m, \omega_{ij}) \le \tau") == "ℓ_i = max(m, ω_ij) ≤ τ"
     assert site.readable_math(r"\mathbf{X} \, \unknowncommand") == "X unknowncommand"
     assert "\\" not in site.readable_search_text(r"scores \(\omega_{ij}\) and \[\ell \leq \sqrt{d_k}\]")
+
+
+def test_api_and_exercise_entries_are_indexed_by_name_and_first_sentence() -> None:
+    """Every page downloads the search index: API entries and exercises keep a one-sentence summary."""
+    from hooks import site
+
+    text = "Set the scores that are masked out to -inf. Then softmax gives them weight 0, " + "and more. " * 50
+    assert site.summary(text) == "Set the scores that are masked out to -inf."
+    assert site.summary("x" * 500).endswith("…") and len(site.summary("x" * 500)) == site.SUMMARY_CHARACTERS
+
+
+def test_the_built_search_index_holds_no_solution_and_no_whole_docstring(built_site: BuiltSite) -> None:
+    import json
+
+    index = json.loads((built_site.directory / "search" / "search_index.json").read_text(encoding="utf-8"))
+    entries = [d for d in index["docs"] if d["location"].startswith("reference/") or d["title"].startswith("Exercise ")]
+    assert len(entries) > 50
+    assert all(len(d["text"]) <= 160 for d in entries)
+    assert any(d["title"] == "masked_softmax" for d in index["docs"])  # API names stay searchable
