@@ -703,6 +703,7 @@ def plot_scaling(
     panels: Mapping[str, Mapping[str, Sequence[float]]],
     *,
     title: str | None = None,
+    stacked: bool = False,
 ) -> Figure:
     """Draw how quantities grow with the sequence length, one log-log panel per quantity.
 
@@ -716,6 +717,8 @@ def plot_scaling(
         panels: For each panel, its y-axis label, mapped to one series per
             method (label -> one positive number per entry of `tokens`).
         title: A title above all panels, or `None`.
+        stacked: Put the panels one above the other (for narrow screens)
+            instead of side by side.
 
     Returns:
         A new figure with one axes per panel, each with a legend.
@@ -753,8 +756,12 @@ def plot_scaling(
                  for label, values in series.items()}
         for ylabel, series in panels.items()
     }  # fmt: skip
-    figure = Figure(figsize=(0.4 + 4.2 * len(checked), 3.6), layout="constrained")
-    for axes, (ylabel, series) in zip(figure.subplots(1, len(checked), squeeze=False)[0], checked.items()):
+    stacked = _checks.check_flag("stacked", stacked)
+    count = len(checked)
+    size = (4.6, 0.4 + 3.9 * count) if stacked else (0.4 + 4.6 * count, 3.9)
+    figure = Figure(figsize=size, layout="constrained")
+    grid = figure.subplots(count, 1, squeeze=False)[:, 0] if stacked else figure.subplots(1, count, squeeze=False)[0]
+    for axes, (ylabel, series) in zip(grid, checked.items()):
         for index, (label, values) in enumerate(series.items()):
             axes.plot(list(tokens), values, marker="o", markersize=4, color=f"C{index}", label=label)
         axes.set_xscale("log", base=2)
@@ -762,13 +769,14 @@ def plot_scaling(
         axes.set_xticks(list(tokens), [f"{length:,}" for length in tokens], rotation=45, ha="right")
         axes.minorticks_off()
         axes.yaxis.set_major_formatter(FuncFormatter(_plain_number))  # 0.01, 1, 1,000: no 10^k
-        axes.set_xlabel("tokens L")
-        axes.set_ylabel(str(ylabel))
+        axes.tick_params(labelsize=_FONT_SIZE)
+        axes.set_xlabel("tokens L", fontsize=_FONT_SIZE)
+        axes.set_ylabel(str(ylabel), fontsize=_FONT_SIZE)
         axes.grid(True, which="major", alpha=0.3)
-        axes.legend(fontsize=8)
+        axes.legend(fontsize=_FONT_SIZE)
         _despine(axes)
     if title is not None:
-        figure.suptitle(title)
+        figure.suptitle(title, fontsize=_TITLE_SIZE)
     return figure
 
 
@@ -781,7 +789,7 @@ _SKIPPED, _COMPUTED, _MASKED = 0, 1, 2
 
 
 def plot_attention_blocks(
-    tiles_by_title: Mapping[str, Sequence[tuple[int, int, int, int, bool]]], tokens: int
+    tiles_by_title: Mapping[str, Sequence[tuple[int, int, int, int, bool]]], tokens: int, *, stacked: bool = False
 ) -> Figure:
     """Draw which tiles of the `(L, L)` score matrix tiled attention computes, and in what order.
 
@@ -795,6 +803,8 @@ def plot_attention_blocks(
             `(query_start, query_stop, key_start, key_stop, masked)`, as
             [`attention_blocks`][attention_lab.attention_blocks] returns them.
         tokens: The number of tokens `L`.
+        stacked: Put the panels one above the other (for narrow screens)
+            instead of side by side.
 
     Returns:
         A new figure with one axes per panel.
@@ -820,9 +830,12 @@ def plot_attention_blocks(
     tokens = _checks.check_size("tokens", tokens)
     if not isinstance(tiles_by_title, Mapping) or not tiles_by_title:
         raise ValueError("tiles_by_title must map at least one panel title to its tiles")
-    figure = Figure(figsize=(0.8 + 3.4 * len(tiles_by_title), 3.9), layout="constrained")
+    stacked = _checks.check_flag("stacked", stacked)
+    count = len(tiles_by_title)
+    figure = Figure(figsize=(4.4, 0.9 + 3.9 * count) if stacked else (0.8 + 3.9 * count, 4.3), layout="constrained")
     colors = ["0.55", "C0", "C1"]  # skipped, computed, computed then masked
-    for axes, (title, tiles) in zip(figure.subplots(1, len(tiles_by_title), squeeze=False)[0], tiles_by_title.items()):
+    grid = figure.subplots(count, 1, squeeze=False)[:, 0] if stacked else figure.subplots(1, count, squeeze=False)[0]
+    for axes, (title, tiles) in zip(grid, tiles_by_title.items()):
         kind = torch.full((tokens, tokens), _SKIPPED)
         for query_start, query_stop, key_start, key_stop, masked in tiles:
             if not (0 <= query_start < query_stop <= tokens and 0 <= key_start < key_stop <= tokens):
@@ -841,12 +854,14 @@ def plot_attention_blocks(
             text_color = "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.5 else "white"
             axes.text((key_start + key_stop - 1) / 2, (query_start + query_stop - 1) / 2, str(order),
                       ha="center", va="center", fontsize=11, fontweight="bold", color=text_color)
-        axes.set_title(str(title))
-        axes.set_xlabel("key j")
-        axes.set_ylabel("query i")
+        axes.set_title(str(title), fontsize=_TITLE_SIZE)
+        axes.set_xlabel("key j", fontsize=_FONT_SIZE)
+        axes.set_ylabel("query i", fontsize=_FONT_SIZE)
         axes.set_xticks(range(tokens))
         axes.set_yticks(range(tokens))
+        axes.tick_params(labelsize=_FONT_SIZE)
     handles = [Patch(facecolor=color, label=label) for color, label in
                zip(colors, ["never computed", "computed", "computed, then masked to -inf"])]
-    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    figure.legend(handles=handles, loc="outside lower center", ncols=1 if stacked else 3, fontsize=_FONT_SIZE,
+                  frameon=False)
     return figure

@@ -163,12 +163,12 @@ def _memory_cost() -> Figure:
     return plot_scaling(lengths, {"working memory (MiB)": {"full matrix": full, "tiled, T = 128": tiled}})
 
 
-def _causal_blocks() -> Figure:
+def _causal_blocks(*, stacked: bool = False) -> Figure:
     tiles = {
         "no mask: 9 tiles": attention_blocks(10, block_size=4),
         "causal: 6 tiles": attention_blocks(10, block_size=4, causal=True),
     }
-    return plot_attention_blocks(tiles, 10)
+    return plot_attention_blocks(tiles, 10, stacked=stacked)
 
 
 # Chapter 5's measurements, written by benchmarks/memory.py (`make bench`) and committed.
@@ -183,12 +183,12 @@ def load_benchmark(path: Path = MEMORY_BENCHMARK) -> dict[str, Any]:
     return results
 
 
-def _benchmark() -> Figure:
+def _benchmark(*, stacked: bool = False) -> Figure:
     results = load_benchmark()
     lengths = [row["tokens"] for row in results["rows"]]
     seconds = {label: [row[m]["seconds"] for row in results["rows"]] for m, label in _METHODS.items()}
     mib = {label: [row[m]["peak_extra_bytes"] / 2**20 for row in results["rows"]] for m, label in _METHODS.items()}
-    return plot_scaling(lengths, {"seconds (best of runs)": seconds, "peak extra memory (MiB)": mib})
+    return plot_scaling(lengths, {"seconds (best of runs)": seconds, "peak extra memory (MiB)": mib}, stacked=stacked)
 
 
 def benchmark_table(results: dict[str, Any]) -> str:
@@ -256,6 +256,8 @@ NARROW_FIGURES: dict[str, Callable[[], Figure]] = {
     "self-attention/training-before-after": lambda: _training_before_after(stacked=True),
     "causal-attention/dropout": lambda: _causal_dropout(stacked=True),
     "multihead-attention/heads": lambda: _multihead_heads(stacked=True),
+    "memory-efficient-attention/causal-blocks": lambda: _causal_blocks(stacked=True),
+    "memory-efficient-attention/benchmark": lambda: _benchmark(stacked=True),
 }
 
 
