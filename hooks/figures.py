@@ -125,12 +125,12 @@ def _causal_dropout(*, stacked: bool = False) -> Figure:
 CHAPTER_4_SEED = 7  # the seed of the three heads (E = 3, H = 1) in docs/multihead-attention.md, 4.1
 
 
-def _multihead_heads(*, stacked: bool = False) -> Figure:
+def _multihead_heads() -> Figure:
     wrapper = MultiHeadAttentionWrapper(3, 1, num_heads=3, seed=CHAPTER_4_SEED)
     with torch.no_grad():
         _, weights = wrapper(example_inputs(), return_weights=True)  # (heads, L, L)
     titles = [f"head {h}" for h in range(len(weights))]
-    return plot_attention_heatmaps(list(weights), TOKENS, titles=titles, stacked=stacked)
+    return plot_attention_heatmaps(list(weights), TOKENS, titles=titles, stacked=True)  # three side by side: too small
 
 
 def _simplified_flow() -> Figure:
@@ -255,7 +255,6 @@ NARROW_FIGURES: dict[str, Callable[[], Figure]] = {
     "self-attention/unscaled-vs-scaled": lambda: _unscaled_vs_scaled(stacked=True),
     "self-attention/training-before-after": lambda: _training_before_after(stacked=True),
     "causal-attention/dropout": lambda: _causal_dropout(stacked=True),
-    "multihead-attention/heads": lambda: _multihead_heads(stacked=True),
     "memory-efficient-attention/causal-blocks": lambda: _causal_blocks(stacked=True),
     "memory-efficient-attention/benchmark": lambda: _benchmark(stacked=True),
 }

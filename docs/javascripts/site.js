@@ -59,7 +59,7 @@ function nameSectionNavs(root) {
 // and display formulas wider than the screen (Material lets div.arithmatex scroll).
 const scrollRegions = [
   ".jp-OutputArea-output pre", ".jp-RenderedText pre", ".highlight-ipynb", ".jp-OutputArea-output",
-  ".md-typeset div.arithmatex", ".md-typeset .katex-display", ".nb-notebook pre", ".nb-notebook table",
+  ".md-typeset div.arithmatex", ".md-typeset .katex-display", ".nb-notebook pre", ".nb-notebook table", ".nb-notebook .nb-figure",
 ].join(", ");
 function focusWhenScrollable(element) {
   if (element.scrollWidth > element.clientWidth + 1) element.setAttribute("tabindex", "0");
