@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
+
+from attention_lab import _checks
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_TIMEOUT_S = 600
@@ -83,3 +87,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         name = "/" + page["page"]
         terminalreporter.write_line(f"{name:<40} {page['status']:>6} {page['requests']:>8} {page['bytes']:>10,}{budget}")
     terminalreporter.write_line(f"report: {report_path.relative_to(ROOT)}; screenshots: build/screenshots/")
+
+
+def record_checks(monkeypatch: pytest.MonkeyPatch, watched: dict[str, torch.Tensor]) -> dict[tuple[str, str], int]:
+    """Wrap every function of attention_lab._checks; count, per watched tensor, the calls it is passed to."""
+    counts: dict[tuple[str, str], int] = {}
+    for function_name, function in list(vars(_checks).items()):
+        if not inspect.isfunction(function) or function.__module__ != _checks.__name__:
+            continue
+
+        def wrapper(*args: object, _function=function, _name=function_name, **kwargs: object) -> object:
+            for argument in (*args, *kwargs.values()):
+                for tensor_name, tensor in watched.items():
+                    if argument is tensor:
+                        counts[(_name, tensor_name)] = counts.get((_name, tensor_name), 0) + 1
+            return _function(*args, **kwargs)
+
+        monkeypatch.setattr(_checks, function_name, wrapper)
+    return counts

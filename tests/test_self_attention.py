@@ -19,7 +19,6 @@ from torch import nn
 
 import attention_lab
 import attention_lab.self_attention as chapter_2
-from attention_lab import _checks
 import attention_lab.simplified_attention as chapter_1
 from attention_lab import (
     AttentionResult,
@@ -37,6 +36,8 @@ from attention_lab import (
     trainable_attention_for_query,
     trainable_self_attention,
 )
+
+from .conftest import record_checks
 
 X = example_inputs()
 W = init_projection_weights(3, 4, seed=123)
@@ -493,29 +494,11 @@ def test_training_errors_name_the_argument(call, error, message) -> None:  # typ
 # --- check once, at the boundary ------------------------------------------------------
 
 
-def _record_checks(monkeypatch: pytest.MonkeyPatch, watched: dict[str, torch.Tensor]) -> dict[tuple[str, str], int]:
-    """Wrap every function of attention_lab._checks; count, per watched tensor, the calls it is passed to."""
-    counts: dict[tuple[str, str], int] = {}
-    for function_name, function in list(vars(_checks).items()):
-        if not inspect.isfunction(function) or function.__module__ != _checks.__name__:
-            continue
-
-        def wrapper(*args: object, _function=function, _name=function_name, **kwargs: object) -> object:
-            for argument in (*args, *kwargs.values()):
-                for tensor_name, tensor in watched.items():
-                    if argument is tensor:
-                        counts[(_name, tensor_name)] = counts.get((_name, tensor_name), 0) + 1
-            return _function(*args, **kwargs)
-
-        monkeypatch.setattr(_checks, function_name, wrapper)
-    return counts
-
-
 @pytest.mark.parametrize("scaled", [False, True])
 def test_trainable_self_attention_validates_each_argument_exactly_once(monkeypatch: pytest.MonkeyPatch, scaled: bool) -> None:
     inputs = random_inputs(0, 5, 3)
     watched = {"inputs": inputs, **{name: matrix for name, matrix in zip(ProjectionWeights._fields, W)}}
-    counts = _record_checks(monkeypatch, watched)
+    counts = record_checks(monkeypatch, watched)
     trainable_self_attention(inputs, W, scaled=scaled)
     for name in watched:
         assert counts[("require_tensor", name)] == 1, name
@@ -531,7 +514,7 @@ def test_trainable_self_attention_validates_each_argument_exactly_once(monkeypat
 @pytest.mark.parametrize("return_weights", [False, True])
 def test_forward_validates_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPatch, module: nn.Module, return_weights: bool) -> None:
     inputs = random_inputs(1, 4, 3)
-    counts = _record_checks(monkeypatch, {"inputs": inputs})
+    counts = record_checks(monkeypatch, {"inputs": inputs})
     module(inputs, return_weights=return_weights)
     assert counts[("require_tensor", "inputs")] == 1
     assert counts[("require_finite", "inputs")] == 1
@@ -541,7 +524,7 @@ def test_forward_validates_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPat
 
 def test_the_one_query_form_validates_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
     inputs = random_inputs(2, 4, 3)
-    counts = _record_checks(monkeypatch, {"inputs": inputs})
+    counts = record_checks(monkeypatch, {"inputs": inputs})
     trainable_attention_for_query(inputs, 1, W)
     assert counts[("require_finite", "inputs")] == 1
     assert all(count == 1 for count in counts.values()), counts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import pytest
@@ -23,7 +22,8 @@ from attention_lab import (
     simplified_self_attention,
     softmax,
 )
-from attention_lab import _checks
+
+from .conftest import record_checks
 
 
 def random_inputs(seed: int, tokens: int, embed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -334,27 +334,9 @@ def test_large_values_that_do_not_overflow_are_accepted() -> None:
 # --- check once, at the boundary ----------------------------------------------------
 
 
-def _record_checks(monkeypatch: pytest.MonkeyPatch, watched: dict[str, torch.Tensor]) -> dict[tuple[str, str], int]:
-    """Wrap every function of attention_lab._checks; count, per watched tensor, the calls it is passed to."""
-    counts: dict[tuple[str, str], int] = {}
-    for function_name, function in list(vars(_checks).items()):
-        if not inspect.isfunction(function) or function.__module__ != _checks.__name__:
-            continue
-
-        def wrapper(*args: object, _function=function, _name=function_name, **kwargs: object) -> object:
-            for argument in (*args, *kwargs.values()):
-                for tensor_name, tensor in watched.items():
-                    if argument is tensor:
-                        counts[(_name, tensor_name)] = counts.get((_name, tensor_name), 0) + 1
-            return _function(*args, **kwargs)
-
-        monkeypatch.setattr(_checks, function_name, wrapper)
-    return counts
-
-
 def test_simplified_self_attention_checks_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
     inputs = example_inputs()
-    counts = _record_checks(monkeypatch, {"inputs": inputs})
+    counts = record_checks(monkeypatch, {"inputs": inputs})
     simplified_self_attention(inputs)
     assert counts[("require_tensor", "inputs")] == 1
     assert counts[("require_finite", "inputs")] == 1
