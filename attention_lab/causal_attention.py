@@ -284,7 +284,7 @@ def renormalize_masked_weights(weights: torch.Tensor, mask: torch.Tensor) -> tor
 
     Applied to `softmax(scores)`, it gives the same weights as
     [`masked_softmax`][attention_lab.masked_softmax] (the normaliser of the full
-    softmax cancels), equal to float precision but not bit for bit. A row with
+    softmax cancels), equal to float precision (not always bit for bit: see 3.2.3). A row with
     nothing kept becomes zeros, as in `masked_softmax`.
 
     Args:

@@ -118,7 +118,8 @@ def test_mask_scores_writes_minus_infinity_where_the_mask_is_false() -> None:
 # --- the two ways to mask, and the explicit steps -------------------------------------------------
 
 
-def test_both_masking_methods_agree_to_a_tolerance_not_bitwise() -> None:
+def test_both_masking_methods_agree_to_a_tolerance() -> None:
+    """Equal in exact arithmetic; in float32 their bits may differ, and whether they do depends on the CPU."""
     mask = causal_mask(6)
     renormalized = renormalize_masked_weights(F.softmax(SCORES, dim=-1), mask)
     minus_infinity = masked_softmax(SCORES, mask)
@@ -126,7 +127,6 @@ def test_both_masking_methods_agree_to_a_tolerance_not_bitwise() -> None:
     explicit_renormalized = F.softmax(SCORES, dim=-1) * mask
     explicit_renormalized = explicit_renormalized / explicit_renormalized.sum(dim=-1, keepdim=True)
     explicit_minus_infinity = F.softmax(SCORES.masked_fill(~mask, NEG_INF), dim=-1)
-    assert not torch.equal(explicit_renormalized, explicit_minus_infinity)  # what the chapter says
     torch.testing.assert_close(explicit_renormalized, explicit_minus_infinity)
     torch.testing.assert_close(minus_infinity, explicit_minus_infinity)
 
