@@ -101,7 +101,7 @@ def run_numeric_checks(setting: dict[str, str], *, only_fingerprint: bool = Fals
     libraries read it as they load."""
     return subprocess.run(
         [sys.executable, "-c", FINGERPRINT] if only_fingerprint
-        else [sys.executable, "-c", RUN, "-q", "-p", "no:randomly", "-m", "not site and not kernels", *NUMERIC_CHECKS],
+        else [sys.executable, "-c", RUN, "-q", "-m", "not site and not kernels", *NUMERIC_CHECKS],
         cwd=ROOT, env=environment(setting), capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
     )  # fmt: skip
 
@@ -113,8 +113,8 @@ def runs(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[subprocess
     Each run is one Python process, mostly busy in one thread (the tensors are small), so two at
     once use this 2-core machine's cores; the tests below wait each for its own.
     """
-    selected = [item.callspec.params["name"] for item in request.session.items
-                if item.originalname == "test_the_numeric_checks_pass_under_other_cpu_kernels"]  # fmt: skip
+    selected = [item.callspec.params["name"] for item in request.session.items  # doc examples have no originalname
+                if getattr(item, "originalname", None) == "test_the_numeric_checks_pass_under_other_cpu_kernels"]  # fmt: skip
     with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:
         yield {name: pool.submit(run_numeric_checks, KERNEL_SETTINGS[name]) for name in selected}
 
