@@ -1,6 +1,7 @@
 # One command runner for people, CI and the README.
 #   make serve   set up .venv, then serve the site at http://127.0.0.1:8000/ with live reload
 #   make test    set up .venv, then run every test (unit, doc examples, strict site build, browser)
+#   make test-fast  set up .venv, then every test but the site build, the browser and the CPU-kernel reruns (the author's loop)
 #   make site    set up .venv, then build the static site into site/
 PYTHON ?= python3
 VENV   := .venv
@@ -8,7 +9,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve test site bench lock clean
+# pytest-xdist workers; --dist loadscope keeps a module (and a docs page, whose examples share
+# one namespace) on one worker. The site is built once and shared (tests/conftest.py).
+# OMP_WAIT_POLICY=PASSIVE: an idle OpenMP thread sleeps instead of spinning, so two workers that
+# both use torch share the two cores (it changes when threads wait, never what they compute).
+JOBS   ?= 2
+PYTEST := ATTENTION_LAB_CACHE=false OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(JOBS) --dist loadscope
+
+.PHONY: serve test test-fast site bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Attention Lab needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -24,7 +32,10 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install-browser.sh
-	ATTENTION_LAB_CACHE=false $(BIN)/python -m pytest
+	$(PYTEST)
+
+test-fast: $(STAMP)
+	$(PYTEST) -m "not site and not kernels"
 
 site: $(STAMP)
 	ATTENTION_LAB_CACHE=false timeout 600 $(BIN)/mkdocs build --strict --site-dir site

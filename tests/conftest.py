@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 
 from attention_lab import _checks
 
@@ -33,13 +34,8 @@ class BuiltSite:
         return (self.directory / url_path / "index.html").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
-    """Build the site once, strictly, with the notebook cache off so outputs are current.
-
-    Into a fresh temporary folder: two test runs at once never share a site.
-    """
-    directory = tmp_path_factory.mktemp("site")
+def build_site(directory: Path) -> BuiltSite:
+    """Run `mkdocs build --strict --clean` into `directory`, notebook cache off; fail with its log."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": SITE_URL, "ATTENTION_LAB_CACHE": "false"}
     completed = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "--site-dir", str(directory)],
@@ -51,8 +47,34 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
         check=False,
     )
     log = completed.stdout + completed.stderr
+    (directory.parent / f"{directory.name}-build.json").write_text(
+        json.dumps({"returncode": completed.returncode, "log": log}), encoding="utf-8"
+    )
     assert completed.returncode == 0, f"mkdocs build --strict failed:\n{log}"
     return BuiltSite(directory, log)
+
+
+@pytest.fixture(scope="session")
+def built_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BuiltSite:
+    """Build the site once per test session, strictly, with the notebook cache off so outputs are current.
+
+    Into a fresh temporary folder: two test runs at once never share a site. Under
+    pytest-xdist (`make test` runs two workers) the first worker that needs the site
+    builds it into the session's shared temporary folder while holding a lock; the
+    others wait for it and read the same site and log, so it is built once, not once
+    per worker. A failed build fails every test that needs it, with the same log.
+    """
+    if not hasattr(request.config, "workerinput"):  # one process: no one to share with
+        return build_site(tmp_path_factory.mktemp("site"))
+    shared = tmp_path_factory.getbasetemp().parent  # one folder for all the workers of this session
+    directory = shared / "site"
+    with FileLock(shared / "site.lock"):
+        outcome_file = shared / "site-build.json"
+        if not outcome_file.is_file():
+            return build_site(directory)
+    outcome = json.loads(outcome_file.read_text(encoding="utf-8"))
+    assert outcome["returncode"] == 0, f"mkdocs build --strict failed (built by another worker):\n{outcome['log']}"
+    return BuiltSite(directory, outcome["log"])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

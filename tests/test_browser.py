@@ -5,7 +5,8 @@ The strict build (`built_site`) is served on 127.0.0.1 under its project path
 its `index.html` files, so pages added later are checked too, is loaded in
 headless Chromium, each in a fresh browser context (a cold cache, so the bytes
 counted are what a first-time reader downloads). Any request for another host
-is blocked and recorded. Screenshots land in `build/screenshots/`, the requests
+is blocked and recorded. Screenshots land in `build/screenshots/` (the whole
+page in the light scheme, the first screen in the dark one), the requests
 and bytes of every page in `build/browser-report.json`; the terminal summary
 prints the page weights (see `tests/conftest.py`).
 
@@ -407,7 +408,7 @@ def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
             result.schemes.append(scheme)
             result.figures[scheme] = page.evaluate(FIGURES_JS, MIN_CONTRAST)
             result.axe[scheme] = run_axe(page)
-            page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=True)
+            page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=not suffix)  # dark: the first screen
             result.screenshots.append(f"{name}{suffix}.png")
             toggle_scheme(page)
         result.schemes.append(page.evaluate(SCHEME_JS))
@@ -422,7 +423,7 @@ def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
         for suffix in ("-390", "-390-dark"):
             scheme = page.evaluate(SCHEME_JS)
             result.phone[scheme] = page.evaluate(PHONE_JS)
-            page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=True)
+            page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=suffix == "-390")  # dark: the first screen
             result.screenshots.append(f"{name}{suffix}.png")
             if suffix == "-390":
                 toggle_scheme(page)

@@ -132,7 +132,7 @@ class Load:
 
 
 def load(browser: Browser, base_url: str, page_path: str, width: str, scheme: str) -> Load:
-    """Load one page cold at one width in one scheme; measure it and take a screenshot."""
+    """Load one page cold at one width in one scheme; measure it and take a screenshot of its first screen."""
     result = Load(page_path, width, scheme)
     context = browser.new_context(viewport={"width": WIDTHS[width], "height": 900},
                                   color_scheme="dark" if scheme == "dark" else "light")  # fmt: skip
@@ -151,7 +151,7 @@ def load(browser: Browser, base_url: str, page_path: str, width: str, scheme: st
         result.layout = page.evaluate(LAYOUT_JS)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         name = f"{page_path.strip('/').replace('/', '--')}-{WIDTHS[width]}-{scheme}.png"
-        page.screenshot(path=SCREENSHOTS / name, full_page=True)
+        page.screenshot(path=SCREENSHOTS / name)  # the first screen: test_browser.py keeps the whole pages
         result.screenshot = str((SCREENSHOTS / name).relative_to(ROOT))
     finally:
         context.close()

@@ -67,7 +67,12 @@ def test_make_site_is_strict_and_make_test_installs_the_browser() -> None:
     assert "mkdocs build --strict" in site_recipe
     assert "--site-dir site" in site_recipe
     test_recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE).group(1)
-    assert test_recipe.index("scripts/install-browser.sh") < test_recipe.index("pytest")
+    assert test_recipe.index("scripts/install-browser.sh") < test_recipe.index("$(PYTEST)")
+    # make test and make test-fast run the same pytest: parallel workers, a module kept on one worker.
+    pytest_command = re.search(r"^PYTEST\s*:=\s*(.*)$", makefile, re.MULTILINE).group(1)
+    assert "-m pytest -n $(JOBS) --dist loadscope" in pytest_command
+    fast_recipe = re.search(r"^test-fast:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE).group(1)
+    assert fast_recipe.strip() == '$(PYTEST) -m "not site and not kernels"'
 
 
 def test_links_are_validated_at_build_time_under_a_project_path() -> None:
