@@ -28,8 +28,10 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -77,6 +79,9 @@ CHAPTER_BUDGET_BYTES = 900_000  # a chapter page (not its notebook), everything 
 MISSING_PAGE = "no/such/page/"  # nested, so the 404 page's absolute links are put to the test
 MIN_CONTRAST = 3.0  # WCAG 2 minimum for graphics against their background
 DESKTOP = {"width": 1280, "height": 900}
+PARALLEL_BROWSERS = 2  # page visits at a time (in_parallel_browsers)
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 PHONE = {"width": 390, "height": 844}
 FIRST_SCREEN = {"width": 1366, "height": 900}
 # axe-core impacts that fail the test; "moderate" and "minor" findings are reported, not failed.
@@ -446,13 +451,36 @@ def browser(chromium: str) -> Iterator[Browser]:
         browser.close()
 
 
+def in_parallel_browsers(chromium: str, items: list[Item], work: Callable[[Browser, Item], Result]) -> dict[Item, Result]:
+    """`work(browser, item)` for every item, in the items' order, shared out over PARALLEL_BROWSERS
+    threads with a browser each (Playwright's sync API is one per thread).
+
+    A page visit spends much of its time waiting (for the network to be idle, for axe): the
+    other browser fills that time. Each visit still opens a fresh context of its own.
+    """
+
+    def share(part: list[Item]) -> dict[Item, Result]:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                return {item: work(browser, item) for item in part}
+            finally:
+                browser.close()
+
+    parts = [items[i::PARALLEL_BROWSERS] for i in range(PARALLEL_BROWSERS)]
+    with ThreadPoolExecutor(max_workers=PARALLEL_BROWSERS) as pool:
+        done = {item: result for part in pool.map(share, parts) for item, result in part.items()}
+    return {item: done[item] for item in items}
+
+
 @pytest.fixture(scope="module")
-def visits(browser: Browser, served_site: str, built_site: BuiltSite) -> dict[str, Visit]:
-    """Every page of the site, plus a missing one (the 404 page), visited once; the report written."""
+def visits(chromium: str, served_site: str, built_site: BuiltSite) -> dict[str, Visit]:
+    """Every page of the site, plus a missing one (the 404 page), visited once (two at a time,
+    `in_parallel_browsers`); the report written."""
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     REPORT.unlink(missing_ok=True)
     pages = site_pages(built_site.directory) + [MISSING_PAGE]
-    result = {page: visit(browser, served_site, page) for page in pages}
+    result = in_parallel_browsers(chromium, pages, lambda browser, page: visit(browser, served_site, page))
     report = {
         "server": urlsplit(served_site).netloc,
         "hosts": sorted({host for v in result.values() for host in v.hosts}),

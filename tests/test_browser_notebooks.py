@@ -1,6 +1,7 @@
 """The notebook pages and the figures in a real browser, on a desktop and on a phone.
 
-Reuses the browser, the local server and the built site of `tests/test_browser.py`.
+Reuses the Chromium, the local server and the built site of `tests/test_browser.py`,
+and its two browsers at a time (`in_parallel_browsers`).
 Each notebook page and chapter page is loaded cold at 1366 px and 390 px wide, in
 the light and the dark scheme. Checked: notebook pages weigh at most
 `NOTEBOOK_BUDGET_BYTES` everything loaded, keep their nav label as title, load no
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,7 +28,7 @@ from playwright.sync_api import Browser
 from hooks import notebooks
 
 from .conftest import ROOT, BuiltSite
-from .test_browser import browser, chromium, served_site  # noqa: F401 (fixtures)
+from .test_browser import chromium, in_parallel_browsers, served_site  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.site
 
@@ -159,9 +159,9 @@ def load(browser: Browser, base_url: str, page_path: str, width: str, scheme: st
 
 
 @pytest.fixture(scope="module")
-def loads(browser: Browser, served_site: str, built_site: BuiltSite) -> dict[tuple[str, str, str], Load]:  # noqa: F811
-    result = {(page, width, scheme): load(browser, served_site, page, width, scheme)
-              for page in NOTEBOOK_PAGES + CHAPTER_PAGES for width in WIDTHS for scheme in SCHEMES}  # fmt: skip
+def loads(chromium: str, served_site: str, built_site: BuiltSite) -> dict[tuple[str, str, str], Load]:  # noqa: F811
+    keys = [(page, width, scheme) for page in NOTEBOOK_PAGES + CHAPTER_PAGES for width in WIDTHS for scheme in SCHEMES]
+    result = in_parallel_browsers(chromium, keys, lambda browser, key: load(browser, served_site, *key))
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps([
         {"page": l.page, "width": WIDTHS[l.width], "scheme": l.scheme, "bytes": l.bytes, "by_type": l.by_type(),
