@@ -104,17 +104,44 @@ def run_numeric_checks(setting: dict[str, str], *, only_fingerprint: bool = Fals
     )  # fmt: skip
 
 
+# The branch MKL runs under MKL_CBWR (mkl_serv_cbwr_get(MKL_CBWR_BRANCH), exported by
+# libtorch_cpu): a branch the CPU lacks falls back to AUTO (2). On an AMD CPU, SSE4_2, AVX2 and
+# AVX512 all give AUTO: three settings, the same kernels.
+MKL_BRANCH = """
+import ctypes, os, torch
+library = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+print(library.mkl_serv_cbwr_get(1))
+"""
+
+
+def kernels_of(setting: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """What decides the kernels a setting runs: its variables, with MKL_CBWR replaced by the
+    branch MKL really takes on this CPU (asked in a new process, which reads the setting)."""
+    if "MKL_CBWR" not in setting or not torch.backends.mkl.is_available():
+        return tuple(sorted(setting.items()))
+    asked = subprocess.run([sys.executable, "-c", MKL_BRANCH], env=environment(setting), capture_output=True,
+                           text=True, timeout=TIMEOUT_S, check=True)  # fmt: skip
+    others = {key: value for key, value in setting.items() if key != "MKL_CBWR"}
+    return tuple(sorted({**others, "MKL branch": asked.stdout.strip()}.items()))
+
+
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[subprocess.CompletedProcess[str]]]]:
     """The runs of the settings this session selected, started together, two at a time.
 
     Each run is one Python process, mostly busy in one thread (the tensors are small), so two at
-    once use this 2-core machine's cores; the tests below wait each for its own.
+    once use this 2-core machine's cores; the tests below wait each for its own. Settings that
+    give the same kernels on this CPU (`kernels_of`) share one run.
     """
     selected = [item.callspec.params["name"] for item in request.session.items  # doc examples have no originalname
                 if getattr(item, "originalname", None) == "test_the_numeric_checks_pass_under_other_cpu_kernels"]  # fmt: skip
     with ThreadPoolExecutor(max_workers=PARALLEL_RUNS) as pool:
-        yield {name: pool.submit(run_numeric_checks, KERNEL_SETTINGS[name]) for name in selected}
+        kernels = dict(zip(selected, pool.map(lambda name: kernels_of(KERNEL_SETTINGS[name]), selected), strict=True))
+        started: dict[tuple[tuple[str, str], ...], Future[subprocess.CompletedProcess[str]]] = {}
+        for name in selected:
+            if kernels[name] not in started:
+                started[kernels[name]] = pool.submit(run_numeric_checks, KERNEL_SETTINGS[name])
+        yield {name: started[kernels[name]] for name in selected}
 
 
 @pytest.mark.kernels

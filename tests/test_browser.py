@@ -1,18 +1,26 @@
-"""The built site in a real browser: every page, offline, typeset, light and dark.
+"""The built site in a real browser: every page, offline, typeset, light and dark, desktop and phone.
 
 The strict build (`built_site`) is served on 127.0.0.1 under its project path
 (`/attention-lab/`, as GitHub Pages serves it) and every page of it, found from
 its `index.html` files, so pages added later are checked too, is loaded in
 headless Chromium, each in a fresh browser context (a cold cache, so the bytes
 counted are what a first-time reader downloads). Any request for another host
-is blocked and recorded. Screenshots land in `build/screenshots/` (the whole
-page in the light scheme, the first screen in the dark one), the requests
-and bytes of every page in `build/browser-report.json`; the terminal summary
-prints the page weights (see `tests/conftest.py`).
+is blocked and recorded. Each page is loaded cold twice: 1366 px wide (a laptop)
+and 390 px wide (a phone), each time in the light scheme, then switched to the
+dark one with Material's palette toggle. Screenshots land in `build/screenshots/`
+(the first screen of every view; the whole page too for the home page and the
+chapters, at 1366 px in the light scheme), the requests and bytes of every page in `build/browser-report.json`;
+the terminal summary prints the page weights (see `tests/conftest.py`).
 
-Each page is also audited with axe-core (through `axe-playwright-python`) in the
-light and the dark scheme, and loaded again 390 px wide (a phone) for the layout
-checks and the phone screenshots (`build/screenshots/<page>-390.png`, `-390-dark.png`).
+On the desktop load each page is audited with axe-core (through
+`axe-playwright-python`) in the light and the dark scheme, its figures' contrast
+measured on the background they are shown on; on the phone load its layout is
+checked (code scrolls, nothing wider than the screen).
+
+The chapter pages and their notebook pages are also read at both widths in both
+schemes (`Reading`): weight, the smallest text of every figure as drawn, and the
+notebook page's layout (Material code blocks, prompts hidden on a phone, outputs
+that scroll, the nav label as title, the chapter's alt text on each figure).
 
 No browser: the test skips with a loud message, except under `CI=true`, where
 it fails: CI can install Chromium (`scripts/install-browser.sh`, which
@@ -27,6 +35,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,7 +45,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Response, Route, sync_playwright
+
+from hooks import notebooks
 
 from .conftest import ROOT, SITE_URL, BuiltSite
 from .site_server import serve
@@ -76,14 +87,25 @@ SEED_NUMBERING = {
 CHAPTER_TITLE = re.compile(r"^(\d+)\.\s")
 SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)+)\s")
 CHAPTER_BUDGET_BYTES = 900_000  # a chapter page (not its notebook), everything a reader loads included
+NOTEBOOK_BUDGET_BYTES = 1_200_000  # a notebook page, everything it loads included
+# The chapters, from the registry of hooks/notebooks.py, and their notebook pages: read at both widths.
+CHAPTERS = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
+CHAPTER_PAGES = [Path(chapter).stem + "/" for chapter in CHAPTERS]
+NOTEBOOK_PAGES = [f"notebooks/{Path(chapter).stem}/" for chapter in CHAPTERS]
+MIN_TEXT_PX = {"desktop": 11.0, "phone": 9.0}  # a figure's smallest text as drawn, CSS px
+# Screenshots are for people to look at (the checks read the page itself): the first screen of every
+# view, and the whole page of the home page and of each chapter at 1366 px in the light scheme.
+# (A whole-page capture of a 25,000 px page costs 1.5 to 3.5 s of CPU; the first screen 0.1 s.)
+WHOLE_PAGE_SCREENSHOTS = ["", *CHAPTER_PAGES]
 MISSING_PAGE = "no/such/page/"  # nested, so the 404 page's absolute links are put to the test
 MIN_CONTRAST = 3.0  # WCAG 2 minimum for graphics against their background
-DESKTOP = {"width": 1280, "height": 900}
+# Both widths as a reader's laptop and phone show them. 1366 px is in Material's widest layout
+# (both sidebars from 1220 px on); 390 px is a phone's, where the sidebars fold into the drawer.
+DESKTOP = {"width": 1366, "height": 900}
 PARALLEL_BROWSERS = 2  # page visits at a time (in_parallel_browsers)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 PHONE = {"width": 390, "height": 844}
-FIRST_SCREEN = {"width": 1366, "height": 900}
 # axe-core impacts that fail the test; "moderate" and "minor" findings are reported, not failed.
 AXE_FAILING_IMPACTS = {"serious", "critical"}
 # Rules that cannot be met inside Material, each with the reason (none today). Never a blanket switch.
@@ -188,14 +210,73 @@ PHONE_JS = r"""() => {
   };
 }"""
 
-# Scroll to the end and back, as a reader does, so that lazy images of the shown scheme load.
-SCROLL_THROUGH_JS = """async () => {
-  for (let y = 0; y < document.documentElement.scrollHeight; y += window.innerHeight / 2) {
-    window.scrollTo(0, y);
-    await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 20)));
+# The smallest text of every visible SVG figure, in CSS pixels as drawn. Matplotlib writes
+# `font-size: Npx` in SVG user units (text kept as text) or draws glyphs scaled by N/100
+# (text as paths, the notebook's inline figures); the image's drawn width over the SVG's
+# viewBox width turns user units into CSS pixels.
+FIGURE_TEXT_JS = r"""async () => {
+  const result = [];
+  for (const img of document.querySelectorAll("article img")) {
+    if (!img.checkVisibility() || !(img.currentSrc || img.src).split("#")[0].endsWith(".svg")) continue;
+    const text = await (await fetch((img.currentSrc || img.src).split("#")[0])).text();
+    const svg = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+    const viewBox = (svg.getAttribute("viewBox") || "").split(/\s+/).map(Number);
+    const scale = img.getBoundingClientRect().width / viewBox[2];
+    const sizes = [];
+    for (const t of svg.querySelectorAll("text")) {
+      const m = (t.getAttribute("style") || "").match(/font-size:\s*([\d.]+)px/);
+      if (m && t.textContent.trim()) sizes.push(Number(m[1]));
+    }
+    for (const g of svg.querySelectorAll("g[id^='text'] > g[transform], g[id^='heatmap'] > g[transform]")) {
+      const m = g.getAttribute("transform").match(/scale\(([\d.]+)/);
+      if (m) sizes.push(100 * Number(m[1]));
+    }
+    result.push({ src: (img.currentSrc || img.src).split("/").slice(-2).join("/"), alt: img.alt,
+                  smallestPx: sizes.length ? Math.min(...sizes) * scale : null, texts: sizes.length });
   }
-  window.scrollTo(0, 0);
+  return result;
 }"""
+
+# What a reader who scrolls through the whole page loads: every image that is shown, lazy
+# ones included. The other scheme's variant of a figure (display: none, loading="lazy") is
+# never fetched by the browser, so it is not counted (test_browser.py's LOAD_IMAGES_JS
+# forces every image, hidden ones too, to check that each one loads).
+LOAD_VISIBLE_IMAGES_JS = """() => Promise.all([...document.images].filter((img) => img.checkVisibility()).map((img) => {
+  img.loading = "eager";
+  return img.complete ? null : new Promise((done) => { img.onload = img.onerror = done; });
+}))"""
+
+LAYOUT_JS = r"""() => {
+  const article = document.querySelector("article.md-content__inner");
+  const visible = (e) => e.checkVisibility();
+  const outputs = [...article.querySelectorAll("pre.nb-text")];
+  return {
+    pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    overflowing: [...article.querySelectorAll("*")].filter((e) => visible(e)
+      && e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+      && !e.closest("pre, .highlight, .katex, .katex-display, .arithmatex, table, .md-typeset__scrollwrap, .nb-figure"))
+      .slice(0, 5).map((e) => e.outerHTML.slice(0, 120)),
+    formulasOverflowing: [...article.querySelectorAll(".katex-display")]
+      .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length,
+    // prompts outside folded boxes (a closed <details> hides its cells, prompts included)
+    visiblePrompts: [...article.querySelectorAll(".nb-prompt")].filter((e) => !e.closest("details:not([open])")).filter(visible).length,
+    prompts: [...article.querySelectorAll(".nb-prompt")].filter((e) => !e.closest("details:not([open])")).length,
+    wrappingOutputs: outputs.filter((p) => getComputedStyle(p).whiteSpace !== "pre").length,
+    scrollingOutputs: outputs.filter((p) => p.scrollWidth > p.clientWidth && getComputedStyle(p).overflowX === "auto").length,
+    outputs: outputs.length,
+    materialCode: article.querySelectorAll(".nb-input .highlight pre > code").length,
+    codeCells: article.querySelectorAll(".jp-CodeCell").length,
+    copyButtons: article.querySelectorAll(".nb-input .md-clipboard, .nb-input [data-md-type='copy']").length,
+    admonitions: article.querySelectorAll(".nb-notebook .admonition, .nb-notebook details").length,
+    blockquotes: article.querySelectorAll(".nb-notebook blockquote").length,
+    inlineStyles: document.querySelectorAll("article style").length,
+    jupyterlabCss: [...document.styleSheets].some((s) => [...(s.cssRules || [])].some((r) => (r.selectorText || "").includes(".jp-Notebook-cell"))),
+    title: document.title,
+    footerPrevious: document.querySelector(".md-footer__link--prev")?.getAttribute("aria-label") || null,
+    text: article.innerText,
+  };
+}"""
+
 
 # Load every image now, lazy ones included, and wait until each has loaded or failed.
 LOAD_IMAGES_JS = """() => Promise.all([...document.images].map((img) => {
@@ -261,6 +342,27 @@ FIGURES_JS = r"""async (minContrast) => {
 
 
 @dataclass
+class Reading:
+    """A chapter or notebook page as a reader of one width ("desktop", "phone") and one scheme
+    ("light", "dark") meets it: what a cold load in that scheme downloads, its figures' smallest
+    text as drawn, and its layout (LAYOUT_JS)."""
+
+    responses: list[tuple[str, str, int]] = field(default_factory=list)  # (url, resource type, bytes)
+    figures: list[dict] = field(default_factory=list)
+    layout: dict = field(default_factory=dict)
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _, _, size in self.responses)
+
+    def by_type(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for _, kind, size in self.responses:
+            totals[kind] += size
+        return dict(totals.most_common())
+
+
+@dataclass
 class Visit:
     """What one page did in the browser."""
 
@@ -278,6 +380,7 @@ class Visit:
     inspection: dict = field(default_factory=dict)
     axe: dict[str, list[dict]] = field(default_factory=dict)  # by scheme: axe-core's violations
     phone: dict[str, dict] = field(default_factory=dict)  # by scheme: PHONE_JS at 390 px
+    readings: dict[tuple[str, str], Reading] = field(default_factory=dict)  # by (width, scheme): chapters, notebooks
 
     @property
     def bytes(self) -> int:
@@ -378,62 +481,102 @@ def new_context(browser: Browser, origin: str, result: Visit, viewport: dict) ->
     return context, page
 
 
-def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
-    """Load one page cold, inspect and audit it, toggle to dark and back; then again at 390 px.
+SCHEME_NAMES = {"default": "light", "slate": "dark"}  # Material's scheme -> the reader's word
+VISIBLE_IMAGES_JS = """() => [...document.images].filter((img) => img.checkVisibility())
+  .map((img) => (img.currentSrc || img.src).split("#")[0])"""
 
-    The weight is what a reader in one scheme downloads: a cold load, scrolled to the end
-    (lazy images of the shown scheme load, the other scheme's never do).
+
+def body_size(response: Response) -> int:
+    """The bytes of a response's body (0 for a redirect, which has none)."""
+    return len(response.body()) if response.status < 300 or response.status >= 400 else 0
+
+
+def cold_load(page: Page, url: str, responses: list[Response]) -> tuple[int | None, list[Response]]:
+    """Open `url` in a fresh context and load what a reader who scrolls through it loads: every
+    image shown in the current scheme, lazy ones included (the other scheme's variants are
+    hidden, so never fetched). Return the status and the responses of that cold load; then load
+    every other image too (both schemes' figures, for the image and contrast checks)."""
+    response = page.goto(url, wait_until="networkidle")
+    # networkidle can come before a large notebook page has parsed its closing scripts (KaTeX):
+    # wait for the load event too, or the math is inspected before it is typeset (a flake).
+    page.wait_for_load_state("load")
+    page.evaluate(LOAD_VISIBLE_IMAGES_JS)
+    cold = list(responses)
+    page.evaluate(LOAD_IMAGES_JS)
+    return (response.status if response else None), cold
+
+
+class Reader:
+    """The readings of one load of a chapter or notebook page, one per scheme (see `Reading`).
+
+    The cold load was in the light scheme. What a cold load in the dark scheme downloads is the
+    same but for the images: the light scheme's shown images are swapped for the dark scheme's
+    (each one's bytes known, as every image has been loaded by then)."""
+
+    def __init__(self, cold: list[Response], responses: list[Response]) -> None:
+        self.cold = [(r.url, r.request.resource_type, body_size(r)) for r in cold]
+        self.responses = responses
+        self.shown: dict[str, list[str]] = {}
+
+    def read(self, page: Page, scheme: str) -> Reading:
+        self.shown[scheme] = page.evaluate(VISIBLE_IMAGES_JS)
+        if scheme == "light":
+            weighed = self.cold
+        else:
+            sizes = {r.url: (r.request.resource_type, body_size(r)) for r in self.responses if r.request.resource_type == "image"}
+            light_only = set(self.shown["light"]) - set(self.shown[scheme])
+            weighed = [r for r in self.cold if r[0] not in light_only]
+            weighed += [(url, *sizes[url]) for url in dict.fromkeys(self.shown[scheme]) if url not in {r[0] for r in self.cold}]
+        return Reading(weighed, page.evaluate(FIGURE_TEXT_JS), page.evaluate(LAYOUT_JS))
+
+
+def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
+    """Load one page cold at 1366 px, inspect and audit it, toggle to dark and back; then cold
+    again at 390 px, check its layout, toggle to dark. A chapter or notebook page is also read
+    (`Reading`) at both widths in both schemes.
+
+    The weight is what a reader in one scheme downloads: a cold load of every image shown in
+    that scheme, lazy ones included (the other scheme's never load).
     """
     result = Visit(page_path, base_url + page_path)
     origin = "{0.scheme}://{0.netloc}/".format(urlsplit(base_url))
-    context, page = new_context(browser, origin, result, DESKTOP)
-    responses = []
-    context.on("response", lambda response: responses.append(response))
-    context.on("requestfailed", lambda request: request.url.startswith(origin) and not _cancelled_image(request)
-               and result.failed.append(f"{request.url}: {request.failure}"))  # fmt: skip
-    try:
-        response = page.goto(result.url, wait_until="networkidle")
-        # networkidle can come before a large notebook page has parsed its closing scripts (KaTeX):
-        # wait for the load event too, or the math is inspected before it is typeset (a flake).
-        page.wait_for_load_state("load")
-        result.status = response.status if response else None
-        page.evaluate(SCROLL_THROUGH_JS)
-        page.wait_for_load_state("networkidle")
-        weighed = list(responses)
-        result.responses = [(r.url, r.status, len(r.body()) if r.status < 300 or r.status >= 400 else 0)
-                            for r in weighed]  # fmt: skip
-        result.resource_types = [r.request.resource_type for r in weighed]
-        page.evaluate(LOAD_IMAGES_JS)  # every image, both schemes' figures: the image and contrast checks
-        page.wait_for_load_state("networkidle")
-        result.inspection = page.evaluate(INSPECT_JS)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        name = screenshot_name(page_path)
-        for suffix in ("", "-dark"):
-            scheme = page.evaluate(SCHEME_JS)
-            result.schemes.append(scheme)
-            result.figures[scheme] = page.evaluate(FIGURES_JS, MIN_CONTRAST)
-            result.axe[scheme] = run_axe(page)
-            page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=not suffix)  # dark: the first screen
-            result.screenshots.append(f"{name}{suffix}.png")
-            toggle_scheme(page)
-        result.schemes.append(page.evaluate(SCHEME_JS))
-    finally:
-        context.close()
-
-    context, page = new_context(browser, origin, result, PHONE)
-    try:
-        page.goto(result.url, wait_until="networkidle")
-        page.evaluate(LOAD_IMAGES_JS)
-        page.wait_for_load_state("networkidle")
-        for suffix in ("-390", "-390-dark"):
-            scheme = page.evaluate(SCHEME_JS)
-            result.phone[scheme] = page.evaluate(PHONE_JS)
-            page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=suffix == "-390")  # dark: the first screen
-            result.screenshots.append(f"{name}{suffix}.png")
-            if suffix == "-390":
-                toggle_scheme(page)
-    finally:
-        context.close()
+    read = page_path in CHAPTER_PAGES + NOTEBOOK_PAGES
+    name = screenshot_name(page_path)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        context, page = new_context(browser, origin, result, viewport)
+        responses: list[Response] = []
+        context.on("response", lambda response, responses=responses: responses.append(response))
+        context.on("requestfailed", lambda request: request.url.startswith(origin) and not _cancelled_image(request)
+                   and result.failed.append(f"{request.url}: {request.failure}"))  # fmt: skip
+        try:
+            status, cold = cold_load(page, result.url, responses)
+            reader = Reader(cold, responses)
+            if width == "desktop":
+                result.status = status
+                result.responses = [(r.url, r.status, body_size(r)) for r in cold]
+                result.resource_types = [r.request.resource_type for r in cold]
+                result.inspection = page.evaluate(INSPECT_JS)
+            for suffix in ("", "-dark"):
+                scheme = page.evaluate(SCHEME_JS)
+                if width == "desktop":
+                    result.schemes.append(scheme)
+                    result.figures[scheme] = page.evaluate(FIGURES_JS, MIN_CONTRAST)
+                    result.axe[scheme] = run_axe(page)
+                else:
+                    result.phone[scheme] = page.evaluate(PHONE_JS)
+                if read:
+                    result.readings[(width, SCHEME_NAMES[scheme])] = reader.read(page, SCHEME_NAMES[scheme])
+                shot = f"{name}{'' if width == 'desktop' else '-390'}{suffix}.png"
+                whole = width == "desktop" and not suffix and page_path in WHOLE_PAGE_SCREENSHOTS
+                page.screenshot(path=SCREENSHOTS / shot, full_page=whole)
+                result.screenshots.append(shot)
+                if width == "desktop" or not suffix:  # on the desktop, toggle back: the toggle works both ways
+                    toggle_scheme(page)
+            if width == "desktop":
+                result.schemes.append(page.evaluate(SCHEME_JS))
+        finally:
+            context.close()
     return result
 
 
@@ -491,6 +634,8 @@ def visits(chromium: str, served_site: str, built_site: BuiltSite) -> dict[str, 
              "chapter": v.chapter, "notebook": v.inspection["notebook"],
              "budget_bytes": CHAPTER_BUDGET_BYTES if v.is_chapter_page else None, "bytes_by_type": v.bytes_by_type,
              "screenshots": v.screenshots, "figures": v.figures, "axe": v.axe, "phone": v.phone,
+             "readings": [{"width": width, "scheme": scheme, "bytes": r.bytes, "by_type": r.by_type(), "figures": r.figures}
+                          for (width, scheme), r in v.readings.items()],
              "responses": v.responses, "blocked": v.blocked}
             for v in result.values()
         ],
@@ -700,7 +845,7 @@ def test_search_finds_softmax_and_shows_math_as_text(browser: Browser, served_si
 
 
 def test_the_home_page_first_screen_says_what_you_learn_and_where_to_start(browser: Browser, served_site: str) -> None:
-    for viewport in (FIRST_SCREEN, PHONE):
+    for viewport in (DESKTOP, PHONE):
         context = browser.new_context(viewport=viewport)
         try:
             page = context.new_page()
@@ -720,7 +865,7 @@ def test_the_home_page_first_screen_says_what_you_learn_and_where_to_start(brows
             assert first_screen["button"]["href"] == served_site + "simplified-attention/"
             assert first_screen["button"]["bottom"] <= first_screen["height"], f"the call to action below the fold at {viewport}"
             assert "/figures/simplified-attention/weight-heatmap" in first_screen["image"]["src"]
-            if viewport is FIRST_SCREEN:
+            if viewport is DESKTOP:
                 assert first_screen["image"]["top"] < first_screen["height"], "the picture on the first screen"
         finally:
             context.close()
@@ -761,3 +906,98 @@ def test_the_copy_button_copies_runnable_code(browser: Browser, served_site: str
                          cwd=ROOT, timeout=120, check=False)  # fmt: skip
     assert ran.returncode == 0 and "Traceback" not in ran.stdout + ran.stderr, ran.stdout + ran.stderr
     assert ran.stdout.split() == expected.split(), "the pasted code prints what the page shows"
+
+
+# The chapter and notebook pages as read at both widths in both schemes (`Reading`).
+
+
+def readings(visits: dict[str, Visit]) -> dict[tuple[str, str, str], Reading]:
+    """Every reading, by (page, width, scheme); every chapter and notebook page read in all four ways."""
+    found = {(page, width, scheme): r for page, v in visits.items() for (width, scheme), r in v.readings.items()}
+    wanted = {(page, width, scheme) for page in CHAPTER_PAGES + NOTEBOOK_PAGES
+              for width in ("desktop", "phone") for scheme in ("light", "dark")}  # fmt: skip
+    assert CHAPTER_PAGES and set(found) == wanted
+    return found
+
+
+def test_notebook_pages_weigh_at_most_the_budget(visits: dict[str, Visit]) -> None:
+    read = readings(visits)
+    heavy = {key: (r.bytes, r.by_type()) for key, r in read.items() if key[0] in NOTEBOOK_PAGES and r.bytes > NOTEBOOK_BUDGET_BYTES}
+    assert not heavy
+    assert all(r.bytes > 0 for r in read.values())
+    # A dark reader downloads the dark figures, not the light ones.
+    dark = read[(NOTEBOOK_PAGES[0], "desktop", "dark")]
+    assert any(url.endswith("-dark.svg") for url, _, _ in dark.responses)
+    assert not any(url.endswith(".svg") and "/figures/" in url and not url.endswith("-dark.svg") for url, _, _ in dark.responses)
+
+
+def test_notebook_pages_look_like_the_site(visits: dict[str, Visit]) -> None:
+    read = readings(visits)
+    for page in NOTEBOOK_PAGES:
+        layout = read[(page, "desktop", "light")].layout
+        assert not layout["jupyterlabCss"] and layout["inlineStyles"] == 0, page
+        assert layout["codeCells"] > 10 and layout["materialCode"] == layout["codeCells"], page
+        assert layout["copyButtons"] == layout["codeCells"], page  # Material's copy button on every cell
+        assert layout["blockquotes"] == 0, page  # boxes become Material's admonitions, not quotes
+        assert "%matplotlib" not in layout["text"] and "%pip" not in layout["text"], page  # plumbing hidden
+        assert "Every code block on this page runs in the test suite" not in layout["text"], page
+        assert "http://" not in layout["text"] and "https://" not in layout["text"], page  # link text is words
+    assert sum(read[(page, "desktop", "light")].layout["admonitions"] for page in NOTEBOOK_PAGES) > 0
+
+
+def test_notebook_pages_keep_their_nav_label(visits: dict[str, Visit], built_site: BuiltSite) -> None:
+    """The nav's label (`Chapter <n> notebook`, hooks/notebooks.py) is the title, not the notebook's heading."""
+    read = readings(visits)
+    nav = notebooks.register_chapters(notebooks.read_nav(ROOT / "mkdocs.yml"), ROOT / "docs")
+    labels = {f"{page}/": label for item in notebooks._section(nav, notebooks.NOTEBOOK_SECTION) or []
+              for label, page in item.items()}  # fmt: skip
+    labels = {page.removesuffix(".ipynb/") + "/": label for page, label in labels.items()}
+    for page in NOTEBOOK_PAGES:
+        label = labels[page]
+        assert read[(page, "desktop", "light")].layout["title"] == f"{label} - Attention Lab", page
+        assert f"<title>{label} - Attention Lab</title>" in built_site.page(page)
+    # The page after the last notebook (Reproducibility) names it by its label in "Previous".
+    assert f'aria-label="Previous: {labels[NOTEBOOK_PAGES[-1]]}"' in built_site.page("reproducibility/")
+
+
+def test_notebook_pages_on_a_phone(visits: dict[str, Visit]) -> None:
+    read = readings(visits)
+    for page in NOTEBOOK_PAGES:
+        for scheme in ("light", "dark"):
+            desktop, phone = read[(page, "desktop", scheme)].layout, read[(page, "phone", scheme)].layout
+            assert desktop["visiblePrompts"] == desktop["prompts"] > 0, (page, scheme)
+            assert phone["visiblePrompts"] == 0, (page, scheme)
+            assert phone["pageOverflow"] <= 0 and not phone["overflowing"], (page, scheme, phone["overflowing"])
+            assert phone["formulasOverflowing"] == 0, (page, scheme)
+            assert phone["wrappingOutputs"] == 0 and phone["scrollingOutputs"] > 0, (page, scheme)  # tensors scroll, whole
+
+
+def test_every_figure_has_readable_text_at_both_widths(visits: dict[str, Visit]) -> None:
+    small = {}
+    for (page, width, scheme), r in readings(visits).items():
+        assert r.figures or page.startswith("notebooks/"), (page, width, scheme)
+        for figure in r.figures:
+            assert figure["texts"] > 0, figure
+            if figure["smallestPx"] < MIN_TEXT_PX[width]:
+                small[(page, width, scheme, figure["src"])] = round(figure["smallestPx"], 2)
+    assert not small
+
+
+def test_notebook_figures_have_the_chapters_alt_text_in_both_schemes(visits: dict[str, Visit]) -> None:
+    """Each figure a notebook draws carries the alt text of that figure on the chapter page.
+
+    (A chapter may show figures its code does not draw, e.g. drawn from benchmark data by the
+    figures hook: those are not in its notebook.)
+    """
+    read = readings(visits)
+    shown = 0
+    for chapter_page, notebook_page in zip(CHAPTER_PAGES, NOTEBOOK_PAGES, strict=True):
+        for scheme in ("light", "dark"):
+            chapter_alts = [f["alt"] for f in read[(chapter_page, "desktop", scheme)].figures]
+            notebook = read[(notebook_page, "desktop", scheme)].figures
+            alts = [f["alt"] for f in notebook]
+            assert alts == [alt for alt in chapter_alts if alt in alts], (notebook_page, scheme)
+            files = [f["src"].split("#")[0] for f in notebook]
+            assert all(name.endswith("-dark.svg") == (scheme == "dark") for name in files), (notebook_page, scheme, files)
+            shown += len(alts)
+    assert shown > 0

@@ -263,7 +263,9 @@ class Explorer:
         self.page = page
 
     def open(self, url: str) -> Explorer:
-        self.page.goto(url, wait_until="networkidle")
+        # The explorer's script fetches its data, draws the numbers, then marks its root ready:
+        # waiting for that is enough, without waiting for the network to sit idle (500 ms a load).
+        self.page.goto(url, wait_until="load")
         self.page.wait_for_selector("#attention-explorer[data-ready=true]")
         return self
 
