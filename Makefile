@@ -10,11 +10,12 @@ STAMP  := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
 # pytest-xdist workers; --dist loadscope keeps a module (and a docs page, whose examples share
-# one namespace) on one worker. The site is built once and shared (tests/conftest.py).
+# one namespace) on one worker, and --no-loadscope-reorder hands the modules out in the order
+# tests/conftest.py gives them (the browser test first). The site is built once and shared.
 # OMP_WAIT_POLICY=PASSIVE: an idle OpenMP thread sleeps instead of spinning, so two workers that
 # both use torch share the two cores (it changes when threads wait, never what they compute).
 JOBS   ?= 2
-PYTEST := ATTENTION_LAB_CACHE=false OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(JOBS) --dist loadscope
+PYTEST := ATTENTION_LAB_CACHE=false OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder
 
 .PHONY: serve test test-fast site bench lock clean
 

@@ -77,11 +77,24 @@ def built_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     return BuiltSite(directory, outcome["log"])
 
 
+# The module that builds the site, then visits every page of it: the longest chain of the run.
+FIRST_MODULE = "tests/test_browser.py"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs the built site, so `-m "not site"` gives a quick run."""
+    """Mark every test that needs the built site, so `-m "not site"` gives a quick run; then order
+    the modules for two workers (`make test`: `--dist loadscope --no-loadscope-reorder`, which
+    hands out whole modules in this order): the browser test first, so that one worker builds the
+    site at once and goes on to visit it; then every module that needs no site, which the other
+    worker runs meanwhile; the modules that need the site last, when it is built. Without this
+    the other worker would wait, idle, for the build. Within a module the order is kept (a
+    page's examples run in order)."""
     for item in items:
         if "built_site" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.site)
+    module = lambda item: item.nodeid.split("::")[0]  # noqa: E731
+    needs_site = {module(item) for item in items if item.get_closest_marker("site")}
+    items.sort(key=lambda item: 0 if module(item) == FIRST_MODULE else 2 if module(item) in needs_site else 1)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

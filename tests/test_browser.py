@@ -5,17 +5,17 @@ The strict build (`built_site`) is served on 127.0.0.1 under its project path
 its `index.html` files, so pages added later are checked too, is loaded in
 headless Chromium, each in a fresh browser context (a cold cache, so the bytes
 counted are what a first-time reader downloads). Any request for another host
-is blocked and recorded. Each page is loaded cold twice: 1366 px wide (a laptop)
-and 390 px wide (a phone), each time in the light scheme, then switched to the
-dark one with Material's palette toggle. Screenshots land in `build/screenshots/`
+is blocked and recorded. Each page is loaded cold once, 1366 px wide (a laptop)
+in the light scheme, switched to the dark one with Material's palette toggle,
+then narrowed to 390 px (a phone) and switched back to the light one. Screenshots land in `build/screenshots/`
 (the first screen of every view; the whole page too for the home page and the
 chapters, at 1366 px in the light scheme), the requests and bytes of every page in `build/browser-report.json`;
 the terminal summary prints the page weights (see `tests/conftest.py`).
 
-On the desktop load each page is audited with axe-core (through
-`axe-playwright-python`) in the light and the dark scheme, its figures' contrast
-measured on the background they are shown on; on the phone load its layout is
-checked (code scrolls, nothing wider than the screen).
+At 1366 px each page is audited with axe-core (through `axe-playwright-python`)
+in the light and the dark scheme, its figures' contrast measured on the
+background they are shown on; at 390 px its layout is checked in both schemes
+(code scrolls, nothing wider than the screen).
 
 The chapter pages and their notebook pages are also read at both widths in both
 schemes (`Reading`): weight, the smallest text of every figure as drawn, and the
@@ -241,10 +241,19 @@ FIGURE_TEXT_JS = r"""async () => {
 # ones included. The other scheme's variant of a figure (display: none, loading="lazy") is
 # never fetched by the browser, so it is not counted (test_browser.py's LOAD_IMAGES_JS
 # forces every image, hidden ones too, to check that each one loads).
-LOAD_VISIBLE_IMAGES_JS = """() => Promise.all([...document.images].filter((img) => img.checkVisibility()).map((img) => {
-  img.loading = "eager";
-  return img.complete ? null : new Promise((done) => { img.onload = img.onerror = done; });
-}))"""
+# Which images the page marks lazy, remembered (in the page, outside its DOM) before the test
+# makes any eager: a lazy image loads only once shown, an eager one always.
+REMEMBER_LAZY = 'window.attentionLabLazyImages ??= new WeakSet([...document.images].filter((img) => img.loading === "lazy"));'
+LOAD_VISIBLE_IMAGES_JS = """() => {""" + REMEMBER_LAZY + """
+  return Promise.all([...document.images].filter((img) => img.checkVisibility()).map((img) => {
+    img.loading = "eager";
+    return img.complete ? null : new Promise((done) => { img.onload = img.onerror = done; });
+  }));
+}"""
+# The lazy images shown now: what a cold load in this view would fetch besides the eager ones.
+SHOWN_LAZY_IMAGES_JS = """() => [...document.images]
+  .filter((img) => window.attentionLabLazyImages.has(img) && img.checkVisibility())
+  .map((img) => (img.currentSrc || img.src).split("#")[0])"""
 
 LAYOUT_JS = r"""() => {
   const article = document.querySelector("article.md-content__inner");
@@ -279,10 +288,14 @@ LAYOUT_JS = r"""() => {
 
 
 # Load every image now, lazy ones included, and wait until each has loaded or failed.
-LOAD_IMAGES_JS = """() => Promise.all([...document.images].map((img) => {
-  img.loading = "eager";
-  return img.complete ? null : new Promise((done) => { img.onload = img.onerror = done; });
-}))"""
+# (After a resize, first two frames: a <picture> picks its source for the new width.)
+LOAD_IMAGES_JS = """async () => {""" + REMEMBER_LAZY + """
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  await Promise.all([...document.images].map((img) => {
+    img.loading = "eager";
+    return img.complete ? null : new Promise((done) => { img.onload = img.onerror = done; });
+  }));
+}"""
 
 # Is every figure the reader sees readable on the background it is shown on? A figure
 # with an opaque border brings its own background. Otherwise its outline (opaque-ish
@@ -482,8 +495,6 @@ def new_context(browser: Browser, origin: str, result: Visit, viewport: dict) ->
 
 
 SCHEME_NAMES = {"default": "light", "slate": "dark"}  # Material's scheme -> the reader's word
-VISIBLE_IMAGES_JS = """() => [...document.images].filter((img) => img.checkVisibility())
-  .map((img) => (img.currentSrc || img.src).split("#")[0])"""
 
 
 def body_size(response: Response) -> int:
@@ -491,92 +502,74 @@ def body_size(response: Response) -> int:
     return len(response.body()) if response.status < 300 or response.status >= 400 else 0
 
 
-def cold_load(page: Page, url: str, responses: list[Response]) -> tuple[int | None, list[Response]]:
-    """Open `url` in a fresh context and load what a reader who scrolls through it loads: every
-    image shown in the current scheme, lazy ones included (the other scheme's variants are
-    hidden, so never fetched). Return the status and the responses of that cold load; then load
-    every other image too (both schemes' figures, for the image and contrast checks)."""
-    response = page.goto(url, wait_until="networkidle")
-    # networkidle can come before a large notebook page has parsed its closing scripts (KaTeX):
-    # wait for the load event too, or the math is inspected before it is typeset (a flake).
-    page.wait_for_load_state("load")
-    page.evaluate(LOAD_VISIBLE_IMAGES_JS)
-    cold = list(responses)
-    page.evaluate(LOAD_IMAGES_JS)
-    return (response.status if response else None), cold
-
-
-class Reader:
-    """The readings of one load of a chapter or notebook page, one per scheme (see `Reading`).
-
-    The cold load was in the light scheme. What a cold load in the dark scheme downloads is the
-    same but for the images: the light scheme's shown images are swapped for the dark scheme's
-    (each one's bytes known, as every image has been loaded by then)."""
-
-    def __init__(self, cold: list[Response], responses: list[Response]) -> None:
-        self.cold = [(r.url, r.request.resource_type, body_size(r)) for r in cold]
-        self.responses = responses
-        self.shown: dict[str, list[str]] = {}
-
-    def read(self, page: Page, scheme: str) -> Reading:
-        self.shown[scheme] = page.evaluate(VISIBLE_IMAGES_JS)
-        if scheme == "light":
-            weighed = self.cold
-        else:
-            sizes = {r.url: (r.request.resource_type, body_size(r)) for r in self.responses if r.request.resource_type == "image"}
-            light_only = set(self.shown["light"]) - set(self.shown[scheme])
-            weighed = [r for r in self.cold if r[0] not in light_only]
-            weighed += [(url, *sizes[url]) for url in dict.fromkeys(self.shown[scheme]) if url not in {r[0] for r in self.cold}]
-        return Reading(weighed, page.evaluate(FIGURE_TEXT_JS), page.evaluate(LAYOUT_JS))
-
-
 def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
-    """Load one page cold at 1366 px, inspect and audit it, toggle to dark and back; then cold
-    again at 390 px, check its layout, toggle to dark. A chapter or notebook page is also read
-    (`Reading`) at both widths in both schemes.
+    """Load one page cold at 1366 px in the light scheme; inspect it; audit, measure and
+    screenshot it in the light scheme, then in the dark one (Material's toggle); narrow the
+    same page to 390 px (Material's phone layout follows the width, a `<picture>` takes its
+    narrow source) and check its layout in the dark scheme, then toggled back to the light one.
+    A chapter or notebook page is also read (`Reading`) in each of the four views.
 
-    The weight is what a reader in one scheme downloads: a cold load of every image shown in
-    that scheme, lazy ones included (the other scheme's never load).
+    The weight is what a reader in one view downloads: the cold load, every eager image, and
+    the lazy images shown in that view (the other scheme's and width's variants never load).
+    The cold load is the light desktop view's; any other view's is that with the lazy images
+    swapped for its own (each one's bytes known, as every image has loaded by then).
     """
     result = Visit(page_path, base_url + page_path)
     origin = "{0.scheme}://{0.netloc}/".format(urlsplit(base_url))
     read = page_path in CHAPTER_PAGES + NOTEBOOK_PAGES
     name = screenshot_name(page_path)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        context, page = new_context(browser, origin, result, viewport)
-        responses: list[Response] = []
-        context.on("response", lambda response, responses=responses: responses.append(response))
-        context.on("requestfailed", lambda request: request.url.startswith(origin) and not _cancelled_image(request)
-                   and result.failed.append(f"{request.url}: {request.failure}"))  # fmt: skip
-        try:
-            status, cold = cold_load(page, result.url, responses)
-            reader = Reader(cold, responses)
-            if width == "desktop":
-                result.status = status
-                result.responses = [(r.url, r.status, body_size(r)) for r in cold]
-                result.resource_types = [r.request.resource_type for r in cold]
-                result.inspection = page.evaluate(INSPECT_JS)
-            for suffix in ("", "-dark"):
-                scheme = page.evaluate(SCHEME_JS)
-                if width == "desktop":
-                    result.schemes.append(scheme)
-                    result.figures[scheme] = page.evaluate(FIGURES_JS, MIN_CONTRAST)
-                    result.axe[scheme] = run_axe(page)
-                else:
-                    result.phone[scheme] = page.evaluate(PHONE_JS)
-                if read:
-                    result.readings[(width, SCHEME_NAMES[scheme])] = reader.read(page, SCHEME_NAMES[scheme])
-                shot = f"{name}{'' if width == 'desktop' else '-390'}{suffix}.png"
-                whole = width == "desktop" and not suffix and page_path in WHOLE_PAGE_SCREENSHOTS
-                page.screenshot(path=SCREENSHOTS / shot, full_page=whole)
-                result.screenshots.append(shot)
-                if width == "desktop" or not suffix:  # on the desktop, toggle back: the toggle works both ways
-                    toggle_scheme(page)
-            if width == "desktop":
-                result.schemes.append(page.evaluate(SCHEME_JS))
-        finally:
-            context.close()
+    context, page = new_context(browser, origin, result, DESKTOP)
+    responses: list[Response] = []
+    context.on("response", lambda response: responses.append(response))
+    context.on("requestfailed", lambda request: request.url.startswith(origin) and not _cancelled_image(request)
+               and result.failed.append(f"{request.url}: {request.failure}"))  # fmt: skip
+    looks: dict[tuple[str, str], tuple[list[str], list[dict], dict]] = {}  # view -> lazy images shown, figures, layout
+
+    def look(width: str, suffix: str) -> None:
+        """Read the page in this view (chapter and notebook pages) and take its screenshot."""
+        scheme = SCHEME_NAMES[page.evaluate(SCHEME_JS)]
+        if read:
+            looks[(width, scheme)] = (page.evaluate(SHOWN_LAZY_IMAGES_JS), page.evaluate(FIGURE_TEXT_JS), page.evaluate(LAYOUT_JS))
+        whole = width == "desktop" and scheme == "light" and page_path in WHOLE_PAGE_SCREENSHOTS
+        page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=whole)
+        result.screenshots.append(f"{name}{suffix}.png")
+
+    try:
+        response = page.goto(result.url, wait_until="networkidle")
+        # networkidle can come before a large notebook page has parsed its closing scripts (KaTeX):
+        # wait for the load event too, or the math is inspected before it is typeset (a flake).
+        page.wait_for_load_state("load")
+        result.status = response.status if response else None
+        page.evaluate(LOAD_VISIBLE_IMAGES_JS)  # what a reader who scrolls through loads
+        cold, cold_lazy = list(responses), set(page.evaluate(SHOWN_LAZY_IMAGES_JS))
+        result.responses = [(r.url, r.status, body_size(r)) for r in cold]
+        result.resource_types = [r.request.resource_type for r in cold]
+        page.evaluate(LOAD_IMAGES_JS)  # every image, both schemes' figures: the image and contrast checks
+        result.inspection = page.evaluate(INSPECT_JS)
+        for suffix in ("", "-dark"):
+            scheme = page.evaluate(SCHEME_JS)
+            result.schemes.append(scheme)
+            result.figures[scheme] = page.evaluate(FIGURES_JS, MIN_CONTRAST)
+            result.axe[scheme] = run_axe(page)
+            look("desktop", suffix)
+            if not suffix:
+                toggle_scheme(page)
+        page.set_viewport_size(PHONE)
+        page.evaluate(LOAD_IMAGES_JS)  # the narrow variants
+        for suffix in ("-390-dark", "-390"):
+            result.phone[page.evaluate(SCHEME_JS)] = page.evaluate(PHONE_JS)
+            look("phone", suffix)
+            if suffix == "-390-dark":
+                toggle_scheme(page)  # back to light, at 390 px: the toggle works both ways
+        result.schemes.append(page.evaluate(SCHEME_JS))
+        sizes = {r.url: body_size(r) for r in responses if r.request.resource_type == "image"}
+        kept = [(r.url, r.request.resource_type, body_size(r)) for r in cold if r.url not in cold_lazy]
+        for view, (lazy, figures, layout) in looks.items():
+            weighed = kept + [(url, "image", sizes[url]) for url in dict.fromkeys(lazy)]
+            result.readings[view] = Reading(weighed, figures, layout)
+    finally:
+        context.close()
     return result
 
 

@@ -11,15 +11,14 @@ import doctest
 import math
 import re
 import textwrap
-from html import unescape
 from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 
 import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
-from nbclient import NotebookClient
 from torch import nn
 
 import conftest
@@ -690,11 +689,6 @@ def check_cells(notebook: nbformat.NotebookNode) -> list[tuple[str, nbformat.Not
     return found
 
 
-def run(notebook: nbformat.NotebookNode, directory: Path) -> None:
-    """Execute in a fresh kernel started in `directory` (the repository root: its package is imported)."""
-    NotebookClient(notebook, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(directory)}}).execute()
-
-
 def shown(cell: nbformat.NotebookNode) -> str:
     return "".join(output.get("data", {}).get("text/plain", "") + output.get("text", "") for output in cell.outputs)
 
@@ -745,21 +739,31 @@ def test_the_notebook_with_blanks_runs_and_only_its_checks_say_no_answer_yet(mod
     assert not any("no answer yet" in shown or "not right yet" in shown for shown in others)
 
 
-@pytest.mark.parametrize("module", spec_modules(), ids=lambda module: module.PAGE)
-def test_the_notebook_with_the_solutions_filled_in_runs_and_every_check_is_right(module: object, tmp_path: Path) -> None:
-    notebook = exercise_notebook(module)
-    page = (DOCS / module.PAGE).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+def fill_in_solutions(notebook: nbformat.NotebookNode, page: str) -> list[str]:
+    """Type each exercise's solution from the chapter page (its `??? success` block, without its
+    check) into the notebook's empty answer cell, in order, as a reader would; return the ids of
+    the exercises whose check cells should then say right. (tests/test_notebooks.py runs the
+    downloaded notebooks so filled in, in a reader's environment.)"""
     solutions = [
         "\n".join(source for source, _ in solution_statements('??? success "Solution"' + text) if not source.startswith("check("))
         for text in page.split('??? success "Solution"')[1:]
     ]
     answer_cells = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source == notebooks.ANSWER_CELL]
-    assert len(answer_cells) == len(solutions)
-    for cell, solution in zip(answer_cells, solutions):
+    assert len(answer_cells) == len(solutions) > 0
+    for cell, solution in zip(answer_cells, solutions, strict=True):
         cell.source = solution
-    run(notebook, ROOT)
-    for exercise_id, cell in check_cells(notebook):
-        assert shown(cell).strip().startswith(f"✓ {exercise_id} is right."), shown(cell)
+    return [exercise_id for exercise_id, _ in check_cells(notebook)]
+
+
+def test_filling_in_the_solutions_replaces_every_answer_cell_and_keeps_the_checks() -> None:
+    for module in spec_modules():
+        notebook = exercise_notebook(module)
+        page = (DOCS / module.PAGE).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+        ids_ = fill_in_solutions(notebook, page)
+        assert ids_ == [item.id for item in module.EXERCISES]  # type: ignore[attr-defined]
+        code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+        assert notebooks.ANSWER_CELL not in code
+        assert sum(source.startswith("answer =") or "\nanswer =" in source for source in code) >= len(ids_)
 
 
 def test_a_solution_without_its_check_cannot_become_a_notebook() -> None:

@@ -21,6 +21,7 @@ from hooks import notebooks, package_wheel
 
 from .conftest import ROOT, SITE_URL, BuiltSite
 from .site_server import serve
+from .test_exercises import fill_in_solutions
 
 DOCS = ROOT / "docs"
 CHAPTERS = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
@@ -285,7 +286,9 @@ NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
                resources={"metadata": {"path": sys.argv[2]}}).execute()
 errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
 installed = [o.get("text", "") for o in notebook.cells[1].outputs]
-print(json.dumps({"errors": [f"{e.ename}: {e.evalue}" for e in errors], "setup_output": installed}))
+checks = ["".join(o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in c.outputs)
+          for c in notebook.cells if c.cell_type == "code" and c.source.startswith("check(") and c.source.endswith(", answer)")]
+print(json.dumps({"errors": [f"{e.ename}: {e.evalue}" for e in errors], "setup_output": installed, "checks": checks}))
 """
 
 
@@ -309,9 +312,10 @@ def _reader_environment(tmp_path: Path) -> Path:
 
 
 def test_downloaded_notebooks_install_the_wheel_from_the_site_and_run(built_site: BuiltSite, tmp_path: Path) -> None:
-    """Served on 127.0.0.1, each downloaded notebook runs top to bottom in a fresh kernel of an
-    environment without the package (the only run of the downloaded notebooks: the build ran the
-    site's copies already).
+    """Served on 127.0.0.1, each downloaded notebook, with the exercises' solutions typed into
+    its answer cells as a reader would, runs top to bottom in a fresh kernel of an environment
+    without the package, and every exercise's check says right. (The build ran the site's copies,
+    answers blank: tests/test_exercises.py reads those outputs.)
 
     Its first cell installs the wheel from the served site. pip in the kernel gets no index
     and no configuration (`PIP_NO_INDEX`, `PIP_CONFIG_FILE`): the only place it may fetch
@@ -334,6 +338,8 @@ def test_downloaded_notebooks_install_the_wheel_from_the_site_and_run(built_site
             assert f"{SITE_URL}{wheel_path}" in setup  # the site's own URL, as published
             # The test's server listens on a free port: point the cell at it, nothing else changes.
             notebook.cells[1].source = setup.replace(f"{SITE_URL}{wheel_path}", f"{base_url}{wheel_path}")
+            # A reader types in the answers: the exercises' solutions from the chapter page.
+            exercises = fill_in_solutions(notebook, (DOCS / chapter).read_text(encoding="utf-8"))
             copy = tmp_path / f"{stem}.ipynb"
             nbformat.write(notebook, copy)
             workdir = tmp_path / f"run-{stem}"
@@ -343,6 +349,8 @@ def test_downloaded_notebooks_install_the_wheel_from_the_site_and_run(built_site
             assert completed.returncode == 0, completed.stderr[-3000:]
             result = json.loads(completed.stdout.strip().splitlines()[-1])
             assert result["errors"] == [], (chapter, result)
+            right = [f"✓ {exercise} is right." for exercise in exercises]
+            assert [shown.strip()[: len(r)] for shown, r in zip(result["checks"], right, strict=True)] == right, result["checks"]
     version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('attention-lab'))"],
                              cwd=tmp_path, env=env, capture_output=True, text=True, check=True)  # fmt: skip
     assert version.stdout.strip() == package_wheel.project_version()
