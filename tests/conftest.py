@@ -79,6 +79,9 @@ def built_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 # The module that builds the site, then visits every page of it: the longest chain of the run.
 FIRST_MODULE = "tests/test_browser.py"
+# Of the other modules that need the site, the longest (measured on 2 cores: about 50 s and 40 s)
+# go first, so that neither is left to run alone at the end.
+LONG_SITE_MODULES = ["tests/test_notebooks.py", "tests/test_explorer.py"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -86,15 +89,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     the modules for two workers (`make test`: `--dist loadscope --no-loadscope-reorder`, which
     hands out whole modules in this order): the browser test first, so that one worker builds the
     site at once and goes on to visit it; then every module that needs no site, which the other
-    worker runs meanwhile; the modules that need the site last, when it is built. Without this
-    the other worker would wait, idle, for the build. Within a module the order is kept (a
-    page's examples run in order)."""
+    worker runs meanwhile; the modules that need the site last, when it is built, the longest of
+    them first. Without this the other worker would wait, idle, for the build. Within a module
+    the order is kept (a page's examples run in order)."""
     for item in items:
         if "built_site" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.site)
-    module = lambda item: item.nodeid.split("::")[0]  # noqa: E731
+    module = lambda item: item.nodeid.split("::")[0]
     needs_site = {module(item) for item in items if item.get_closest_marker("site")}
-    items.sort(key=lambda item: 0 if module(item) == FIRST_MODULE else 2 if module(item) in needs_site else 1)
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        if module(item) == FIRST_MODULE:
+            return (0, 0)
+        if module(item) not in needs_site:
+            return (1, 0)
+        long = LONG_SITE_MODULES.index(module(item)) if module(item) in LONG_SITE_MODULES else len(LONG_SITE_MODULES)
+        return (2, long)
+
+    items.sort(key=rank)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -713,7 +713,7 @@ def executed_cells(built_site: BuiltSite, page: str) -> list[tuple[str, str]]:
     """(code, what it printed) of every code cell of a chapter's notebook page, as the strict
     build ran it (mkdocs-jupyter executes each notebook, and fails the build on any error)."""
     html = built_site.page(f"notebooks/{Path(page).stem}/")
-    text = lambda fragment: unescape(re.sub(r"<[^>]+>", "", fragment))  # noqa: E731
+    text = lambda fragment: unescape(re.sub(r"<[^>]+>", "", fragment))
     cells = []
     for cell in html.split('<div class="jp-Cell jp-CodeCell nb-cell">')[1:]:
         code = re.search(r"<code>(.*?)</code>", cell, re.DOTALL)
