@@ -498,8 +498,17 @@ SCHEME_NAMES = {"default": "light", "slate": "dark"}  # Material's scheme -> the
 
 
 def body_size(response: Response) -> int:
-    """The bytes of a response's body (0 for a redirect, which has none)."""
+    """The bytes of a response's body (0 for a redirect, which has none). Read it while the page
+    that loaded it is fresh: Chromium drops bodies it no longer needs (a `<picture>` source left
+    behind by a resize, older responses once its buffer is full)."""
     return len(response.body()) if response.status < 300 or response.status >= 400 else 0
+
+
+def served_size(response: Response) -> int:
+    """The bytes the server sent for a response: its Content-Length (the test server sends one
+    for every file and compresses nothing), else the body as Chromium still holds it."""
+    length = response.headers.get("content-length")
+    return int(length) if length is not None else body_size(response)
 
 
 def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
@@ -563,10 +572,11 @@ def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
             if suffix == "-390-dark":
                 toggle_scheme(page)  # back to light, at 390 px: the toggle works both ways
         result.schemes.append(page.evaluate(SCHEME_JS))
-        sizes = {r.url: body_size(r) for r in responses if r.request.resource_type == "image"}
-        kept = [(r.url, r.request.resource_type, body_size(r)) for r in cold if r.url not in cold_lazy]
+        images = {r.url: r for r in responses if r.request.resource_type == "image"}
+        kept = [(url, kind, size) for (url, _, size), kind in zip(result.responses, result.resource_types, strict=True)
+                if url not in cold_lazy]  # fmt: skip
         for view, (lazy, figures, layout) in looks.items():
-            weighed = kept + [(url, "image", sizes[url]) for url in dict.fromkeys(lazy)]
+            weighed = kept + [(url, "image", served_size(images[url])) for url in dict.fromkeys(lazy)]
             result.readings[view] = Reading(weighed, figures, layout)
     finally:
         context.close()
