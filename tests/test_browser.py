@@ -36,7 +36,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,20 +237,8 @@ FIGURE_TEXT_JS = r"""async () => {
   return result;
 }"""
 
-# What a reader who scrolls through the whole page loads: every image that is shown, lazy
-# ones included. The other scheme's variant of a figure (display: none, loading="lazy") is
-# never fetched by the browser, so it is not counted (test_browser.py's LOAD_IMAGES_JS
-# forces every image, hidden ones too, to check that each one loads).
-# Which images the page marks lazy, remembered (in the page, outside its DOM) before the test
-# makes any eager: a lazy image loads only once shown, an eager one always.
-REMEMBER_LAZY = 'window.attentionLabLazyImages ??= new WeakSet([...document.images].filter((img) => img.loading === "lazy"));'
-LOAD_VISIBLE_IMAGES_JS = """() => {""" + REMEMBER_LAZY + """
-  return Promise.all([...document.images].filter((img) => img.checkVisibility()).map((img) => {
-    img.loading = "eager";
-    return img.complete ? null : new Promise((done) => { img.onload = img.onerror = done; });
-  }));
-}"""
-# The lazy images shown now: what a cold load in this view would fetch besides the eager ones.
+# The lazy images shown now (REMEMBER_LAZY, below): what a cold load in this view would fetch
+# besides the eager ones.
 SHOWN_LAZY_IMAGES_JS = """() => [...document.images]
   .filter((img) => window.attentionLabLazyImages.has(img) && img.checkVisibility())
   .map((img) => (img.currentSrc || img.src).split("#")[0])"""
@@ -287,11 +275,16 @@ LAYOUT_JS = r"""() => {
 }"""
 
 
-# Load every image now, lazy ones included, and wait until each has loaded or failed.
-# (After a resize, first two frames: a <picture> picks its source for the new width.)
-LOAD_IMAGES_JS = """async () => {""" + REMEMBER_LAZY + """
+# Load the images now, lazy ones included, and wait until each has loaded or failed: with
+# `visibleOnly`, those shown (what a reader who scrolls through the page loads: the other
+# scheme's variants, display: none, never load); without, every one (the image and contrast
+# checks). First two frames: after a resize, a <picture> picks its source for the new width.
+# Which images the page marks lazy is remembered first (in the page, outside its DOM), before
+# the test makes any eager: a lazy image loads only once shown, an eager one always.
+REMEMBER_LAZY = 'window.attentionLabLazyImages ??= new WeakSet([...document.images].filter((img) => img.loading === "lazy"));'
+LOAD_IMAGES_JS = """async (visibleOnly) => {""" + REMEMBER_LAZY + """
   await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
-  await Promise.all([...document.images].map((img) => {
+  await Promise.all([...document.images].filter((img) => !visibleOnly || img.checkVisibility()).map((img) => {
     img.loading = "eager";
     return img.complete ? null : new Promise((done) => { img.onload = img.onerror = done; });
   }));
@@ -354,10 +347,19 @@ FIGURES_JS = r"""async (minContrast) => {
 }"""
 
 
+def bytes_by_type(responses: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Bytes by resource type (document, stylesheet, script, font, image, xhr: the search index...),
+    from (resource type, bytes) pairs, largest first."""
+    totals: Counter[str] = Counter()
+    for kind, size in responses:
+        totals[kind] += size
+    return dict(totals.most_common())
+
+
 @dataclass
 class Reading:
     """A chapter or notebook page as a reader of one width ("desktop", "phone") and one scheme
-    ("light", "dark") meets it: what a cold load in that scheme downloads, its figures' smallest
+    ("light", "dark") meets it: what a cold load in that view downloads, its figures' smallest
     text as drawn, and its layout (LAYOUT_JS)."""
 
     responses: list[tuple[str, str, int]] = field(default_factory=list)  # (url, resource type, bytes)
@@ -369,10 +371,7 @@ class Reading:
         return sum(size for _, _, size in self.responses)
 
     def by_type(self) -> dict[str, int]:
-        totals: Counter[str] = Counter()
-        for _, kind, size in self.responses:
-            totals[kind] += size
-        return dict(totals.most_common())
+        return bytes_by_type((kind, size) for _, kind, size in self.responses)
 
 
 @dataclass
@@ -401,11 +400,7 @@ class Visit:
 
     @property
     def bytes_by_type(self) -> dict[str, int]:
-        """Bytes by resource type: document, stylesheet, script, font, image, xhr (the search index)..."""
-        totals: dict[str, int] = {}
-        for (_, _, size), kind in zip(self.responses, self.resource_types, strict=True):
-            totals[kind] = totals.get(kind, 0) + size
-        return dict(sorted(totals.items()))
+        return bytes_by_type((kind, size) for (_, _, size), kind in zip(self.responses, self.resource_types, strict=True))
 
     @property
     def hosts(self) -> list[str]:
@@ -550,11 +545,11 @@ def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
         # wait for the load event too, or the math is inspected before it is typeset (a flake).
         page.wait_for_load_state("load")
         result.status = response.status if response else None
-        page.evaluate(LOAD_VISIBLE_IMAGES_JS)  # what a reader who scrolls through loads
+        page.evaluate(LOAD_IMAGES_JS, True)  # what a reader who scrolls through loads
         cold, cold_lazy = list(responses), set(page.evaluate(SHOWN_LAZY_IMAGES_JS))
         result.responses = [(r.url, r.status, body_size(r)) for r in cold]
         result.resource_types = [r.request.resource_type for r in cold]
-        page.evaluate(LOAD_IMAGES_JS)  # every image, both schemes' figures: the image and contrast checks
+        page.evaluate(LOAD_IMAGES_JS, False)  # every image, both schemes' figures: the image and contrast checks
         result.inspection = page.evaluate(INSPECT_JS)
         for suffix in ("", "-dark"):
             scheme = page.evaluate(SCHEME_JS)
@@ -565,7 +560,7 @@ def visit(browser: Browser, base_url: str, page_path: str) -> Visit:
             if not suffix:
                 toggle_scheme(page)
         page.set_viewport_size(PHONE)
-        page.evaluate(LOAD_IMAGES_JS)  # the narrow variants
+        page.evaluate(LOAD_IMAGES_JS, False)  # the narrow variants
         for suffix in ("-390-dark", "-390"):
             result.phone[page.evaluate(SCHEME_JS)] = page.evaluate(PHONE_JS)
             look("phone", suffix)

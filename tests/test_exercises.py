@@ -679,11 +679,14 @@ def exercise_notebook(module: object) -> nbformat.NotebookNode:
     )  # fmt: skip
 
 
+CHECK_CELL = re.compile(r'check\("(\d+\.\d+)", answer\)')  # an exercise's check, as the notebook hook writes it
+
+
 def check_cells(notebook: nbformat.NotebookNode) -> list[tuple[str, nbformat.NotebookNode]]:
     """(exercise id, cell) of every check cell."""
     found = []
     for cell in notebook.cells:
-        match = re.fullmatch(r'check\("(\d+\.\d+)", answer\)', cell.source)
+        match = CHECK_CELL.fullmatch(cell.source)
         if cell.cell_type == "code" and match:
             found.append((match.group(1), cell))
     return found
@@ -728,8 +731,7 @@ def test_the_notebook_with_blanks_runs_and_only_its_checks_say_no_answer_yet(mod
     """The notebook readers download, as the build ran it (not run again here)."""
     cells = executed_cells(built_site, module.PAGE)  # type: ignore[attr-defined]
     ids_ = [item.id for item in module.EXERCISES]  # type: ignore[attr-defined]
-    checks = {re.fullmatch(r'check\("(\d+\.\d+)", answer\)', code).group(1): shown  # type: ignore[union-attr]
-              for code, shown in cells if re.fullmatch(r'check\("(\d+\.\d+)", answer\)', code)}  # fmt: skip
+    checks = {match.group(1): shown for code, shown in cells if (match := CHECK_CELL.fullmatch(code))}
     assert list(checks) == ids_
     for exercise_id, shown in checks.items():
         assert shown.strip() == repr(check(exercise_id, ...))
