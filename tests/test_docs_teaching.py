@@ -29,6 +29,14 @@ CHAPTERS = {"simplified-attention.md": 1, "self-attention.md": 2}
 # Targets of issue 8: visible checks per chapter page, source-notebook mentions in chapter 2.
 MAX_VISIBLE_CHECKS = {"simplified-attention.md": 8, "self-attention.md": 15}
 MAX_SOURCE_NOTEBOOK_MENTIONS = {"self-attention.md": 3}
+# Issue 28: the module a reader came to be able to read, written on the page in about twenty lines
+# (class -> its nn.Module), then loaded with the package module's parameters and compared with it.
+MODULES_ON_PAGE = {
+    "self-attention.md": "SelfAttention",
+    "causal-attention.md": "CausalAttention",
+    "multihead-attention.md": "CausalMultiHeadAttention",
+}
+MAX_MODULE_LINES = 25  # the class statement and its body, blank lines included
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,})(?P<info>[^`]*)$")
 _COLLAPSED_OPEN = re.compile(r"^\?\?\? ")  # `???` folds; `???+` opens by default and stays visible
@@ -100,6 +108,17 @@ def unchecked_numbers(page: Page) -> set[str]:
     return long_numbers(page.prose) - long_numbers(page.outputs)
 
 
+def class_on_page(page: Page, name: str) -> list[str]:
+    """The visible doctest lines that define class `name` (its `>>> class` line and body), or []."""
+    code = page.visible_code
+    starts = [i for i, line in enumerate(code) if line.startswith(f">>> class {name}(")]
+    if not starts:
+        return []
+    body = code[starts[0] + 1:]
+    length = next((i for i, line in enumerate(body) if not line.startswith("...")), len(body))
+    return code[starts[0]: starts[0] + 1 + length]
+
+
 def read(name: str) -> Page:
     return split_page((DOCS / name).read_text(encoding="utf-8"))
 
@@ -160,6 +179,28 @@ def test_few_checks_are_visible_in_a_chapter(chapter: str) -> None:
     page = read(chapter)
     assert visible_checks(page) <= MAX_VISIBLE_CHECKS[chapter]
     assert visible_checks(page) >= 1, "the one check that teaches stays visible"
+
+
+def test_the_class_finder_stops_at_the_end_of_the_class() -> None:
+    page = split_page("```python\n>>> class A(nn.Module):\n...     x = 1\n...\n>>> A()\nA()\n\n```\n")
+    assert class_on_page(page, "A") == [">>> class A(nn.Module):", "...     x = 1", "..."]
+    assert class_on_page(page, "B") == []
+
+
+@pytest.mark.parametrize(("chapter", "name"), sorted(MODULES_ON_PAGE.items()))
+def test_the_chapter_writes_its_module_on_the_page_and_compares_it_with_the_packages(chapter: str, name: str) -> None:
+    page = read(chapter)
+    lines = class_on_page(page, name)
+    assert lines, f"{chapter}: no visible `class {name}(...)` doctest"
+    assert lines[0] == f">>> class {name}(nn.Module):"
+    assert any(line.startswith("...     def forward(") for line in lines), "a forward() to read"
+    assert len(lines) <= MAX_MODULE_LINES, f"{name} is {len(lines)} lines; the page's module stays short"
+    after = page.visible_code[page.visible_code.index(lines[0]) + len(lines):]
+    built = [i for i, line in enumerate(after) if f"= {name}(" in line]
+    assert built, f"{name} is built on the page"
+    loaded = after[built[0]:]
+    assert any(".load_state_dict(" in line for line in loaded), "loaded with the package module's parameters"
+    assert any("torch.allclose(" in line for line in loaded), "and compared with it"
 
 
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))
