@@ -2,8 +2,9 @@
 
 - Checks out of the reader's way: a chapter shows few `allclose` / `torch.equal`
   checks outside the folded "Checked on every build" boxes (Material `???`
-  blocks, whose indented fences sybil still collects), and no plot inspection
-  (tick labels, cell texts) at all outside them.
+  blocks, whose indented fences sybil still collects), at most three visible
+  blocks whose only outputs are `True`/`False` (a block that exists to check),
+  and no plot inspection (tick labels, cell texts) at all outside them.
 - The source notebook's story lives on its appendix page; chapter 2 names it at
   most a few times.
 - Every number with three or more decimals quoted in the prose, a figure caption
@@ -29,6 +30,13 @@ CHAPTERS = {"simplified-attention.md": 1, "self-attention.md": 2}
 # Targets of issue 8: visible checks per chapter page, source-notebook mentions in chapter 2.
 MAX_VISIBLE_CHECKS = {"simplified-attention.md": 8, "self-attention.md": 15}
 MAX_SOURCE_NOTEBOOK_MENTIONS = {"self-attention.md": 3}
+# Issue 28: visible blocks that only check (every output True/False), per chapter 1-5: 3, 4, 10, 13, 5
+# before, 3, 3, 3, 2, 3 after.
+MAX_VISIBLE_CHECK_BLOCKS = 3
+CHAPTER_PAGES = [
+    "simplified-attention.md", "self-attention.md", "causal-attention.md",
+    "multihead-attention.md", "memory-efficient-attention.md",
+]  # fmt: skip
 # Issue 28: the module a reader came to be able to read, written on the page in about twenty lines
 # (class -> its nn.Module), then loaded with the package module's parameters and compared with it.
 MODULES_ON_PAGE = {
@@ -42,6 +50,7 @@ _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,})(?P<info>[^`]*)$")
 _COLLAPSED_OPEN = re.compile(r"^\?\?\? ")  # `???` folds; `???+` opens by default and stays visible
 _CHECK = re.compile(r"torch\.(?:allclose|equal)\(")
 _PLOT_INSPECTION = re.compile(r"get_[xy]ticklabels|\.texts\b")
+_BOOLEANS = re.compile(r"\(?(True|False)(, (True|False))*,?\)?")
 _LONG_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{3,}(?![\d.]*\d)")
 
 
@@ -51,6 +60,7 @@ class Page:
 
     prose: list[str]  # lines outside code fences (collapsed boxes' prose included)
     visible_code: list[str]  # lines of python fences outside collapsed boxes
+    visible_blocks: list[list[str]]  # the same lines, one list per fence
     collapsed_code: list[str]  # lines of python fences inside collapsed boxes
     outputs: list[str]  # expected-output lines of the doctests (compared by sybil)
 
@@ -58,6 +68,7 @@ class Page:
 def split_page(text: str) -> Page:
     prose: list[str] = []
     visible: list[str] = []
+    visible_blocks: list[list[str]] = []
     collapsed_code: list[str] = []
     outputs: list[str] = []
     in_collapsed = False
@@ -81,11 +92,13 @@ def split_page(text: str) -> Page:
             if fence[2]:
                 code = [raw[fence[1]:] for raw in block]
                 (collapsed_code if in_collapsed else visible).extend(code)
+                if not in_collapsed:
+                    visible_blocks.append(code)
                 outputs.extend(doctest_outputs(code))
             fence = None
             continue
         block.append(line)
-    return Page(prose, visible, collapsed_code, outputs)
+    return Page(prose, visible, visible_blocks, collapsed_code, outputs)
 
 
 def doctest_outputs(code: list[str]) -> list[str]:
@@ -102,6 +115,14 @@ def long_numbers(lines: list[str]) -> set[str]:
 
 def visible_checks(page: Page) -> int:
     return sum(len(_CHECK.findall(line)) for line in page.visible_code)
+
+
+def check_only_blocks(page: Page) -> list[list[str]]:
+    """Visible doctest blocks whose every output is `True`, `False` or a tuple of them."""
+    return [
+        code for code in page.visible_blocks
+        if (outputs := doctest_outputs(code)) and all(_BOOLEANS.fullmatch(line.strip()) for line in outputs)
+    ]  # fmt: skip
 
 
 def unchecked_numbers(page: Page) -> set[str]:
@@ -171,6 +192,14 @@ def test_a_check_moved_out_of_its_box_is_counted() -> None:
     assert visible_checks(split_page(unfolded)) == 3
 
 
+def test_a_block_is_check_only_when_all_it_prints_is_true_or_false() -> None:
+    assert check_only_blocks(split_page(SAMPLE)) == []  # its visible block prints a tensor too
+    only = "```python\n>>> a == b\nTrue\n>>> f(a), g(b)\n(True, False)\n\n```\n"
+    assert len(check_only_blocks(split_page(only + SAMPLE))) == 1
+    assert check_only_blocks(split_page(only.replace("True\n", "tensor(1.)\n", 1))) == []
+    assert check_only_blocks(split_page('??? note "Checked on every build"\n\n' + only.replace("\n", "\n    "))) == []
+
+
 # --- the pages ---------------------------------------------------------------------------------------
 
 
@@ -201,6 +230,15 @@ def test_the_chapter_writes_its_module_on_the_page_and_compares_it_with_the_pack
     loaded = after[built[0]:]
     assert any(".load_state_dict(" in line for line in loaded), "loaded with the package module's parameters"
     assert any("torch.allclose(" in line for line in loaded), "and compared with it"
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_PAGES)
+def test_at_most_three_visible_blocks_only_check(chapter: str) -> None:
+    blocks = check_only_blocks(read(chapter))
+    assert len(blocks) <= MAX_VISIBLE_CHECK_BLOCKS, (
+        f"{chapter}: {len(blocks)} visible blocks print only True/False; fold all but the ones that teach "
+        f"into a '??? note \"Checked on every build: ...\"' box:\n" + "\n---\n".join("\n".join(b) for b in blocks)
+    )
 
 
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))
