@@ -452,10 +452,10 @@ def masked_attention(
     dropout: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> AttentionResult:
-    r"""Scaled dot-product attention of $Q$, $K$, $V$ with a boolean mask, a causal switch and dropout.
+    r"""Scaled dot-product attention of $\mathbf{Q}$, $\mathbf{K}$, $\mathbf{V}$ with a boolean mask, a causal switch and dropout.
 
-    $$A = \operatorname{dropout}\Big(\operatorname{softmax}\Big(\operatorname{mask}\Big(\frac{Q K^\top}{\sqrt{H}}\Big)\Big)\Big),
-    \qquad Z = A V$$
+    $$\mathbf{A} = \operatorname{dropout}\Big(\operatorname{softmax}\Big(\operatorname{mask}\Big(\frac{\mathbf{Q} \mathbf{K}^\top}{\sqrt{H}}\Big)\Big)\Big),
+    \qquad \mathbf{Z} = \mathbf{A} \mathbf{V}$$
 
     The package's counterpart of
     `torch.nn.functional.scaled_dot_product_attention(queries, keys, values, attn_mask=mask,
@@ -536,17 +536,17 @@ def causal_self_attention(
 ) -> AttentionResult:
     r"""Causal self-attention of all tokens, one sentence or a batch: chapter 2's attention, future masked.
 
-    $$Q = X W_q,\ K = X W_k,\ V = X W_v,\qquad
-    A = \operatorname{softmax}\Big(\frac{Q K^\top}{\sqrt{H}} + M\Big),\qquad Z = A V$$
+    $$\mathbf{Q} = \mathbf{X} \mathbf{W}_q,\ \mathbf{K} = \mathbf{X} \mathbf{W}_k,\ \mathbf{V} = \mathbf{X} \mathbf{W}_v,\qquad
+    \mathbf{A} = \operatorname{softmax}\Big(\frac{\mathbf{Q} \mathbf{K}^\top}{\sqrt{H}} + \mathbf{M}\Big),\qquad \mathbf{Z} = \mathbf{A} \mathbf{V}$$
 
-    where $M_{ij} = 0$ for $j \le i$ and $-\infty$ for $j > i$. Query `i`
+    where $\mathbf{M}_{ij} = 0$ for $j \le i$ and $-\infty$ for $j > i$. Query `i`
     attends only to tokens `0..i`. Unbatched, with no `mask`, no dropout and
     `scaled=True`, the context agrees with
     `torch.nn.functional.scaled_dot_product_attention(Q, K, V, is_causal=True)`.
 
     Args:
         inputs: The embeddings of all tokens, one sentence `(L, E)` or a batch `(B, L, E)`.
-        projection_weights: $W_q$, $W_k$, $W_v$, as in chapter 2.
+        projection_weights: $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$, as in chapter 2.
         mask: Optional extra boolean mask, combined with the causal one (for
             example [`causal_padding_mask`][attention_lab.causal_padding_mask] or
             [`padding_mask`][attention_lab.padding_mask]`(...)[:, None, :]`).
@@ -608,7 +608,7 @@ class CausalSelfAttention(SelfAttentionParams):
     r"""Chapter 2's self-attention module, made causal, with dropout on the attention weights.
 
     A subclass of [`SelfAttentionParams`][attention_lab.SelfAttentionParams]:
-    the same parameters $W_q$, $W_k$, $W_v$ (`nn.Parameter` matrices drawn like
+    the same parameters $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ (`nn.Parameter` matrices drawn like
     [`init_projection_weights`][attention_lab.init_projection_weights], so the
     same seed gives the same matrices), the same `projection_weights` and
     `load_projection_weights`. `forward` adds the causal mask, an optional extra

@@ -397,9 +397,9 @@ def full_attention(
 ) -> torch.Tensor:
     r"""Attention the way chapters 1 to 3 compute it: build the whole `(L, L)` matrix.
 
-    $$Z = \operatorname{softmax}\!\Big(\frac{Q K^\top}{\sqrt{H}} + M\Big) V$$
+    $$\mathbf{Z} = \operatorname{softmax}\!\Big(\frac{\mathbf{Q} \mathbf{K}^\top}{\sqrt{H}} + \mathbf{M}\Big) \mathbf{V}$$
 
-    with $M_{ij} = -\infty$ for $j > i$ when `causal`, else 0, and chapter 1's
+    with $\mathbf{M}_{ij} = -\infty$ for $j > i$ when `causal`, else 0, and chapter 1's
     [`softmax`][attention_lab.softmax] over each row. The reference that
     [`tiled_attention`][attention_lab.tiled_attention] must match.
 
@@ -468,11 +468,11 @@ def tiled_attention(
     $\ell$ and running output $o$ (all start empty), and for each block of `T`
     keys and values:
 
-    $$S = \frac{Q_\text{blk} K_\text{blk}^\top}{\sqrt{H}}, \quad
-    m' = \max(m, \operatorname{rowmax} S), \quad
-    P = e^{S - m'}, \quad
-    \ell' = \ell\, e^{m - m'} + \operatorname{rowsum} P, \quad
-    o' = o\, e^{m - m'} + P V_\text{blk}$$
+    $$\mathbf{S} = \frac{\mathbf{Q}_\text{blk} \mathbf{K}_\text{blk}^\top}{\sqrt{H}}, \quad
+    m' = \max(m, \operatorname{rowmax} \mathbf{S}), \quad
+    \mathbf{P} = e^{\mathbf{S} - m'}, \quad
+    \ell' = \ell\, e^{m - m'} + \operatorname{rowsum} \mathbf{P}, \quad
+    o' = o\, e^{m - m'} + \mathbf{P} \mathbf{V}_\text{blk}$$
 
     then write $o / \ell$ as the block's context vectors. With `causal`, the key
     blocks after a query block are skipped and only the diagonal tiles are

@@ -2,28 +2,28 @@ r"""Chapter 4: multi-head attention, as a list of heads, as one matrix, and as P
 
 Every object here is one step of the chapter
 [Multi-head attention](../multihead-attention.md). Several heads, each with its
-own $W_q$, $W_k$, $W_v$, attend to the same tokens side by side; their context
-vectors are concatenated and mixed by an output projection $W_o$:
+own $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$, attend to the same tokens side by side; their context
+vectors are concatenated and mixed by an output projection $\mathbf{W}_o$:
 
-$$\mathrm{head}_h = \operatorname{softmax}\Big(\frac{Q_h K_h^\top}{\sqrt{H}} + M\Big) V_h,
-\qquad Z = [\mathrm{head}_0, \dots, \mathrm{head}_{\mathrm{heads}-1}]\, W_o + b_o$$
+$$\mathrm{head}_h = \operatorname{softmax}\Big(\frac{\mathbf{Q}_h \mathbf{K}_h^\top}{\sqrt{H}} + \mathbf{M}\Big) \mathbf{V}_h,
+\qquad \mathbf{Z} = [\mathrm{head}_0, \dots, \mathrm{head}_{\mathrm{heads}-1}]\, \mathbf{W}_o + b_o$$
 
 Two forms compute it:
 
 - [`MultiHeadAttentionWrapper`][attention_lab.MultiHeadAttentionWrapper] runs a
   list of chapter 3's [`CausalSelfAttention`][attention_lab.CausalSelfAttention]
-  heads and concatenates their outputs (no $W_o$);
+  heads and concatenates their outputs (no $\mathbf{W}_o$);
 - [`MultiHeadAttention`][attention_lab.MultiHeadAttention] (and the function
   [`multihead_self_attention`][attention_lab.multihead_self_attention]) projects once to
   all heads, splits with [`split_heads`][attention_lab.split_heads] (`view`
   then `transpose`), attends in one batched matrix product with chapter 3's
   kernel, merges with [`merge_heads`][attention_lab.merge_heads], then applies
-  $W_o$.
+  $\mathbf{W}_o$.
 
-**Weight layout.** Columns `h*H:(h+1)*H` of the one-matrix $W_q$ (and $W_k$,
-$W_v$) are head `h`'s $W_q$: the heads are concatenated side by side, head 0
+**Weight layout.** Columns `h*H:(h+1)*H` of the one-matrix $\mathbf{W}_q$ (and $\mathbf{W}_k$,
+$\mathbf{W}_v$) are head `h`'s $\mathbf{W}_q$: the heads are concatenated side by side, head 0
 first. [`MultiHeadAttentionWrapper.projection_weights`][attention_lab.MultiHeadAttentionWrapper.projection_weights]
-returns them in that layout, and with $W_o = I$, $b_o = 0$ both forms agree.
+returns them in that layout, and with $\mathbf{W}_o = \mathbf{I}$, $b_o = 0$ both forms agree.
 [`to_torch_multihead`][attention_lab.to_torch_multihead] copies a module into
 `torch.nn.MultiheadAttention`, which stores the three matrices transposed and
 stacked in `in_proj_weight`.
@@ -72,11 +72,11 @@ __all__ = [
 
 
 class MultiHeadWeights(NamedTuple):
-    r"""The parameters of one-matrix multi-head attention: $W_q$, $W_k$, $W_v$, $W_o$ and $b_o$.
+    r"""The parameters of one-matrix multi-head attention: $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$, $\mathbf{W}_o$ and $b_o$.
 
     Columns `h*H:(h+1)*H` of `query`, `key` and `value` belong to head `h`
     (see the module's "Weight layout"). Rows are inputs, as everywhere in the
-    package: $Q = X W_q$ and $Z = \mathrm{concat}\, W_o + b_o$.
+    package: $\mathbf{Q} = \mathbf{X} \mathbf{W}_q$ and $\mathbf{Z} = \mathrm{concat}\, \mathbf{W}_o + b_o$.
 
     Shapes:
         `query`, `key`, `value`, `out` `(E, E)`; `out_bias` `(E,)` or `None`.
@@ -92,24 +92,24 @@ class MultiHeadWeights(NamedTuple):
     """
 
     query: torch.Tensor
-    """$W_q$: all heads' query projections side by side, `(E, heads * H)`."""
+    r"""$\mathbf{W}_q$: all heads' query projections side by side, `(E, heads * H)`."""
     key: torch.Tensor
-    """$W_k$: all heads' key projections side by side."""
+    r"""$\mathbf{W}_k$: all heads' key projections side by side."""
     value: torch.Tensor
-    """$W_v$: all heads' value projections side by side."""
+    r"""$\mathbf{W}_v$: all heads' value projections side by side."""
     out: torch.Tensor
-    """$W_o$: the output projection, mixing the concatenated heads, `(heads * H, E)`."""
+    r"""$\mathbf{W}_o$: the output projection, mixing the concatenated heads, `(heads * H, E)`."""
     out_bias: torch.Tensor | None
     """$b_o$: the output projection's bias `(E,)`, or `None` for none."""
 
 
 class MultiHeadResult(NamedTuple):
-    """Everything multi-head attention computes, per head and merged.
+    r"""Everything multi-head attention computes, per head and merged.
 
     Shapes:
         `scores (..., heads, L, L)`, `weights (..., heads, L, L)`,
-        `context (..., L, heads * H)` (the heads concatenated, before $W_o$),
-        `output (..., L, E)` (after $W_o$).
+        `context (..., L, heads * H)` (the heads concatenated, before $\mathbf{W}_o$),
+        `output (..., L, E)` (after $\mathbf{W}_o$).
 
     Taught in [4.3](../multihead-attention.md#43-heads-as-one-matrix).
 
@@ -125,7 +125,7 @@ class MultiHeadResult(NamedTuple):
     weights: torch.Tensor
     """Each head's attention weights (after dropout when dropout is active)."""
     context: torch.Tensor
-    """The heads' context vectors concatenated, head 0 first: the input of $W_o$."""
+    r"""The heads' context vectors concatenated, head 0 first: the input of $\mathbf{W}_o$."""
     output: torch.Tensor
     """`context @ out + out_bias`: the layer's output."""
 
@@ -314,8 +314,8 @@ def multihead_self_attention(
 ) -> MultiHeadResult:
     r"""Multi-head self-attention with one projection per matrix: split, attend, merge, project.
 
-    $$Q = X W_q,\ K = X W_k,\ V = X W_v \quad\text{each split into heads},\qquad
-    Z = \mathrm{merge}\Big(\operatorname{softmax}\Big(\frac{Q_h K_h^\top}{\sqrt{H}} + M\Big) V_h\Big)\, W_o + b_o$$
+    $$\mathbf{Q} = \mathbf{X} \mathbf{W}_q,\ \mathbf{K} = \mathbf{X} \mathbf{W}_k,\ \mathbf{V} = \mathbf{X} \mathbf{W}_v \quad\text{each split into heads},\qquad
+    \mathbf{Z} = \mathrm{merge}\Big(\operatorname{softmax}\Big(\frac{\mathbf{Q}_h \mathbf{K}_h^\top}{\sqrt{H}} + \mathbf{M}\Big) \mathbf{V}_h\Big)\, \mathbf{W}_o + b_o$$
 
     The heads' attention runs as one batched product over a `heads` axis, with
     chapter 3's masked kernel (a fully masked row gives 0, never NaN). Without
@@ -325,7 +325,7 @@ def multihead_self_attention(
 
     Args:
         inputs: The embeddings of all tokens, one sentence `(L, E)` or a batch `(B, L, E)`.
-        multihead_weights: $W_q$, $W_k$, $W_v$, $W_o$ `(E, E)` and $b_o$ `(E,)` or `None`.
+        multihead_weights: $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$, $\mathbf{W}_o$ `(E, E)` and $b_o$ `(E,)` or `None`.
         num_heads: The number of heads; must divide `E`. Each head has `H = E / num_heads`.
         mask: Optional boolean mask shared by all heads, combined with the causal
             one when `causal`. **`True` = may attend (kept), `False` = masked out**,
@@ -339,7 +339,7 @@ def multihead_self_attention(
         generator: A CPU `torch.Generator` for the dropout masks; required when `dropout > 0`.
 
     Returns:
-        Per head: `scores` and `weights`; merged: `context` (before $W_o$) and `output`.
+        Per head: `scores` and `weights`; merged: `context` (before $\mathbf{W}_o$) and `output`.
 
     Raises:
         TypeError: If a tensor is not floating-point, dtypes differ, `mask` is
@@ -403,7 +403,7 @@ def multihead_parameter_count(
 
     $$4E^2 + 3E\,[\text{qkv bias}] + E\,[\text{out bias}]$$
 
-    $W_q$, $W_k$, $W_v$ and $W_o$ are each $E \times E$ whatever the number of
+    $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ and $\mathbf{W}_o$ are each $E \times E$ whatever the number of
     heads: more heads make each head smaller ($H = E / \mathrm{heads}$), not
     the layer larger. `num_heads` is checked (it must divide `E`) but does not
     change the count. Matches `torch.nn.MultiheadAttention(E, heads, bias=True)`
@@ -440,10 +440,10 @@ class MultiHeadAttention(nn.Module):
     r"""Multi-head attention as one module: one projection per matrix, heads split, one batched attention.
 
     Parameters `W_query`, `W_key`, `W_value`, `W_out`, all `(E, E)`, and
-    `out_bias` `(E,)` (absent when `out_bias=False`). $W_q$, $W_k$, $W_v$ are
+    `out_bias` `(E,)` (absent when `out_bias=False`). $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ are
     drawn head by head like [`init_projection_weights`][attention_lab.init_projection_weights]`(E, H)`
     and placed side by side, so a [`MultiHeadAttentionWrapper`][attention_lab.MultiHeadAttentionWrapper]
-    built with the same seed holds the same heads; $W_o$ and $b_o$ are then
+    built with the same seed holds the same heads; $\mathbf{W}_o$ and $b_o$ are then
     drawn like `nn.Linear(E, E)`'s defaults, uniform in $\pm 1/\sqrt{E}$.
 
     **Train and eval.** As in chapter 3: in training mode with `dropout > 0`
@@ -576,7 +576,7 @@ class MultiHeadAttention(nn.Module):
         return (result.output, result.weights) if return_weights else result.output
 
     def multihead_weights(self) -> MultiHeadWeights:
-        """A detached copy of $W_q$, $W_k$, $W_v$, $W_o$ and $b_o$.
+        r"""A detached copy of $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$, $\mathbf{W}_o$ and $b_o$.
 
         Returns:
             The parameters; changing them does not change the module.
@@ -594,7 +594,7 @@ class MultiHeadAttention(nn.Module):
 
     @torch.no_grad()
     def load_multihead_weights(self, multihead_weights: MultiHeadWeights) -> None:
-        """Copy $W_q$, $W_k$, $W_v$, $W_o$ and $b_o$ into the module's parameters, in place.
+        r"""Copy $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$, $\mathbf{W}_o$ and $b_o$ into the module's parameters, in place.
 
         Args:
             multihead_weights: The five tensors, of this module's sizes; cast to
@@ -665,7 +665,7 @@ class MultiHeadAttentionWrapper(nn.Module):
     modules, drawn one after the other from one generator. `forward` runs each
     head on the same inputs and concatenates their context vectors, head 0
     first: `(..., L, heads * H)`. There is no output projection; the one-matrix
-    [`MultiHeadAttention`][attention_lab.MultiHeadAttention] adds $W_o$.
+    [`MultiHeadAttention`][attention_lab.MultiHeadAttention] adds $\mathbf{W}_o$.
 
     Args:
         embed_dim: The embedding size `E` of the inputs.
@@ -795,10 +795,10 @@ class MultiHeadAttentionWrapper(nn.Module):
         return context, torch.stack([result.weights for result in results], dim=-3)  # (..., heads, L, L)
 
     def projection_weights(self) -> ProjectionWeights:
-        """The heads' $W_q$, $W_k$, $W_v$ side by side, head 0 first: the one-matrix layout.
+        r"""The heads' $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ side by side, head 0 first: the one-matrix layout.
 
         Columns `h*H:(h+1)*H` of each matrix are head `h`'s. Put in a
-        [`MultiHeadWeights`][attention_lab.MultiHeadWeights] with $W_o = I$ and
+        [`MultiHeadWeights`][attention_lab.MultiHeadWeights] with $\mathbf{W}_o = \mathbf{I}$ and
         no bias, they make [`multihead_self_attention`][attention_lab.multihead_self_attention]
         compute exactly what this wrapper computes.
 
@@ -833,8 +833,8 @@ def to_torch_multihead(module: MultiHeadAttention, *, batch_first: bool = True) 
     r"""A `torch.nn.MultiheadAttention` holding the weights of `module`, computing the same thing.
 
     PyTorch stores its projections as `nn.Linear` weights, transposed: its
-    `in_proj_weight` `(3E, E)` is $W_q^\top$, $W_k^\top$, $W_v^\top$ stacked,
-    and `out_proj.weight` is $W_o^\top$. The query, key and value biases are set
+    `in_proj_weight` `(3E, E)` is $\mathbf{W}_q^\top$, $\mathbf{W}_k^\top$, $\mathbf{W}_v^\top$ stacked,
+    and `out_proj.weight` is $\mathbf{W}_o^\top$. The query, key and value biases are set
     to 0 (ours has none). Its heads split the features in the same layout as
     ours, so its per-head weights (`average_attn_weights=False`) are ours.
 

@@ -559,16 +559,16 @@ def plot_attention_flow(
     r"""Draw how the tensors of attention flow, every box labelled with its shape.
 
     Without `projections`, chapter 1's simplified attention:
-    $X \to \Omega = X X^\top \to A \to Z = A X$. With them, chapter 2's:
-    $X \to Q, K, V \to \Omega = Q K^\top \to A \to Z = A V$. Each label
+    $\mathbf{X} \to \Omega = \mathbf{X} \mathbf{X}^\top \to \mathbf{A} \to \mathbf{Z} = \mathbf{A} \mathbf{X}$. With them, chapter 2's:
+    $\mathbf{X} \to \mathbf{Q}, \mathbf{K}, \mathbf{V} \to \Omega = \mathbf{Q} \mathbf{K}^\top \to \mathbf{A} \to \mathbf{Z} = \mathbf{A} \mathbf{V}$. Each label
     names the shape in the legend's letters and in numbers, both read from the
     tensors passed in (their shapes are checked against the letters), so the
     diagram cannot disagree with what the package computes.
 
     Args:
-        inputs: The embeddings $X$.
+        inputs: The embeddings $\mathbf{X}$.
         result: Scores, weights and context computed from `inputs`.
-        projections: $Q$, $K$, $V$, for chapter 2's diagram; `None` for chapter 1's.
+        projections: $\mathbf{Q}$, $\mathbf{K}$, $\mathbf{V}$, for chapter 2's diagram; `None` for chapter 1's.
         scaled: Write the division by $\sqrt{H}$ on the softmax arrow (chapter 2 only).
 
     Returns:
@@ -641,9 +641,9 @@ def _simplified_flow(inputs: torch.Tensor, scores: torch.Tensor, weights: torch.
     _flow_box(axes, x, rows["Ω"], "Ω", "scores", _shape_label("scores", scores, ("L", "L")), width=width)
     _flow_box(axes, x, rows["A"], "A", "weights", _shape_label("weights", weights, ("L", "L")), width=width)
     _flow_box(axes, x, rows["Z"], "Z", "context", _shape_label("context", context, ("L", "E")), width=width)
-    _flow_arrow(axes, (x, rows["X"] - 0.45), (x, rows["Ω"] + 0.45), r"$X X^\top$  (1.2.1)")
+    _flow_arrow(axes, (x, rows["X"] - 0.45), (x, rows["Ω"] + 0.45), r"$\mathbf{X} \mathbf{X}^\top$  (1.2.1)")
     _flow_arrow(axes, (x, rows["Ω"] - 0.45), (x, rows["A"] + 0.45), "softmax of\neach row (1.2.2)")
-    _flow_arrow(axes, (x, rows["A"] - 0.45), (x, rows["Z"] + 0.45), r"$A X$  (1.2.3)")
+    _flow_arrow(axes, (x, rows["A"] - 0.45), (x, rows["Z"] + 0.45), r"$\mathbf{A} \mathbf{X}$  (1.2.3)")
     side = x - width / 2 - 0.05
     _flow_arrow(axes, (side, rows["X"]), (side, rows["Z"] + 0.1), rad=0.25)
     axes.text(0.42, (rows["Ω"] + rows["A"]) / 2, "X\nagain", ha="center", va="center", fontsize=10.5,
@@ -669,7 +669,7 @@ def _trainable_flow(
     hidden = ("L", "H")
     color = matplotlib.rcParams["text.color"]
     _flow_box(axes, 2.2, rows["X"], "X", "inputs", _shape_label("inputs", inputs, ("L", "E")), width=2.3)
-    axes.text(2.2, rows["W"], rf"$\times\, W_q,\ W_k,\ W_v$   each E×H = {inputs.shape[1]}×{queries.shape[1]}",
+    axes.text(2.2, rows["W"], rf"$\times\, \mathbf{{W}}_q,\ \mathbf{{W}}_k,\ \mathbf{{W}}_v$   each E×H = {inputs.shape[1]}×{queries.shape[1]}",
               ha="center", va="center", fontsize=10.5, color=color)
     for symbol, tensor in zip(columns, (queries, keys, values)):
         _flow_box(axes, columns[symbol], rows["QKV"], symbol, names[symbol], _shape_label(symbol, tensor, hidden),
@@ -678,12 +678,12 @@ def _trainable_flow(
                     (columns[symbol], rows["QKV"] + 0.45))
     _flow_box(axes, 1.5, rows["Ω"], "Ω", "scores", _shape_label("scores", scores, ("L", "L")), width=2.3)
     _flow_arrow(axes, (columns["Q"], rows["QKV"] - 0.45), (1.1, rows["Ω"] + 0.45))
-    _flow_arrow(axes, (columns["K"], rows["QKV"] - 0.45), (1.9, rows["Ω"] + 0.45), r"$Q K^\top$")
+    _flow_arrow(axes, (columns["K"], rows["QKV"] - 0.45), (1.9, rows["Ω"] + 0.45), r"$\mathbf{Q} \mathbf{K}^\top$")
     _flow_box(axes, 1.5, rows["A"], "A", "weights", _shape_label("weights", weights, ("L", "L")), width=2.3)
     softmax_label = "softmax of each\nrow, after ÷ √H" if scaled else "softmax of\neach row"
     _flow_arrow(axes, (1.5, rows["Ω"] - 0.45), (1.5, rows["A"] + 0.45), softmax_label)
     _flow_box(axes, 2.2, rows["Z"], "Z", "context", _shape_label("context", context, hidden), width=2.3)
-    _flow_arrow(axes, (1.5, rows["A"] - 0.45), (1.9, rows["Z"] + 0.45), r"$A V$", side="left")
+    _flow_arrow(axes, (1.5, rows["A"] - 0.45), (1.9, rows["Z"] + 0.45), r"$\mathbf{A} \mathbf{V}$", side="left")
     _flow_arrow(axes, (columns["V"], rows["QKV"] - 0.45), (2.9, rows["Z"] + 0.45))
     return figure
 

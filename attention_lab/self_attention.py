@@ -2,7 +2,7 @@ r"""Chapter 2: the "self" in self-attention, with trainable projections.
 
 Every function here is one step of the chapter
 [The "self" in self-attention](../self-attention.md). Three trainable matrices
-$W_q$, $W_k$, $W_v$ project each input embedding into a query, a key and a
+$\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ project each input embedding into a query, a key and a
 value; the scores, weights and context vectors of chapter 1 are then computed on
 those projections, with chapter 1's own (private, unchecked) kernels: every public
 function checks its arguments once, then composes them.
@@ -57,7 +57,7 @@ __all__ = [
 
 
 class ProjectionWeights(NamedTuple):
-    r"""The three trainable projection matrices $W_q$, $W_k$, $W_v$.
+    r"""The three trainable projection matrices $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$.
 
     These are *weight parameters*: learned during training and the same for
     every input. They are not the *attention weights*, which are recomputed
@@ -78,15 +78,15 @@ class ProjectionWeights(NamedTuple):
     """
 
     query: torch.Tensor
-    """$W_q$: projects an embedding to its query vector."""
+    r"""$\mathbf{W}_q$: projects an embedding to its query vector."""
     key: torch.Tensor
-    """$W_k$: projects an embedding to its key vector."""
+    r"""$\mathbf{W}_k$: projects an embedding to its key vector."""
     value: torch.Tensor
-    """$W_v$: projects an embedding to its value vector."""
+    r"""$\mathbf{W}_v$: projects an embedding to its value vector."""
 
 
 class Projections(NamedTuple):
-    """The queries, keys and values of all tokens: $Q$, $K$, $V$.
+    r"""The queries, keys and values of all tokens: $\mathbf{Q}$, $\mathbf{K}$, $\mathbf{V}$.
 
     Shapes:
         `queries (L, H)`, `keys (L, H)`, `values (L, H)`.
@@ -102,11 +102,11 @@ class Projections(NamedTuple):
     """
 
     queries: torch.Tensor
-    """$Q = X W_q$, row `i` is the query of token `i`."""
+    r"""$\mathbf{Q} = \mathbf{X} \mathbf{W}_q$, row `i` is the query of token `i`."""
     keys: torch.Tensor
-    """$K = X W_k$, row `j` is the key of token `j`."""
+    r"""$\mathbf{K} = \mathbf{X} \mathbf{W}_k$, row `j` is the key of token `j`."""
     values: torch.Tensor
-    """$V = X W_v$, row `j` is the value of token `j`."""
+    r"""$\mathbf{V} = \mathbf{X} \mathbf{W}_v$, row `j` is the value of token `j`."""
 
 
 def init_projection_weights(
@@ -117,7 +117,7 @@ def init_projection_weights(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> ProjectionWeights:
-    """Draw $W_q$, $W_k$, $W_v$ from a standard normal distribution, reproducibly.
+    r"""Draw $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ from a standard normal distribution, reproducibly.
 
     The source notebook's `torch.randn(embed_dim, hidden_dim)`, three times, in the order
     query, key, value, but from an explicit random generator: torch's global
@@ -218,13 +218,13 @@ def _weight_culprits(inputs: torch.Tensor, weights: ProjectionWeights) -> tuple[
 def project(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     r"""Project one embedding, or each of many, with one weight matrix.
 
-    $$q^{(i)} = x^{(i)} W_q \qquad\text{or, for all tokens,}\qquad Q = X W_q$$
+    $$q^{(i)} = x^{(i)} \mathbf{W}_q \qquad\text{or, for all tokens,}\qquad \mathbf{Q} = \mathbf{X} \mathbf{W}_q$$
 
-    The same function gives keys with $W_k$ and values with $W_v$.
+    The same function gives keys with $\mathbf{W}_k$ and values with $\mathbf{W}_v$.
 
     Args:
         inputs: One embedding, or one embedding per row.
-        weight: A projection matrix such as $W_q$.
+        weight: A projection matrix such as $\mathbf{W}_q$.
 
     Returns:
         The projected vector, or one projected vector per row.
@@ -259,11 +259,11 @@ def project(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 def project_inputs(inputs: torch.Tensor, projection_weights: ProjectionWeights) -> Projections:
-    r"""Queries, keys and values of all tokens: $Q = X W_q$, $K = X W_k$, $V = X W_v$.
+    r"""Queries, keys and values of all tokens: $\mathbf{Q} = \mathbf{X} \mathbf{W}_q$, $\mathbf{K} = \mathbf{X} \mathbf{W}_k$, $\mathbf{V} = \mathbf{X} \mathbf{W}_v$.
 
     Args:
         inputs: The embeddings of all tokens.
-        projection_weights: $W_q$, $W_k$, $W_v$.
+        projection_weights: $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$.
 
     Returns:
         `Projections(queries, keys, values)`.
@@ -332,9 +332,9 @@ def attention_score(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
 def query_key_scores(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     r"""All unscaled attention scores at once: every query against every key.
 
-    $$\Omega = Q K^\top, \qquad \Omega_{ij} = q^{(i)} \cdot k^{(j)}$$
+    $$\Omega = \mathbf{Q} \mathbf{K}^\top, \qquad \Omega_{ij} = q^{(i)} \cdot k^{(j)}$$
 
-    Unlike chapter 1's $X X^\top$, this matrix is not symmetric: queries and
+    Unlike chapter 1's $\mathbf{X} \mathbf{X}^\top$, this matrix is not symmetric: queries and
     keys come from different projections.
 
     Args:
@@ -421,8 +421,8 @@ def trainable_attention_for_query(
 ) -> AttentionResult:
     r"""Sections 2.2.2 to 2.2.6 in one call: the attention of one query.
 
-    $$q = x^{(i)} W_q,\quad K = X W_k,\quad V = X W_v,\quad
-    \alpha = \operatorname{softmax}\!\Big(\frac{q K^\top}{\sqrt{H}}\Big),\quad z^{(i)} = \alpha V$$
+    $$q = x^{(i)} \mathbf{W}_q,\quad \mathbf{K} = \mathbf{X} \mathbf{W}_k,\quad \mathbf{V} = \mathbf{X} \mathbf{W}_v,\quad
+    \alpha = \operatorname{softmax}\!\Big(\frac{q \mathbf{K}^\top}{\sqrt{H}}\Big),\quad z^{(i)} = \alpha \mathbf{V}$$
 
     The scores are those of chapter 1's
     [`attention_scores_for_query`][attention_lab.attention_scores_for_query],
@@ -431,7 +431,7 @@ def trainable_attention_for_query(
     Args:
         inputs: The embeddings of all tokens.
         query_index: Which token is the query (negative values count from the end).
-        projection_weights: $W_q$, $W_k$, $W_v$.
+        projection_weights: $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$.
         scaled: Divide the scores by $\sqrt{H}$ before the softmax. **Default
             `True`**, the standard; `False` gives the source notebook's unscaled steps.
 
@@ -475,8 +475,8 @@ def trainable_self_attention(
 ) -> AttentionResult:
     r"""Sections 2.3.2 to 2.3.5 in one call: the attention of all queries.
 
-    $$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\Big(\frac{Q K^\top}{\sqrt{H}}\Big) V,
-    \qquad Q = X W_q,\ K = X W_k,\ V = X W_v$$
+    $$\operatorname{Attention}(\mathbf{Q}, \mathbf{K}, \mathbf{V}) = \operatorname{softmax}\!\Big(\frac{\mathbf{Q} \mathbf{K}^\top}{\sqrt{H}}\Big) \mathbf{V},
+    \qquad \mathbf{Q} = \mathbf{X} \mathbf{W}_q,\ \mathbf{K} = \mathbf{X} \mathbf{W}_k,\ \mathbf{V} = \mathbf{X} \mathbf{W}_v$$
 
     Row `i` of each result equals
     [`trainable_attention_for_query`][attention_lab.trainable_attention_for_query] for
@@ -485,7 +485,7 @@ def trainable_self_attention(
 
     Args:
         inputs: The embeddings of all tokens.
-        projection_weights: $W_q$, $W_k$, $W_v$.
+        projection_weights: $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$.
         scaled: Divide the scores by $\sqrt{H}$ before the softmax. **Default
             `True`**, the standard; `False` gives the source notebook's unscaled steps.
 
@@ -537,7 +537,7 @@ class _SelfAttentionModule(nn.Module):
         raise NotImplementedError
 
     def _matrices(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """$W_q$, $W_k$, $W_v$ as `(E, H)` views of the parameters."""
+        r"""$\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ as `(E, H)` views of the parameters."""
         raise NotImplementedError
 
     def _store(self, weights: ProjectionWeights) -> None:
@@ -579,7 +579,7 @@ class _SelfAttentionModule(nn.Module):
         return (result.context, result.weights) if return_weights else result.context
 
     def projection_weights(self) -> ProjectionWeights:
-        """A detached copy of $W_q$, $W_k$, $W_v$, as `(E, H)` matrices.
+        r"""A detached copy of $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$, as `(E, H)` matrices.
 
         For [`SelfAttentionLinear`][attention_lab.SelfAttentionLinear] these are
         the transposed layer weights, `W_query.weight.T` and so on.
@@ -609,7 +609,7 @@ class _SelfAttentionModule(nn.Module):
 
     @torch.no_grad()
     def load_projection_weights(self, projection_weights: ProjectionWeights) -> None:
-        """Copy $W_q$, $W_k$, $W_v$ into the module's parameters, in place.
+        r"""Copy $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ into the module's parameters, in place.
 
         A [`SelfAttentionLinear`][attention_lab.SelfAttentionLinear] stores
         each matrix transposed and sets its biases (if any) to zero, so that it
@@ -654,13 +654,13 @@ class _SelfAttentionModule(nn.Module):
 
 
 class SelfAttentionParams(_SelfAttentionModule):
-    r"""Self-attention holding $W_q$, $W_k$, $W_v$ as `nn.Parameter` matrices, as the source notebook does.
+    r"""Self-attention holding $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ as `nn.Parameter` matrices, as the source notebook does.
 
     The parameters are drawn like [`init_projection_weights`][attention_lab.init_projection_weights]
     (standard normal, query then key then value), so the same seed gives the
-    same matrices. `forward` computes, for inputs $X$,
-    $\operatorname{softmax}(Q K^\top / \sqrt{H}) V$ when `scaled` (the default),
-    $\operatorname{softmax}(Q K^\top) V$ otherwise.
+    same matrices. `forward` computes, for inputs $\mathbf{X}$,
+    $\operatorname{softmax}(\mathbf{Q} \mathbf{K}^\top / \sqrt{H}) \mathbf{V}$ when `scaled` (the default),
+    $\operatorname{softmax}(\mathbf{Q} \mathbf{K}^\top) \mathbf{V}$ otherwise.
 
     Args:
         embed_dim: The embedding size `E` of the inputs.
@@ -727,7 +727,7 @@ class SelfAttentionLinear(_SelfAttentionModule):
     r"""Self-attention built on three `nn.Linear` layers, with an optional bias.
 
     `nn.Linear(E, H)` stores its weight transposed, as `(H, E)`, and computes
-    `x @ weight.T + bias`; so $W_q$ is `W_query.weight.T`. Without a bias the
+    `x @ weight.T + bias`; so $\mathbf{W}_q$ is `W_query.weight.T`. Without a bias the
     module computes exactly what [`SelfAttentionParams`][attention_lab.SelfAttentionParams]
     does, once the weights are copied across with
     [`load_projection_weights`][attention_lab.SelfAttentionLinear.load_projection_weights].
@@ -846,7 +846,7 @@ class AttentionTraining(NamedTuple):
     """
 
     weights: ProjectionWeights
-    """$W_q$, $W_k$, $W_v$ after training ($W_v$ unchanged: the attention weights do not depend on it)."""
+    r"""$\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ after training ($\mathbf{W}_v$ unchanged: the attention weights do not depend on it)."""
     losses: torch.Tensor
     """The loss $-\\log \\alpha_{ij}$ before each step."""
     target_weights: torch.Tensor
@@ -898,7 +898,7 @@ def attention_focus_loss(
 
     Args:
         inputs: The embeddings of all tokens.
-        projection_weights: $W_q$, $W_k$, $W_v$ ($W_v$ does not enter the loss).
+        projection_weights: $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ ($\mathbf{W}_v$ does not enter the loss).
         query_index: The attending token $i$ (negative values count from the end).
         key_index: The token $j$ it should attend to.
         scaled: Divide the scores by $\sqrt{H}$ before the softmax. **Default `True`**.
@@ -941,17 +941,17 @@ def train_attention_towards(
     learning_rate: float = 0.5,
     scaled: bool = True,
 ) -> AttentionTraining:
-    r"""Gradient descent on $W_q$ and $W_k$ until query $i$ attends to token $j$.
+    r"""Gradient descent on $\mathbf{W}_q$ and $\mathbf{W}_k$ until query $i$ attends to token $j$.
 
     Each step computes the loss $-\log \alpha_{ij}$ of
     [`attention_focus_loss`][attention_lab.attention_focus_loss], its gradient
-    with respect to $W_q$ and $W_k$, and moves both matrices against it:
-    $W \leftarrow W - \eta \, \partial\, \text{loss} / \partial W$. The weights
+    with respect to $\mathbf{W}_q$ and $\mathbf{W}_k$, and moves both matrices against it:
+    $\mathbf{W} \leftarrow \mathbf{W} - \eta \, \partial\, \text{loss} / \partial \mathbf{W}$. The weights
     passed in are not changed; trained copies are returned.
 
     Args:
         inputs: The embeddings of all tokens.
-        projection_weights: The starting $W_q$, $W_k$, $W_v$.
+        projection_weights: The starting $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$.
         query_index: The attending token $i$ (negative values count from the end).
         key_index: The token $j$ it should attend to.
         steps: How many gradient steps to take.

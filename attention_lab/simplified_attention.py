@@ -373,7 +373,7 @@ def context_vector(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
 def attention_score_matrix(inputs: torch.Tensor) -> torch.Tensor:
     r"""Scores of every query against every input: all dot products at once.
 
-    $$\Omega = X X^\top, \qquad \Omega_{ij} = x^{(i)} \cdot x^{(j)}$$
+    $$\Omega = \mathbf{X} \mathbf{X}^\top, \qquad \Omega_{ij} = x^{(i)} \cdot x^{(j)}$$
 
     Args:
         inputs: The embeddings of all tokens.
@@ -405,7 +405,7 @@ def attention_score_matrix(inputs: torch.Tensor) -> torch.Tensor:
 def context_vectors(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     r"""Context vectors of all queries: one matrix product.
 
-    $$Z = A X, \qquad z^{(i)} = \sum_j A_{ij} \, x^{(j)}$$
+    $$\mathbf{Z} = \mathbf{A} \mathbf{X}, \qquad z^{(i)} = \sum_j \mathbf{A}_{ij} \, x^{(j)}$$
 
     Args:
         weights: Attention weights, row `i` for query `i`.

@@ -716,7 +716,7 @@ def test_katex_loads_only_where_there_is_math_and_only_once(visits: dict[str, Vi
     with_math = {page for page, v in visits.items() if v.inspection["katex"]}
     assert {"simplified-attention/", "notebooks/simplified-attention/"} <= with_math
     without_math = {page: v for page, v in visits.items() if page not in with_math}
-    assert {"reproducibility/", MISSING_PAGE} <= set(without_math)
+    assert {"reference/", MISSING_PAGE} <= set(without_math)
     assert not failures(without_math, katex_requests), "KaTeX script, CSS or fonts on a page without math"
     # Markdown pages are typeset at build time, to MathML (hooks/site.py): no KaTeX file at all.
     markdown_pages = {page: v for page, v in visits.items() if page in with_math and not v.inspection["notebook"]}

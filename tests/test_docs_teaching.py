@@ -12,6 +12,8 @@
   on that same page, so prose cannot quote a number the code does not print.
 - Every printed output of the seed's section 1 is a compared output of chapter 1.
 - Each chapter ends with a recap: three equations, a shape table, what's next.
+- One notation (the home page's table): in the formulas of every page, the
+  matrices X, Q, K, V, Z and the W's are bold capitals.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ _COLLAPSED_OPEN = re.compile(r"^\?\?\? ")  # `???` folds; `???+` opens by defaul
 _CHECK = re.compile(r"torch\.(?:allclose|equal)\(")
 _PLOT_INSPECTION = re.compile(r"get_[xy]ticklabels|\.texts\b")
 _BOOLEANS = re.compile(r"\(?(True|False)(, (True|False))*,?\)?")
+_MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", re.DOTALL)
+_CODE = re.compile(r"^ *```.*?^ *```[ \t]*$|`[^`\n]+`", re.DOTALL | re.MULTILINE)
+_TEX_GROUP = re.compile(r"\\(?:mathbf|mathrm|text|mathbb|operatorname)\{[^}]*\}|\\[a-zA-Z]+")
+_PLAIN_MATRIX = re.compile(r"(?<![A-Za-z])[WQKVXZ](?![a-zA-Z])")  # a matrix letter outside \mathbf{}
 _LONG_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d{3,}(?![\d.]*\d)")
 
 
@@ -138,6 +144,12 @@ def class_on_page(page: Page, name: str) -> list[str]:
     body = code[starts[0] + 1:]
     length = next((i for i, line in enumerate(body) if not line.startswith("...")), len(body))
     return code[starts[0]: starts[0] + 1 + length]
+
+
+def plain_matrices(text: str) -> list[str]:
+    """The formulas (outside code) that write a matrix letter in plain type instead of bold."""
+    formulas = (m.group(1) or m.group(2) for m in _MATH.finditer(_CODE.sub(" ", text)))
+    return [f for f in formulas if _PLAIN_MATRIX.search(_TEX_GROUP.sub(" ", f))]
 
 
 def read(name: str) -> Page:
@@ -230,6 +242,23 @@ def test_the_chapter_writes_its_module_on_the_page_and_compares_it_with_the_pack
     loaded = after[built[0]:]
     assert any(".load_state_dict(" in line for line in loaded), "loaded with the package module's parameters"
     assert any("torch.allclose(" in line for line in loaded), "and compared with it"
+
+
+def test_the_notation_check_finds_plain_matrices_in_formulas_only() -> None:
+    text = "$\\mathbf{Q} \\mathbf{K}^\\top$ and $Q W_q$ and $$\\mathbf{X}\\mathbf{W}_{q,h} + b_o$$ `Q = X @ W`\n"
+    assert plain_matrices(text) == ["Q W_q"]
+    assert plain_matrices("$\\mathbb{R}^{E \\times H}$, $\\text{Value}$, $M_\\text{full}$, $L \\times T$") == []
+
+
+@pytest.mark.parametrize("name", all_pages())
+def test_every_page_writes_matrices_in_bold(name: str) -> None:
+    assert not plain_matrices((DOCS / name).read_text(encoding="utf-8")), "the notation table: matrices in bold"
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in (ROOT / "attention_lab").glob("*.py")))
+def test_the_api_reference_writes_matrices_in_bold(module: str) -> None:
+    """The docstrings, which the API reference renders, and the figures' labels follow the same table."""
+    assert not plain_matrices((ROOT / "attention_lab" / module).read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("chapter", CHAPTER_PAGES)
