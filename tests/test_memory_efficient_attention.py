@@ -276,6 +276,33 @@ def test_the_committed_benchmark_results_are_labelled_and_complete() -> None:
             assert row[method]["seconds"] > 0 and row[method]["peak_extra_bytes"] > 0
 
 
+def test_the_chapters_prose_follows_the_committed_results() -> None:
+    """Each claim of 5.4 about the recorded figures, checked against them, so that a re-recorded
+    results file that contradicts the prose fails here (issue 28, item 3)."""
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    rows = {row["tokens"]: row for row in results["rows"]}
+    seconds = {length: {method: row[method]["seconds"] for method in ("naive", "tiled", "sdpa")} for length, row in rows.items()}
+    peak = {length: {method: row[method]["peak_extra_bytes"] for method in ("naive", "tiled", "sdpa")} for length, row in rows.items()}
+    several_tiles = [length for length in rows if length > results["block_size"]]
+    assert several_tiles, "lengths with more than one tile"
+    # "SDPA is the fastest at every length"
+    assert all(t["sdpa"] < min(t["naive"], t["tiled"]) for t in seconds.values())
+    # "the tiled Python loop the slowest from 1,024 tokens on"; "slower than SDPA, ... and than the naive form"
+    assert min(several_tiles) == 1024
+    assert all(seconds[length]["tiled"] > seconds[length]["naive"] for length in several_tiles)
+    # "several times slower [than SDPA] at the longest"
+    longest = max(rows)
+    assert seconds[longest]["tiled"] > 3 * seconds[longest]["sdpa"]
+    # "the naive form's peak there is the two L x L matrices that 5.1 predicts (2 GiB)"
+    assert peak[longest]["naive"] >= 2 * 4 * longest**2 == 2 * 2**30
+    # "at most a tenth of the naive form's extra memory at L = 16,384" (the chapter's target)
+    assert peak[longest]["tiled"] <= peak[longest]["naive"] / 10
+    # "the naive form's peak grows several hundred times ...; the tiled form's less than ten times"
+    shortest = min(rows)
+    assert peak[longest]["naive"] / peak[shortest]["naive"] >= 200
+    assert peak[longest]["tiled"] / peak[shortest]["tiled"] < 10
+
+
 # --- bad input -------------------------------------------------------------------------------
 
 Q, K, V = random_qkv(9, (6, 4))
