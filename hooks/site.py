@@ -86,8 +86,10 @@ class _KaTeX:
             self._context.eval(KATEX_JS.read_text(encoding="utf-8"))
         options = {"displayMode": display, "throwOnError": True, "output": "mathml"}
         mathml = str(self._context.call("katex.renderToString", tex, options))
-        # MathML Core (what browsers implement) has no mathvariant but "normal": ℝ, not styled R.
-        return _DOUBLE_STRUCK.sub(lambda m: f"<mi>{_BLACKBOARD.get(m.group(1), m.group(1))}</mi>", mathml)
+        # MathML Core (what browsers implement) has no mathvariant but "normal": ℝ, not styled R,
+        # and bold letters as Unicode's mathematical bold ones (𝐖, 𝛀), which Chromium shows bold.
+        mathml = _DOUBLE_STRUCK.sub(lambda m: f"<mi>{_BLACKBOARD.get(m.group(1), m.group(1))}</mi>", mathml)
+        return _BOLD.sub(lambda m: f"<mi>{bold_letter(m.group(1))}</mi>", mathml)
 
     def close(self) -> None:
         if self._context is not None:
@@ -96,6 +98,16 @@ class _KaTeX:
 
 
 _DOUBLE_STRUCK = re.compile(r'<mi mathvariant="double-struck">([A-Z])</mi>')
+_BOLD = re.compile(r'<mi mathvariant="bold">([A-Za-zΑ-Ω])</mi>')
+
+
+def bold_letter(letter: str) -> str:
+    """The Unicode mathematical bold (upright) form of a Latin or capital Greek letter: W -> 𝐖."""
+    if "A" <= letter <= "Z":
+        return chr(0x1D400 + ord(letter) - ord("A"))
+    if "a" <= letter <= "z":
+        return chr(0x1D41A + ord(letter) - ord("a"))
+    return chr(0x1D6A8 + ord(letter) - ord("Α"))  # Greek capitals, Alpha to Omega
 _katex = _KaTeX()
 atexit.register(_katex.close)
 

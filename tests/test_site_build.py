@@ -92,6 +92,16 @@ def test_search_text_reads_math_as_plain_text() -> None:
     assert "\\" not in site.readable_search_text(r"scores \(\omega_{ij}\) and \[\ell \leq \sqrt{d_k}\]")
 
 
+def test_bold_matrices_are_mathematical_bold_letters_which_browsers_draw_bold() -> None:
+    """MathML Core ignores mathvariant="bold" (Chromium draws an italic W): the hook writes 𝐖."""
+    from hooks import site
+
+    assert [site.bold_letter(c) for c in "WqΩ"] == ["𝐖", "𝐪", "𝛀"]
+    mathml = site._render_or_fail(r"\mathbf{W}_q = \mathbf{\Omega} \mathbb{R}", display=False, where="a test")
+    assert "<mi>𝐖</mi>" in mathml and "<mi>𝛀</mi>" in mathml and "<mi>ℝ</mi>" in mathml
+    assert "mathvariant=\"bold\"" not in mathml
+
+
 def test_api_and_exercise_entries_are_indexed_by_name_and_first_sentence() -> None:
     """Every page downloads the search index: API entries and exercises keep a one-sentence summary."""
     from hooks import site
