@@ -89,7 +89,10 @@ class _KaTeX:
         # MathML Core (what browsers implement) has no mathvariant but "normal": ℝ, not styled R,
         # and bold letters as Unicode's mathematical bold ones (𝐖, 𝛀), which Chromium shows bold.
         mathml = _DOUBLE_STRUCK.sub(lambda m: f"<mi>{_BLACKBOARD.get(m.group(1), m.group(1))}</mi>", mathml)
-        return _BOLD.sub(lambda m: f"<mi>{bold_letter(m.group(1))}</mi>", mathml)
+        mathml = _BOLD.sub(lambda m: f"<mi>{bold_letter(m.group(1))}</mi>", mathml)
+        # The TeX source rides along as an invisible <annotation>: a second copy of every formula
+        # that no reader sees and no screen reader reads (they read the MathML). Dropped.
+        return _TEX_ANNOTATION.sub(r"\1", mathml)
 
     def close(self) -> None:
         if self._context is not None:
@@ -99,6 +102,7 @@ class _KaTeX:
 
 _DOUBLE_STRUCK = re.compile(r'<mi mathvariant="double-struck">([A-Z])</mi>')
 _BOLD = re.compile(r'<mi mathvariant="bold">([A-Za-zΑ-Ω])</mi>')
+_TEX_ANNOTATION = re.compile(r'<semantics>(.*)<annotation encoding="application/x-tex">.*?</annotation></semantics>', re.DOTALL)
 
 
 def bold_letter(letter: str) -> str:

@@ -100,6 +100,7 @@ def test_bold_matrices_are_mathematical_bold_letters_which_browsers_draw_bold() 
     mathml = site._render_or_fail(r"\mathbf{W}_q = \mathbf{\Omega} \mathbb{R}", display=False, where="a test")
     assert "<mi>𝐖</mi>" in mathml and "<mi>𝛀</mi>" in mathml and "<mi>ℝ</mi>" in mathml
     assert "mathvariant=\"bold\"" not in mathml
+    assert mathml.count("<math") == 1 and "<annotation" not in mathml and "<semantics>" not in mathml
 
 
 def test_api_and_exercise_entries_are_indexed_by_name_and_first_sentence() -> None:
