@@ -580,8 +580,8 @@ def causal_self_attention(
 
     Examples:
         >>> from attention_lab import causal_self_attention, example_inputs, init_projection_weights
-        >>> weights = init_projection_weights(3, 4, seed=123)
-        >>> causal_self_attention(example_inputs(), weights).weights[2]
+        >>> parameters = init_projection_weights(3, 4, seed=123)
+        >>> causal_self_attention(example_inputs(), parameters).weights[2]
         tensor([0.3363, 0.3380, 0.3257, 0.0000, 0.0000, 0.0000])
     """
     weights = _check_projection_weights(projection_weights)

@@ -71,8 +71,8 @@ class ProjectionWeights(NamedTuple):
     Examples:
         >>> import torch
         >>> from attention_lab import ProjectionWeights
-        >>> weights = ProjectionWeights(torch.eye(2), torch.eye(2), 2 * torch.eye(2))
-        >>> weights.value
+        >>> parameters = ProjectionWeights(torch.eye(2), torch.eye(2), 2 * torch.eye(2))
+        >>> parameters.value
         tensor([[2., 0.],
                 [0., 2.]])
     """
@@ -152,13 +152,13 @@ def init_projection_weights(
     Examples:
         >>> import torch
         >>> from attention_lab import init_projection_weights
-        >>> weights = init_projection_weights(3, 4, seed=123)
-        >>> weights.query
+        >>> parameters = init_projection_weights(3, 4, seed=123)
+        >>> parameters.query
         tensor([[-0.1115,  0.1204, -0.3696, -0.2404],
                 [-1.1969,  0.2093, -0.9724, -0.7550],
                 [ 0.3239, -0.1085,  0.2103, -0.3908]])
         >>> again = init_projection_weights(3, 4, generator=torch.Generator().manual_seed(123))
-        >>> all(torch.equal(a, b) for a, b in zip(weights, again))
+        >>> all(torch.equal(a, b) for a, b in zip(parameters, again))
         True
     """
     embed_dim = _checks.check_size("embed_dim", embed_dim)
@@ -454,8 +454,8 @@ def trainable_attention_for_query(
 
     Examples:
         >>> from attention_lab import example_inputs, init_projection_weights, trainable_attention_for_query
-        >>> weights = init_projection_weights(3, 4, seed=123)
-        >>> trainable_attention_for_query(example_inputs(), 1, weights, scaled=False).weights
+        >>> parameters = init_projection_weights(3, 4, seed=123)
+        >>> trainable_attention_for_query(example_inputs(), 1, parameters, scaled=False).weights
         tensor([0.1794, 0.1815, 0.1684, 0.1397, 0.0346, 0.2965])
     """
     weights = _check_projection_weights(projection_weights)
@@ -508,10 +508,10 @@ def trainable_self_attention(
 
     Examples:
         >>> from attention_lab import example_inputs, init_projection_weights, trainable_self_attention
-        >>> weights = init_projection_weights(3, 4, seed=123)
-        >>> trainable_self_attention(example_inputs(), weights, scaled=False).weights[1]
+        >>> parameters = init_projection_weights(3, 4, seed=123)
+        >>> trainable_self_attention(example_inputs(), parameters, scaled=False).weights[1]
         tensor([0.1794, 0.1815, 0.1684, 0.1397, 0.0346, 0.2965])
-        >>> trainable_self_attention(example_inputs(), weights).weights[1]  # scaled=True
+        >>> trainable_self_attention(example_inputs(), parameters).weights[1]  # scaled=True
         tensor([0.1792, 0.1802, 0.1736, 0.1581, 0.0787, 0.2303])
     """
     weights = _check_projection_weights(projection_weights)
@@ -840,12 +840,12 @@ class AttentionTraining(NamedTuple):
     """What [`train_attention_towards`][attention_lab.train_attention_towards] returns.
 
     Shapes:
-        `weights` three `(E, H)`, `losses (steps,)`, `target_weights (steps + 1,)`.
+        `projection_weights` three `(E, H)`, `losses (steps,)`, `target_weights (steps + 1,)`.
 
     Taught in [2.7](../self-attention.md#27-learning-the-weights).
     """
 
-    weights: ProjectionWeights
+    projection_weights: ProjectionWeights
     r"""$\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$ after training ($\mathbf{W}_v$ unchanged: the attention weights do not depend on it)."""
     losses: torch.Tensor
     """The loss $-\\log \\alpha_{ij}$ before each step."""
@@ -919,8 +919,8 @@ def attention_focus_loss(
 
     Examples:
         >>> from attention_lab import attention_focus_loss, example_inputs, init_projection_weights
-        >>> weights = init_projection_weights(3, 4, seed=123)
-        >>> attention_focus_loss(example_inputs(), weights, 1, 4, scaled=False)  # -log(0.0346)
+        >>> parameters = init_projection_weights(3, 4, seed=123)
+        >>> attention_focus_loss(example_inputs(), parameters, 1, 4, scaled=False)  # -log(0.0346)
         tensor(3.3637)
     """
     weights = _check_projection_weights(projection_weights)
@@ -978,8 +978,8 @@ def train_attention_towards(
 
     Examples:
         >>> from attention_lab import example_inputs, init_projection_weights, train_attention_towards
-        >>> weights = init_projection_weights(3, 4, seed=123)
-        >>> run = train_attention_towards(example_inputs(), weights, 1, 4, scaled=False)
+        >>> parameters = init_projection_weights(3, 4, seed=123)
+        >>> run = train_attention_towards(example_inputs(), parameters, 1, 4, scaled=False)
         >>> run.target_weights[[0, -1]]  # alpha of "journey" for "one": before, after
         tensor([0.0346, 0.9488])
     """

@@ -154,7 +154,7 @@ TRAINING = {"query_index": 1, "key_index": 4, "steps": 10, "learning_rate": 0.5}
 def _training_before_after(*, stacked: bool = False) -> Figure:
     inputs = example_inputs()
     before = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
-    after = train_attention_towards(inputs, before, **TRAINING, scaled=False).weights
+    after = train_attention_towards(inputs, before, **TRAINING, scaled=False).projection_weights
     matrices = [trainable_self_attention(inputs, w, scaled=False).weights for w in (before, after)]
     return plot_attention_heatmaps(matrices, TOKENS, titles=["before training", "after 10 steps"], stacked=stacked)
 

@@ -457,20 +457,20 @@ def test_training_matches_a_plain_sgd_loop_and_leaves_its_arguments_alone() -> N
         optimizer.zero_grad()
         (-torch.log(F.softmax((X[1] @ wq) @ (X @ wk).T, dim=0)[4])).backward()
         optimizer.step()
-    assert torch.allclose(run.weights.query, wq, atol=1e-5)
-    assert torch.allclose(run.weights.key, wk, atol=1e-5)
-    assert torch.equal(run.weights.value, W.value)
+    assert torch.allclose(run.projection_weights.query, wq, atol=1e-5)
+    assert torch.allclose(run.projection_weights.key, wk, atol=1e-5)
+    assert torch.equal(run.projection_weights.value, W.value)
     assert run.losses.shape == (10,) and run.target_weights.shape == (11,)
     assert bool((run.losses[1:] < run.losses[:-1]).all()), "every step lowers the loss"
     assert torch.allclose(run.losses, -torch.log(run.target_weights[:-1]))
     assert run.target_weights[-1] > 0.9
-    assert not run.weights.query.requires_grad
+    assert not run.projection_weights.query.requires_grad
 
 
 def test_scaled_training_also_moves_attention_towards_the_target() -> None:
     run = attention_lab.train_attention_towards(X, W, 0, 3, steps=5)
     assert run.target_weights[-1] > run.target_weights[0]
-    assert torch.allclose(trainable_self_attention(X, run.weights).weights[0, 3], run.target_weights[-1])
+    assert torch.allclose(trainable_self_attention(X, run.projection_weights).weights[0, 3], run.target_weights[-1])
 
 
 @pytest.mark.parametrize(
