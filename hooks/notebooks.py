@@ -34,6 +34,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import nbformat
@@ -193,6 +194,17 @@ def register_chapters(nav: list[Any], docs_dir: Path) -> list[Any]:
         if notebook_page(c) not in listed_notebooks
     )
     return nav
+
+
+# The home page's list of chapter notebooks is written here, from the registry, so that it
+# can never stop short of the last chapter (docs/index.md holds the marker).
+CHAPTER_NOTEBOOKS_MARKER = "<!-- chapter-notebooks -->"
+
+
+def chapter_notebook_links(chapters: Sequence[str], docs_dir: Path) -> str:
+    """`[chapter 1](notebooks/simplified-attention.ipynb), ...`: every chapter's notebook, in order."""
+    numbered = [(chapter_number(docs_dir, chapter, position), chapter) for position, chapter in enumerate(chapters, 1)]
+    return ", ".join(f"[chapter {number}]({notebook_page(chapter)})" for number, chapter in numbered)
 
 
 def strip_front_matter(markdown: str) -> str:
@@ -386,14 +398,29 @@ def split_chapter(markdown: str) -> list[ChapterCell]:
 
 
 def setup_source(wheel_url: str) -> str:
-    """The notebook's first code cell: install the package from the site if it is missing."""
+    """The notebook's first code cell: install the package from the site if it is missing, and
+    when that fails, say in one line what failed and what to do instead."""
     return (
         "# Set-up: install attention_lab (with matplotlib) from the site if it is missing,\n"
         "# and draw figures inline as SVG.\n"
+        "import importlib\n"
         "import importlib.util\n"
+        "import subprocess\n"
+        "import sys\n"
         "\n"
+        f'WHEEL = "{wheel_url}"\n'
         'if importlib.util.find_spec("attention_lab") is None:\n'
-        f'    %pip install --quiet "attention-lab[plot] @ {wheel_url}"\n'
+        '    pip = [sys.executable, "-m", "pip", "install", "--quiet", f"attention-lab[plot] @ {WHEEL}"]\n'
+        "    installed = subprocess.run(pip, capture_output=True, text=True)\n"
+        "    if installed.returncode != 0:\n"
+        '        said = (installed.stderr.strip().splitlines() or ["no message"])[-1]\n'
+        "        raise RuntimeError(\n"
+        '            f"could not install attention_lab from {WHEEL} (pip: {said}). Run '
+        '`pip install \\"attention-lab[plot] @ {WHEEL}\\"` "\n'
+        '            "where that address can be reached, or `pip install -e .` in a clone of the "\n'
+        '            "repository, then run this cell again."\n'
+        "        )\n"
+        "    importlib.invalidate_caches()\n"
         "import matplotlib\n"
         "\n"
         'matplotlib.rcParams["svg.fonttype"] = "none"  # text in figures stays text: small and sharp\n'
@@ -708,7 +735,10 @@ def on_shutdown(**_: Any) -> None:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files, **_: Any) -> str:
-    """Under a chapter's title, link its executed notebook and the download."""
+    """Under a chapter's title, link its executed notebook and the download; on a page that
+    asks for it (the home page), list every chapter's notebook."""
+    if CHAPTER_NOTEBOOKS_MARKER in markdown:
+        return markdown.replace(CHAPTER_NOTEBOOKS_MARKER, chapter_notebook_links(_chapters, Path(config.docs_dir)))
     chapter = page.file.src_uri
     if chapter not in _chapters:
         return markdown

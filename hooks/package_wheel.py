@@ -94,3 +94,16 @@ def site_wheel() -> bytes:
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     files.append(File.generated(config, f"{DOWNLOAD_DIR}/{wheel_filename()}", content=site_wheel()))
     return files
+
+
+# A page that links the wheel writes this marker; the link names the current version.
+WHEEL_LINK_MARKER = "<!-- package-wheel -->"
+
+
+def wheel_link() -> str:
+    """A Markdown link to the wheel, from a page at the top of docs/ (the home page, Reproducibility)."""
+    return f"[`{wheel_filename()}`]({DOWNLOAD_DIR}/{wheel_filename()})"
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    return markdown.replace(WHEEL_LINK_MARKER, wheel_link())

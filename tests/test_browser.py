@@ -155,6 +155,9 @@ INSPECT_JS = r"""() => {
     codeBlocksWithoutCopy: codeBlocks.filter((block) => !block.querySelector(copyControl)).length,
     mathjaxScripts: document.querySelectorAll("script[type^='text/x-mathjax']").length,
     mathml: document.querySelectorAll(".katex > math").length,
+    // MathML Core draws mathvariant="bold" as a plain italic letter; the hook writes 𝐖 instead.
+    mathBoldVariant: document.querySelectorAll("math [mathvariant='bold']").length,
+    mathBoldLetters: [...document.querySelectorAll("math mi")].filter((mi) => /[\u{1D400}-\u{1D433}\u{1D6A8}-\u{1D6C0}]/u.test(mi.textContent)).length,
     katexScripts: [...document.scripts].filter((s) => /katex\.min\.js$/.test(s.src)).length,
     localServerLinks: [...document.querySelectorAll("a[href*='127.0.0.1'], a[href*='localhost']")].map((a) => a.href),
     homeLinks: [...article.querySelectorAll("a")].map((a) => a.href.replace(/\/\.$/, "/")),
@@ -710,6 +713,15 @@ def test_chapter_pages_stay_under_the_weight_budget(visits: dict[str, Visit]) ->
 
 def katex_requests(v: Visit) -> list[str]:
     return [url for url, _, _ in v.responses if KATEX_FILES.search(urlsplit(url).path)]
+
+
+def test_bold_matrices_are_drawn_bold(visits: dict[str, Visit]) -> None:
+    """Every chapter writes its matrices bold; Chromium shows them bold only as Unicode's mathematical
+    bold letters, which the build writes (no mathvariant="bold", which MathML Core ignores)."""
+    chapters = {page: v for page, v in visits.items() if v.is_chapter_page}
+    assert not failures(visits, lambda v: v.inspection["mathBoldVariant"])
+    assert len(chapters) >= 5
+    assert not failures(chapters, lambda v: v.inspection["mathBoldLetters"] < 5 and f"{v.inspection['mathBoldLetters']} bold letters")
 
 
 def test_katex_loads_only_where_there_is_math_and_only_once(visits: dict[str, Visit]) -> None:

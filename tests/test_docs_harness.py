@@ -152,6 +152,21 @@ def test_the_hook_adds_api_pages_and_notebooks_to_the_nav(tmp_path: Path) -> Non
         notebooks.register_chapters(half, tmp_path)
 
 
+def test_the_home_page_lists_every_chapter_and_its_notebook() -> None:
+    """The home page cannot go stale: its notebook list is written from the registry at build
+    time (the marker), and its chapter table has a row for every registered chapter."""
+    home = (DOCS / "index.md").read_text(encoding="utf-8")
+    assert home.count(notebooks.CHAPTER_NOTEBOOKS_MARKER) == 1
+    links = notebooks.chapter_notebook_links(CHAPTERS, DOCS)
+    assert [f"[chapter {n}]" for n in range(1, len(CHAPTERS) + 1)] == re.findall(r"\[chapter \d+\]", links)
+    assert all(f"({notebooks.notebook_page(chapter)})" in links for chapter in CHAPTERS)
+    table_rows = [line for line in home.splitlines() if line.startswith("| [")]
+    missing = [chapter for chapter in CHAPTERS if not any(f"]({chapter})" in row for row in table_rows)]
+    assert not missing, f"docs/index.md's chapter table lacks a row for {missing}"
+    nav = notebooks.read_nav(ROOT / "mkdocs.yml")
+    assert notebooks.chapter_notebook_links(notebooks.chapter_pages(nav)[:2], DOCS).count("[chapter") == 2
+
+
 def test_docstring_examples_are_collected_from_every_public_module() -> None:
     modules = [p for p in sorted(PACKAGE.glob("*.py")) if not p.name.startswith("_")]
     for module in modules:

@@ -218,12 +218,33 @@ def test_the_first_code_cell_installs_the_sites_wheel_when_the_package_is_missin
     notebook = notebook_for("simplified-attention.md")
     setup = notebook.cells[1]
     wheel = f"{SITE}downloads/attention_lab-{package_wheel.project_version()}-py3-none-any.whl"
-    assert f'%pip install --quiet "attention-lab[plot] @ {wheel}"' in setup.source
+    assert f'WHEEL = "{wheel}"' in setup.source
+    assert '"pip", "install", "--quiet", f"attention-lab[plot] @ {WHEEL}"' in setup.source
     assert 'importlib.util.find_spec("attention_lab") is None' in setup.source
     preamble = notebook.cells[0].source
     assert preamble.startswith("# 1. ") and "[the chapter's page on the Attention Lab site](" in preamble
     prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
     assert "Every code block on this page runs in the test suite" not in prose
+
+
+def test_the_set_up_cell_says_what_failed_and_what_to_do_when_the_wheel_cannot_be_fetched() -> None:
+    """A reader offline, or with the site moved: one line names the address, pip's reason, and
+    the two ways out, instead of pip's log and then a ModuleNotFoundError further down."""
+    wheel = "http://127.0.0.1:1/attention_lab-0.0.0-py3-none-any.whl"  # port 1: nothing listens
+    install = notebooks.setup_source(wheel).split("import matplotlib")[0]
+    pretend_missing = (
+        "import importlib.util\n"
+        "found = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *rest: None if name == 'attention_lab' else found(name, *rest)\n"
+    )
+    env = {**os.environ, "PIP_RETRIES": "0", "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull}
+    completed = subprocess.run([sys.executable, "-c", pretend_missing + install], env=env, capture_output=True,
+                               text=True, timeout=120, check=False)  # fmt: skip
+    assert completed.returncode != 0
+    said = completed.stderr.strip().splitlines()[-1]
+    assert said.startswith(f"RuntimeError: could not install attention_lab from {wheel} (pip: "), said
+    assert f'Run `pip install "attention-lab[plot] @ {wheel}"` where that address can be reached' in said
+    assert "or `pip install -e .` in a clone of the repository, then run this cell again." in said
 
 
 def test_each_figure_cell_carries_the_chapters_alt_text() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
 import attention_lab
 
 from .conftest import ROOT, BuiltSite
@@ -59,6 +61,26 @@ def test_math_is_typeset_from_the_site_and_no_page_names_another_host(built_site
         loaded = _loaded_by_the_page(page.read_text(encoding="utf-8"))
         external = re.findall(r"""(?:src|href)=["'](?:https?:)?//[^"']+""", loaded)
         assert not external, f"{page.relative_to(built_site.directory)} loads {external}"
+
+
+def test_the_built_home_page_links_every_chapter_notebook(built_site: BuiltSite) -> None:
+    from hooks import notebooks
+
+    home = built_site.page("")
+    assert notebooks.CHAPTER_NOTEBOOKS_MARKER not in home, "the marker is replaced"
+    chapters = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
+    missing = [c for c in chapters if f'href="notebooks/{Path(c).stem}/"' not in home]
+    assert not missing
+
+
+def test_the_home_and_reproducibility_pages_link_the_wheel_the_notebooks_install(built_site: BuiltSite) -> None:
+    from hooks import package_wheel
+
+    wheel = f"{package_wheel.DOWNLOAD_DIR}/{package_wheel.wheel_filename()}"
+    assert (built_site.directory / wheel).is_file()
+    assert f'href="{wheel}"' in built_site.page("")
+    assert f'href="../{wheel}"' in built_site.page("reproducibility")
+    assert package_wheel.WHEEL_LINK_MARKER not in built_site.page("") + built_site.page("reproducibility")
 
 
 def test_every_public_name_is_in_the_api_reference_once() -> None:
