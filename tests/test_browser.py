@@ -153,6 +153,9 @@ INSPECT_JS = r"""() => {
     toc: tocEntries,
     codeBlocks: codeBlocks.length,
     codeBlocksWithoutCopy: codeBlocks.filter((block) => !block.querySelector(copyControl)).length,
+    // Markdown code blocks shown on load that scroll sideways (wider than their box).
+    codeBlocksScrolling: [...article.querySelectorAll(".highlight pre > code")]
+      .filter((code) => code.checkVisibility() && code.scrollWidth > code.clientWidth + 1).length,
     mathjaxScripts: document.querySelectorAll("script[type^='text/x-mathjax']").length,
     mathml: document.querySelectorAll(".katex > math").length,
     // MathML Core draws mathvariant="bold" as a plain italic letter; the hook writes 𝐖 instead.
@@ -713,6 +716,14 @@ def test_chapter_pages_stay_under_the_weight_budget(visits: dict[str, Visit]) ->
 
 def katex_requests(v: Visit) -> list[str]:
     return [url for url, _, _ in v.responses if KATEX_FILES.search(urlsplit(url).path)]
+
+
+def test_no_code_block_scrolls_sideways_on_a_desktop(visits: dict[str, Visit]) -> None:
+    """At 1366 px every code block a page writes fits its box (tests/test_docs_teaching.py keeps
+    lines to 80 characters). The API pages' source listings are the package's own files: left out."""
+    written = {page: v for page, v in visits.items() if not page.startswith("reference/") and not v.inspection["notebook"]}
+    assert "multihead-attention/" in written
+    assert not failures(written, lambda v: v.inspection["codeBlocksScrolling"])
 
 
 def test_bold_matrices_are_drawn_bold(visits: dict[str, Visit]) -> None:
