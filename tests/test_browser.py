@@ -182,7 +182,9 @@ INSPECT_JS = r"""() => {
 # At 390 px: does the layout hold? Code scrolls sideways (each source line is one line on
 # screen), the copy button covers no code, identifiers in tables are never broken across
 # lines, and nothing but a scrolling frame is wider than the screen.
-PHONE_JS = r"""() => {
+PHONE_JS = r"""async () => {
+  // Two frames: the resize to 390 px has been laid out and its ResizeObserver callbacks have run.
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
   const article = document.querySelector("article.md-content__inner") || document.body;
   const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
   const wrappedCode = [], coveredCode = [];
@@ -205,13 +207,16 @@ PHONE_JS = r"""() => {
     .filter((code) => code.getClientRects().length > 1).map((code) => code.textContent);
   const tables = [...article.querySelectorAll("table")].map((table) => {
     const frame = table.closest(".md-typeset__scrollwrap") || table;
-    return { frameRight: frame.getBoundingClientRect().right, scrolls: frame.scrollWidth > frame.clientWidth };
+    return { frameRight: frame.getBoundingClientRect().right, scrolls: frame.scrollWidth > frame.clientWidth + 1,
+             focusable: frame.tabIndex >= 0 };
   });
   return {
     pageWidth: document.documentElement.scrollWidth,
     viewportWidth: window.innerWidth,
     wrappedCode, coveredCode, brokenIdentifiers,
     tablesPastTheScreen: tables.filter((t) => t.frameRight > window.innerWidth + 1).length,
+    tablesScrolling: tables.filter((t) => t.scrolls).length,
+    tablesScrollingOutOfKeyboardReach: tables.filter((t) => t.scrolls && !t.focusable).length,
     tables: tables.length,
   };
 }"""
@@ -781,6 +786,9 @@ def test_on_a_phone_code_scrolls_and_tables_keep_identifiers_whole(visits: dict[
     assert not {k: l["coveredCode"] for k, l in phone.items() if l["coveredCode"]}, "the copy button covers code"
     assert not {k: l["brokenIdentifiers"] for k, l in phone.items() if l["brokenIdentifiers"]}
     assert not {k: l["tablesPastTheScreen"] for k, l in phone.items() if l["tablesPastTheScreen"]}
+    # A table wider than the phone scrolls inside its frame, and the keyboard can scroll it too.
+    assert any(l["tablesScrolling"] for l in phone.values()), "some table scrolls: the check below is live"
+    assert not {k: l["tablesScrollingOutOfKeyboardReach"] for k, l in phone.items() if l["tablesScrollingOutOfKeyboardReach"]}
     assert any(l["tables"] for k, l in phone.items() if k.startswith("reference/self-attention/")), "checked"
 
 

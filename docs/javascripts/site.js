@@ -56,9 +56,11 @@ function nameSectionNavs(root) {
 }
 
 // Regions that scroll sideways can be scrolled with the keyboard: notebook inputs and outputs,
-// and display formulas wider than the screen (Material lets div.arithmatex scroll).
+// display formulas wider than the screen (Material lets div.arithmatex scroll), and the frames
+// Material puts around tables (on a phone, the API pages' tables scroll inside them).
 const scrollRegions = [
   ".jp-OutputArea-output pre", ".jp-RenderedText pre", ".highlight-ipynb", ".jp-OutputArea-output",
+  ".md-typeset__scrollwrap",
   ".md-typeset div.arithmatex", ".md-typeset .katex-display", ".nb-notebook pre", ".nb-notebook table", ".nb-notebook .nb-figure",
 ].join(", ");
 function focusWhenScrollable(element) {
