@@ -164,6 +164,11 @@ def chapter_number(docs_dir: Path, chapter: str, position: int) -> int:
     return int(match.group(1)) if match else position
 
 
+def numbered_chapters(chapters: Sequence[str], docs_dir: Path) -> list[tuple[int, str]]:
+    """Each chapter with its number (from its title, else its place in the nav), in nav order."""
+    return [(chapter_number(docs_dir, chapter, position), chapter) for position, chapter in enumerate(chapters, 1)]
+
+
 def register_chapters(nav: list[Any], docs_dir: Path) -> list[Any]:
     """The nav with every chapter's API page and notebook added (idempotent).
 
@@ -184,7 +189,7 @@ def register_chapters(nav: list[Any], docs_dir: Path) -> list[Any]:
     assert api is not None and notebooks is not None
     listed = {_target(item) for item in api}
     index_position = next((i + 1 for i, item in enumerate(api) if _target(item) == "reference/index.md"), 0)
-    numbered = [(chapter_number(docs_dir, c, position), c) for position, c in enumerate(chapters, 1)]
+    numbered = numbered_chapters(chapters, docs_dir)
     new_api = [{f"Chapter {n} API": api_page(c)} for n, c in numbered if api_page(c) not in listed]
     api[index_position:index_position] = new_api
     listed_notebooks = {_target(item) for item in notebooks}
@@ -203,8 +208,7 @@ CHAPTER_NOTEBOOKS_MARKER = "<!-- chapter-notebooks -->"
 
 def chapter_notebook_links(chapters: Sequence[str], docs_dir: Path) -> str:
     """`[chapter 1](notebooks/simplified-attention.ipynb), ...`: every chapter's notebook, in order."""
-    numbered = [(chapter_number(docs_dir, chapter, position), chapter) for position, chapter in enumerate(chapters, 1)]
-    return ", ".join(f"[chapter {number}]({notebook_page(chapter)})" for number, chapter in numbered)
+    return ", ".join(f"[chapter {n}]({notebook_page(c)})" for n, c in numbered_chapters(chapters, docs_dir))
 
 
 def strip_front_matter(markdown: str) -> str:

@@ -72,6 +72,7 @@ class Page:
     visible_blocks: list[list[str]]  # the same lines, one list per fence
     collapsed_code: list[str]  # lines of python fences inside collapsed boxes
     outputs: list[str]  # expected-output lines of the doctests (compared by sybil)
+    code_lines: list[str]  # every line of every fence, any language, folded or not, less the fence's indent
 
 
 def split_page(text: str) -> Page:
@@ -80,6 +81,7 @@ def split_page(text: str) -> Page:
     visible_blocks: list[list[str]] = []
     collapsed_code: list[str] = []
     outputs: list[str] = []
+    code_lines: list[str] = []
     in_collapsed = False
     fence: tuple[str, int, bool] | None = None  # (backticks, indent, is python)
     block: list[str] = []
@@ -107,7 +109,8 @@ def split_page(text: str) -> Page:
             fence = None
             continue
         block.append(line)
-    return Page(prose, visible, visible_blocks, collapsed_code, outputs)
+        code_lines.append(line[fence[1]:])
+    return Page(prose, visible, visible_blocks, collapsed_code, outputs, code_lines)
 
 
 def doctest_outputs(code: list[str]) -> list[str]:
@@ -155,22 +158,9 @@ def plain_matrices(text: str) -> list[str]:
     return [f for f in formulas if _PLAIN_MATRIX.search(_TEX_GROUP.sub(" ", f))]
 
 
-def long_code_lines(text: str, width: int = CODE_WIDTH) -> list[str]:
+def long_code_lines(page: Page, width: int = CODE_WIDTH) -> list[str]:
     """The lines of fenced code blocks (any language, folded or not) longer than `width` characters."""
-    found: list[str] = []
-    fence: tuple[str, int] | None = None
-    for line in text.splitlines():
-        match = _FENCE.match(line)
-        if fence is None:
-            if match:
-                fence = (match["fence"], len(match["indent"]))
-            continue
-        if match and not match["info"].strip() and match["fence"].startswith(fence[0]):
-            fence = None
-            continue
-        if len(line[fence[1]:]) > width:
-            found.append(line.strip())
-    return found
+    return [line.strip() for line in page.code_lines if len(line) > width]
 
 
 def read(name: str) -> Page:
@@ -284,12 +274,12 @@ def test_the_api_reference_writes_matrices_in_bold(module: str) -> None:
 
 def test_long_code_lines_are_found_in_every_fence_and_only_there() -> None:
     text = "x" * 90 + "\n\n```python\n>>> ok\n>>> " + "y" * 81 + "\n```\n\n    ```sh\n    " + "z" * 81 + "\n    ```\n"
-    assert long_code_lines(text) == [">>> " + "y" * 81, "z" * 81]
+    assert long_code_lines(split_page(text)) == [">>> " + "y" * 81, "z" * 81]
 
 
 @pytest.mark.parametrize("name", all_pages())
 def test_code_lines_fit_the_width_of_a_desktop_code_box(name: str) -> None:
-    found = long_code_lines((DOCS / name).read_text(encoding="utf-8"))
+    found = long_code_lines(read(name))
     assert not found, f"{name}: {len(found)} code lines over {CODE_WIDTH} characters:\n" + "\n".join(found)
 
 
