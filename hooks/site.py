@@ -20,6 +20,12 @@
   the prose, headings and inline code of each section but not its code blocks: results read
   as sentences, not `>>>` transcripts and source listings, and the index every page loads
   is about half as heavy.
+- Search answers a topic word with the section that teaches it: a chapter lists its topic words
+  in its front matter (`search_topics`, word -> section anchor), and that section's entry in
+  the index gets the word as a tag, which Material's search ranks above any title or text
+  match (and shows under the result). Without this, "causal" offered the exercises' API page
+  first and "softmax" the online softmax of chapter 5. A topic word must occur in its
+  section's title or text, and the section must exist, or the build fails.
 """
 
 from __future__ import annotations
@@ -249,12 +255,50 @@ def readable_search_text(text: str) -> str:
     return _INLINE_OR_DISPLAY.sub(lambda m: readable_math(m.group(1) or m.group(2) or ""), text)
 
 
+# page URL -> {topic word: section anchor}, from the chapters' front matter, for this build.
+_search_topics: dict[str, dict[str, str]] = {}
+# A topic is one search term: Material splits queries at spaces and hyphens.
+_TOPIC_WORD = re.compile(r"[a-z0-9_]+")
+
+
+def on_pre_build(**_: Any) -> None:
+    _search_topics.clear()  # `mkdocs serve` rebuilds in one process
+
+
+def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
+    if topics := page.meta.get("search_topics"):
+        _search_topics[page.url] = dict(topics)
+    return markdown
+
+
+def tag_search_topics(documents: list[dict[str, Any]], topics: dict[str, dict[str, str]]) -> None:
+    """Give each topic word, as a tag, to the index entry of the section that teaches it.
+
+    Raises ValueError, naming the page, for a topic that is not one search term, a section
+    that is not in the index, or a section whose title and text never use the word.
+    """
+    by_location = {document["location"]: document for document in documents}
+    for url, words in topics.items():
+        for word, anchor in words.items():
+            where = f"search_topics of {url or 'the home page'}: {word!r} -> #{anchor}"
+            if not _TOPIC_WORD.fullmatch(str(word)):
+                raise ValueError(f"{where}: a topic is one lower-case search term (letters, digits, _), got {word!r}")
+            document = by_location.get(f"{url}#{anchor}")
+            if document is None:
+                raise ValueError(f"{where}: no section with that anchor in the search index")
+            words_there = set(re.findall(r"[a-z0-9_]+", f"{document['title']} {document['text']}".lower()))
+            if word not in words_there:
+                raise ValueError(f"{where}: the section's title and text never use the word")
+            document.setdefault("tags", []).append(word)
+
+
 def on_post_build(config: Any, **_: Any) -> None:
     _katex.close()
     index = Path(config["site_dir"]) / "search" / "search_index.json"
     if not index.is_file():
         return
     data = json.loads(index.read_text(encoding="utf-8"))
+    tag_search_topics(data["docs"], _search_topics)
     for document in data["docs"]:
         document["title"] = readable_search_text(document["title"])
         document["text"] = readable_search_text(document["text"])

@@ -44,6 +44,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Request, Response, Route, sync_playwright
 
@@ -872,6 +873,50 @@ def test_search_finds_softmax_and_shows_math_as_text(browser: Browser, served_si
         shown = page.locator(".md-search-result").inner_text()
         assert not re.search(r"\\[a-zA-Z]+|\\[()\[\]]", shown), "raw LaTeX in the search results"
         assert "√" in shown, "the scaled formula reads as text (hooks/site.py)"
+    finally:
+        context.close()
+
+
+def search_topics() -> dict[str, str]:
+    """Every topic word the chapters declare (front matter `search_topics`) -> its section's URL path."""
+    topics: dict[str, str] = {}
+    for path in sorted((ROOT / "docs").glob("*.md")):
+        match = notebooks.FRONT_MATTER.match(path.read_text(encoding="utf-8"))
+        meta = yaml.safe_load(match.group(0).strip("-\n")) if match else {}
+        for word, anchor in (meta or {}).get("search_topics", {}).items():
+            topics[word] = f"{path.stem}/#{anchor}"
+    return topics
+
+
+FIRST_RESULT_JS = """(word) => {
+  const first = document.querySelector(".md-search-result__item");
+  const links = first ? [...first.querySelectorAll("a")] : [];
+  // Material adds ?h=<query> to the links of the results: these are this word's, not the last one's.
+  if (!links.some((a) => a.href.includes("h=" + encodeURIComponent(word)))) return null;
+  return links.slice(0, 2).map((a) => { const url = new URL(a.href); return url.pathname + url.hash; });
+}"""
+
+
+def test_search_offers_the_teaching_section_first_for_each_topic_word(browser: Browser, served_site: str) -> None:
+    """A reader who searches a topic word ("causal", "softmax", "mask") is first offered the
+    chapter section that teaches it, not an API entry, an exercise or a later chapter's use."""
+    topics = search_topics()
+    assert len(topics) >= 8
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(served_site, wait_until="networkidle")
+        page.keyboard.press("/")
+        box = page.locator("input.md-search__input")
+        first: dict[str, list[str]] = {}
+        for word in topics:
+            box.fill("")
+            page.keyboard.type(word)
+            first[word] = page.wait_for_function(FIRST_RESULT_JS, arg=word).json_value()
+        # The first result is the chapter's page; the first section under it is the teaching one.
+        base = urlsplit(served_site).path
+        offered = {word: links[-1].removeprefix(base) for word, links in first.items()}
+        assert {w: o for w, o in offered.items() if o != topics[w]} == {}, topics
     finally:
         context.close()
 

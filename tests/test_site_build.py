@@ -134,6 +134,39 @@ def test_api_and_exercise_entries_are_indexed_by_name_and_first_sentence() -> No
     assert site.summary("x" * 500).endswith("…") and len(site.summary("x" * 500)) == site.SUMMARY_CHARACTERS
 
 
+def test_a_topic_word_tags_the_section_that_teaches_it_and_a_wrong_one_fails_the_build() -> None:
+    import pytest
+
+    from hooks import site
+
+    def documents() -> list[dict]:
+        return [{"location": "causal-attention/", "title": "3. Causal attention", "text": "<p>Masks.</p>"},
+                {"location": "causal-attention/#31-why-mask", "title": "3.1 Why mask", "text": "<p>A causal mask.</p>"}]  # fmt: skip
+
+    tagged = documents()
+    site.tag_search_topics(tagged, {"causal-attention/": {"causal": "31-why-mask", "mask": "31-why-mask"}})
+    assert [d.get("tags") for d in tagged] == [None, ["causal", "mask"]]
+    wrong = {
+        "one lower-case search term": {"multi-head": "31-why-mask"},
+        "no section with that anchor": {"causal": "39-nowhere"},
+        "never use the word": {"softmax": "31-why-mask"},
+    }
+    for message, topics in wrong.items():
+        with pytest.raises(ValueError, match=message) as raised:
+            site.tag_search_topics(documents(), {"causal-attention/": topics})
+        assert "search_topics of causal-attention/" in str(raised.value)
+
+
+def test_the_built_index_tags_every_topic_the_chapters_declare(built_site: BuiltSite) -> None:
+    import json
+
+    from .test_browser import search_topics
+
+    index = json.loads((built_site.directory / "search" / "search_index.json").read_text(encoding="utf-8"))
+    tags = {word: d["location"] for d in index["docs"] for word in d.get("tags", [])}
+    assert tags == search_topics()
+
+
 def test_the_built_search_index_holds_no_solution_and_no_whole_docstring(built_site: BuiltSite) -> None:
     import json
 
