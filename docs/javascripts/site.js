@@ -5,7 +5,7 @@
 //    `extract()`); for a doctest block we set that attribute on the <code> element to the
 //    source alone: the `>>> ` and `... ` prompts stripped, the printed outputs left out.
 // 2. Accessibility: a name for landmarks that would otherwise have none or the same one,
-//    and keyboard focus for notebook regions that scroll sideways.
+//    and keyboard focus for notebook regions that scroll sideways (a figure that does says so).
 
 /** The Python source of a doctest transcript, as doctest itself splits it. */
 function doctestSource(text) {
@@ -63,9 +63,21 @@ const scrollRegions = [
   ".md-typeset__scrollwrap",
   ".md-typeset div.arithmatex", ".md-typeset .katex-display", ".nb-notebook pre", ".nb-notebook table", ".nb-notebook .nb-figure",
 ].join(", ");
+// A notebook figure keeps the size it was drawn at (its text stays readable); on a phone it is
+// wider than the screen and scrolls sideways in its box. A line under the box says so, for
+// as long as it scrolls: nothing else would show that part of the figure is out of sight.
+const SCROLL_CUE = "Wider than the screen: scroll sideways →";
+function cueScrolling(element, scrolls) {
+  if (!element.matches(".nb-figure")) return;
+  const cue = element.nextElementSibling?.matches(".nb-scroll-cue") ? element.nextElementSibling : null;
+  if (scrolls && !cue) element.insertAdjacentHTML("afterend", `<p class="nb-scroll-cue" aria-hidden="true">${SCROLL_CUE}</p>`);
+  if (!scrolls && cue) cue.remove();
+}
 function focusWhenScrollable(element) {
-  if (element.scrollWidth > element.clientWidth + 1) element.setAttribute("tabindex", "0");
+  const scrolls = element.scrollWidth > element.clientWidth + 1;
+  if (scrolls) element.setAttribute("tabindex", "0");
   else if (element.getAttribute("tabindex") === "0") element.removeAttribute("tabindex");
+  cueScrolling(element, scrolls);
 }
 const resized = new ResizeObserver((entries) => entries.forEach((entry) => focusWhenScrollable(entry.target)));
 
