@@ -223,11 +223,15 @@ def benchmark_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def on_page_markdown(markdown: str, page: Page, **_: Any) -> str:
-    """Put the benchmark table where a page asks for it (chapter 5)."""
+def with_benchmark_table(markdown: str) -> str:
+    """The Markdown with the benchmark tables where it asks for them (chapter 5's page and notebook)."""
     if BENCHMARK_MARKER not in markdown:
         return markdown
     return markdown.replace(BENCHMARK_MARKER, benchmark_table(load_benchmark()))
+
+
+def on_page_markdown(markdown: str, page: Page, **_: Any) -> str:
+    return with_benchmark_table(markdown)
 
 
 # name (below figures/, without .svg) -> a function drawing it from the package

@@ -46,9 +46,10 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 try:  # `python -m mkdocs` from the repository root, and the tests
-    from hooks import _cache, package_wheel
+    from hooks import _cache, figures, package_wheel
 except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
     import _cache  # type: ignore[no-redef]
+    import figures  # type: ignore[no-redef]
     import package_wheel  # type: ignore[no-redef]
 
 CHAPTER_SECTION = "Chapters"  # the nav section that lists the chapters, in reading order
@@ -214,6 +215,12 @@ def chapter_notebook_links(chapters: Sequence[str], docs_dir: Path) -> str:
 def strip_front_matter(markdown: str) -> str:
     """A page without its YAML front matter (`---` ... `---`), which is build metadata."""
     return FRONT_MATTER.sub("", markdown, count=1)
+
+
+def chapter_markdown(path: Path) -> str:
+    """A chapter page's Markdown as the notebook is made from it: no front matter, and what the
+    build writes into the page written in (chapter 5's benchmark tables)."""
+    return figures.with_benchmark_table(strip_front_matter(path.read_text(encoding="utf-8")))
 
 
 def notebook_name(chapter: str) -> str:
@@ -531,7 +538,7 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     for chapter in _chapters:
         source = docs_dir / chapter
         notebook = chapter_to_notebook(
-            strip_front_matter(source.read_text(encoding="utf-8")),
+            chapter_markdown(source),
             chapter_url=_site_link(site_url, Path(chapter).with_suffix("").as_posix(), None),
             site_url=site_url,
             api_pages=api_pages,

@@ -46,10 +46,17 @@ def chapter_code(markdown: str) -> list[str]:
 
 
 def notebook_for(chapter: str) -> nbformat.NotebookNode:
-    markdown = notebooks.strip_front_matter((DOCS / chapter).read_text(encoding="utf-8"))
+    markdown = notebooks.chapter_markdown(DOCS / chapter)
     return notebooks.chapter_to_notebook(
         markdown, chapter_url=SITE + "x/", site_url=SITE, api_pages=notebooks.api_reference_pages(DOCS)
     )
+
+
+def test_what_the_build_writes_into_a_chapter_is_in_its_notebook_too() -> None:
+    """Chapter 5's benchmark tables are written into the page at build time: the notebook has them."""
+    sources = {chapter: "\n".join(cell.source for cell in notebook_for(chapter).cells) for chapter in CHAPTERS}
+    assert not {chapter: re.findall(r"<!-- [\w-]+ -->", text) for chapter, text in sources.items() if "<!-- " in text}
+    assert sources["memory-efficient-attention.md"].count("| 16,384 |") == 2  # the memory and the time table
 
 
 def test_every_chapter_has_a_notebook_in_the_nav_of_the_built_site(built_site: BuiltSite) -> None:
