@@ -217,6 +217,13 @@ def strip_front_matter(markdown: str) -> str:
     return FRONT_MATTER.sub("", markdown, count=1)
 
 
+def front_matter(path: Path) -> dict[str, Any]:
+    """A page's YAML front matter as a dict (empty without one)."""
+    match = FRONT_MATTER.match(path.read_text(encoding="utf-8"))
+    meta = yaml.safe_load(match.group(0).strip("-\n")) if match else None
+    return meta if isinstance(meta, dict) else {}
+
+
 def chapter_markdown(path: Path) -> str:
     """A chapter page's Markdown as the notebook is made from it: no front matter, and what the
     build writes into the page written in (chapter 5's benchmark tables)."""

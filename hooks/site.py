@@ -286,7 +286,7 @@ def tag_search_topics(documents: list[dict[str, Any]], topics: dict[str, dict[st
             document = by_location.get(f"{url}#{anchor}")
             if document is None:
                 raise ValueError(f"{where}: no section with that anchor in the search index")
-            words_there = set(re.findall(r"[a-z0-9_]+", f"{document['title']} {document['text']}".lower()))
+            words_there = set(_TOPIC_WORD.findall(f"{document['title']} {document['text']}".lower()))
             if word not in words_there:
                 raise ValueError(f"{where}: the section's title and text never use the word")
             document.setdefault("tags", []).append(word)

@@ -77,6 +77,15 @@ def built_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     return BuiltSite(directory, outcome["log"])
 
 
+def search_topics() -> dict[str, str]:
+    """Every topic word the chapters declare (front matter `search_topics`, hooks/site.py) -> the
+    URL path of the section that teaches it."""
+    from hooks import notebooks
+
+    return {word: f"{path.stem}/#{anchor}" for path in sorted((ROOT / "docs").glob("*.md"))
+            for word, anchor in notebooks.front_matter(path).get("search_topics", {}).items()}  # fmt: skip
+
+
 # The module that builds the site, then visits every page of it: the longest chain of the run.
 FIRST_MODULE = "tests/test_browser.py"
 # Of the other modules that need the site, the longest (measured on 2 cores: about 50 s and 40 s)

@@ -44,13 +44,12 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Request, Response, Route, sync_playwright
 
 from hooks import notebooks
 
-from .conftest import ROOT, SITE_URL, BuiltSite
+from .conftest import ROOT, SITE_URL, BuiltSite, search_topics
 from .site_server import serve
 
 pytestmark = pytest.mark.site
@@ -890,17 +889,6 @@ def test_search_finds_softmax_and_shows_math_as_text(browser: Browser, served_si
         assert "√" in shown, "the scaled formula reads as text (hooks/site.py)"
     finally:
         context.close()
-
-
-def search_topics() -> dict[str, str]:
-    """Every topic word the chapters declare (front matter `search_topics`) -> its section's URL path."""
-    topics: dict[str, str] = {}
-    for path in sorted((ROOT / "docs").glob("*.md")):
-        match = notebooks.FRONT_MATTER.match(path.read_text(encoding="utf-8"))
-        meta = yaml.safe_load(match.group(0).strip("-\n")) if match else {}
-        for word, anchor in (meta or {}).get("search_topics", {}).items():
-            topics[word] = f"{path.stem}/#{anchor}"
-    return topics
 
 
 FIRST_RESULT_JS = """(word) => {

@@ -18,7 +18,6 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 import conftest
 from hooks import notebooks
@@ -87,9 +86,7 @@ def test_every_python_fence_yields_examples(page: Path) -> None:
 
 def pinned_examples(page: Path) -> int | None:
     """The `examples: N` of a page's front matter (None without one)."""
-    match = notebooks.FRONT_MATTER.match(page.read_text(encoding="utf-8"))
-    meta = yaml.safe_load(match.group(0).strip("-\n")) if match else None
-    return meta.get("examples") if isinstance(meta, dict) else None
+    return notebooks.front_matter(page).get("examples")
 
 
 @pytest.mark.parametrize("page", markdown_pages(), ids=relative)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import attention_lab
 
-from .conftest import ROOT, BuiltSite
+from .conftest import ROOT, BuiltSite, search_topics
 
 REFERENCE = ROOT / "docs" / "reference"
 
@@ -159,8 +159,6 @@ def test_a_topic_word_tags_the_section_that_teaches_it_and_a_wrong_one_fails_the
 
 def test_the_built_index_tags_every_topic_the_chapters_declare(built_site: BuiltSite) -> None:
     import json
-
-    from .test_browser import search_topics
 
     index = json.loads((built_site.directory / "search" / "search_index.json").read_text(encoding="utf-8"))
     tags = {word: d["location"] for d in index["docs"] for word in d.get("tags", [])}
