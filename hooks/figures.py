@@ -273,9 +273,14 @@ def _style(style: str) -> Iterator[None]:
         yield
 
 
-def render_svg(draw: Callable[[], Figure], style: str) -> bytes:
-    """Draw a figure under a matplotlib style and return its SVG bytes."""
-    with _style(style):
+def render_svg(draw: Callable[[], Figure], style: str, *, opaque: bool = False) -> bytes:
+    """Draw a figure under a matplotlib style and return its SVG bytes.
+
+    The site's figures are transparent, on the page's own background; `opaque`
+    draws the style's background too, for a figure that leaves the site (a
+    notebook's image, shown on whatever background the reader's Jupyter has).
+    """
+    with _style(style), matplotlib.rc_context({"savefig.transparent": not opaque}):
         figure = draw()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})

@@ -11,7 +11,9 @@ only place a chapter is registered. From it, at every build, this hook
   of the build process:
 
 - prose becomes Markdown cells (site links made absolute, Material-only syntax
-  turned into plain Markdown, figures replaced by their captions);
+  turned into plain Markdown); a figure becomes its caption where a code cell
+  draws it, or an SVG image attached to the cell, then its caption, where no
+  code does (a diagram drawn in the page, a plot only the build draws);
 - a plain ```` ```python ```` block becomes one code cell;
 - a doctest block becomes code cells with the `>>>`/`...` prompts removed and
   the expected output dropped (Jupyter prints it); a cell ends after each
@@ -32,9 +34,9 @@ import html
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import nbformat
@@ -67,6 +69,9 @@ _FENCE_OPEN = re.compile(r"^(?P<indent>[ ]*)(?P<ticks>`{3,})python[ \t]*$")
 _FIGURE = re.compile(r"<figure\b.*?</figure>", re.DOTALL)
 _FIGCAPTION = re.compile(r"<figcaption>(.*?)</figcaption>", re.DOTALL)
 _FIGURE_ALT = re.compile(r"!\[([^\]]*)\]\(figures/")
+_FIGURE_FILE = re.compile(r"!\[(?P<alt>[^\]]*)\]\(figures/(?P<name>[^)#]+?)\.svg")  # a figure's first image: the light one
+_DIAGRAM = re.compile(r'<svg class="al-diagram"[^>]*>.*?</svg>', re.DOTALL)  # a diagram drawn in the page
+_DIAGRAM_TEXT = re.compile(r'<title id="(?P<name>[\w-]+)-title">(?P<title>.*?)</title>\s*<desc\b[^>]*>(?P<desc>.*?)</desc>', re.DOTALL)
 _AUTOREF = re.compile(r"\[([^\]]+)\]\[(attention_lab(?:\.\w+)+)\]")
 _PAGE_LINK = re.compile(r"\]\((?!https?:|#)([\w./-]+?)\.md(#[\w-]+)?\)")
 _HEADING_ID = re.compile(r"[ \t]*\{[ \t]*#[\w-]+[ \t]*\}[ \t]*$", re.MULTILINE)
@@ -242,23 +247,131 @@ def _site_link(site_url: str, page: str, anchor: str | None) -> str:
     return f"{site_url}{path}{anchor or ''}"
 
 
-def _plain_markdown(text: str, *, site_url: str, api_pages: dict[str, str]) -> str:
-    """Rewrite MkDocs/Material-only Markdown into Markdown that Jupyter renders."""
+def _figure_caption(match: re.Match[str]) -> str:
+    """A page's `<figure>` block -> its caption, in italics."""
+    caption = _FIGCAPTION.search(match.group(0))
+    return f"*Figure: {caption.group(1).strip()}*" if caption else ""
 
-    def figure_caption(match: re.Match[str]) -> str:
-        caption = _FIGCAPTION.search(match.group(0))
-        return f"*Figure: {caption.group(1).strip()}*" if caption else ""
+
+def _plain_markdown(
+    text: str, *, site_url: str, api_pages: dict[str, str], figure: Callable[[re.Match[str]], str] = _figure_caption
+) -> str:
+    """Rewrite MkDocs/Material-only Markdown into Markdown that Jupyter renders (`figure`
+    rewrites each `<figure>` block)."""
 
     def autoref(match: re.Match[str]) -> str:
         title, identifier = match.groups()
         page = api_pages.get(identifier)
         return f"[{title}]({_site_link(site_url, page, '#' + identifier)})" if page else title
 
-    text = _FIGURE.sub(figure_caption, text)
+    text = _FIGURE.sub(figure, text)
     text = _AUTOREF.sub(autoref, text)
     text = _PAGE_LINK.sub(lambda m: "](" + _site_link(site_url, m.group(1), m.group(2)) + ")", text)
     text = _HEADING_ID.sub("", text)
     return _admonitions_as_quotes(text)
+
+
+def diagram_alt(svg: str) -> str:
+    """The text a diagram drawn in a page reads as (its `<title>` and `<desc>`), as one line."""
+    text = _DIAGRAM_TEXT.search(svg)
+    if text is None:
+        raise ValueError(f"a diagram needs a <title id=\"<name>-title\"> then a <desc>; got {svg[:120]!r}")
+    return " ".join(html.unescape(f"{text['title'].strip()}. {text['desc'].strip()}").split())
+
+
+# Outside the site a diagram is an image with no stylesheet of the site: it takes the rules
+# docs/stylesheets/extra.css gives it, with the light scheme's values of the theme colours
+# those rules use (Material's defaults, and ours for the link colour).
+_EXTRA_CSS = Path(__file__).resolve().parent.parent / "docs" / "stylesheets" / "extra.css"
+_LIGHT_THEME = {
+    "--md-default-fg-color": "#000000de",
+    "--md-default-fg-color--light": "#0000008a",
+    "--md-default-bg-color": "#ffffff",
+    "--md-code-bg-color": "#f5f5f5",
+    "--md-typeset-a-color": "#3949ab",
+}
+_TEXT_FONT = "-apple-system, BlinkMacSystemFont, Helvetica, Arial, sans-serif"  # Material's, with `font: false`
+_NOTEBOOK_ONLY = "al-diagram__notebook-only"  # marks what `standalone_diagram` adds
+_SVG_NAMESPACE = ' xmlns="http://www.w3.org/2000/svg"'
+_CSS_VARIABLE = re.compile(r"var\((--[\w-]+)\)")
+
+
+def diagram_light_css(css: str) -> str:
+    """The rules of a stylesheet that style diagrams, for an SVG file of its own: the page's
+    `.md-typeset` scope dropped, each theme colour replaced by its light-scheme value."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    rules = []
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        if ".al-diagram" not in selectors:
+            continue
+        selector = ", ".join(part.strip().removeprefix(".md-typeset ") for part in selectors.split(","))
+
+        def light(match: re.Match[str]) -> str:
+            if match.group(1) not in _LIGHT_THEME:
+                raise ValueError(f"a diagram rule uses var({match.group(1)}), which has no light value in _LIGHT_THEME")
+            return _LIGHT_THEME[match.group(1)]
+
+        declarations = " ".join(_CSS_VARIABLE.sub(light, body).split())
+        rules.append(f"{selector} {{ {declarations} }}")
+    return " ".join(rules)
+
+
+def standalone_diagram(svg: str) -> str:
+    """A diagram drawn in a page as an SVG file of its own: the SVG namespace, its colours as
+    the light scheme draws them, on a white background. `page_diagram` undoes it."""
+    css = f"svg {{ font-family: {_TEXT_FONT}; }} {diagram_light_css(_EXTRA_CSS.read_text(encoding='utf-8'))}"
+    added = (f'<style class="{_NOTEBOOK_ONLY}">{css}</style>'
+             f'<rect class="{_NOTEBOOK_ONLY}" width="100%" height="100%" fill="#ffffff"/>')  # fmt: skip
+    opening = re.match(r"<svg\b[^>]*>", svg)
+    if opening is None:
+        raise ValueError(f"expected an inline <svg> diagram, got {svg[:60]!r}")
+    return f"<svg{_SVG_NAMESPACE}{opening.group(0)[4:]}{added}{svg[opening.end():]}"
+
+
+def page_diagram(svg: str) -> str:
+    """`standalone_diagram` undone: the diagram as its page draws it, styled by the site."""
+    svg = re.sub(rf'<style class="{_NOTEBOOK_ONLY}">.*?</style><rect class="{_NOTEBOOK_ONLY}"[^>]*/>', "", svg,
+                 count=1, flags=re.DOTALL)  # fmt: skip
+    return svg.replace(f"<svg{_SVG_NAMESPACE}", "<svg", 1)
+
+
+def build_figure_svg(name: str) -> str:
+    """A figure the build draws (`figures/<name>.svg`, hooks/figures.py), light and on white."""
+    draw = figures.FIGURES.get(name)
+    if draw is None:
+        raise ValueError(f"a chapter shows figures/{name}.svg, which hooks/figures.py does not draw (expected one of "
+                         f"{', '.join(sorted(figures.FIGURES))})")  # fmt: skip
+    return figures.render_svg(draw, "default", opaque=True).decode("utf-8")
+
+
+@dataclass
+class _FigureImages:
+    """Rewrites a chapter's `<figure>` blocks for Jupyter, for one markdown cell.
+
+    A figure that a code cell of the notebook draws becomes its caption (the
+    figure follows, under that code). One that no code draws (a diagram drawn in
+    the page, a figure only the build draws) becomes an image attached to the
+    cell, as an SVG of its own, with the page's alt text, then the caption.
+    """
+
+    drawn_by_code: Collection[str]  # alt texts of the figures that code cells draw
+    figure_svg: Callable[[str], str]  # figure name -> SVG, for figures only the build draws
+    attachments: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __call__(self, match: re.Match[str]) -> str:
+        block, caption = match.group(0), _figure_caption(match)
+        diagram, image = _DIAGRAM.search(block), _FIGURE_FILE.search(block)
+        if diagram is not None:
+            text = _DIAGRAM_TEXT.search(diagram.group(0))
+            name = text["name"] if text is not None else f"diagram-{len(self.attachments)}"
+            alt, svg = diagram_alt(diagram.group(0)), standalone_diagram(diagram.group(0))
+        elif image is not None and image["alt"] not in self.drawn_by_code:
+            name, alt, svg = image["name"].rsplit("/", 1)[-1], image["alt"], self.figure_svg(image["name"])
+        else:
+            return caption
+        self.attachments[f"{name}.svg"] = {"image/svg+xml": base64.b64encode(svg.encode("utf-8")).decode("ascii")}
+        alt = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+        return f"![{alt}](attachment:{name}.svg)\n\n{caption}".rstrip()
 
 
 def _admonitions_as_quotes(text: str) -> str:
@@ -449,7 +562,13 @@ def setup_source(wheel_url: str) -> str:
 
 
 def chapter_to_notebook(
-    markdown: str, *, chapter_url: str, site_url: str, api_pages: dict[str, str], wheel_url: str | None = None
+    markdown: str,
+    *,
+    chapter_url: str,
+    site_url: str,
+    api_pages: dict[str, str],
+    wheel_url: str | None = None,
+    figure_svg: Callable[[str], str] = build_figure_svg,
 ) -> nbformat.NotebookNode:
     """Build the notebook of one chapter (see the module docstring for the rules)."""
     markdown = blank_exercise_solutions(markdown)
@@ -471,14 +590,19 @@ def chapter_to_notebook(
     setup.metadata[METADATA_KEY] = {"role": "setup"}
     cells = [preamble, setup]
     opened: set[int] = set()
+    drawn_by_code = {cell.figure_alt for cell in chapter if cell.figure_alt}
     for cell in chapter:
         if cell.kind == "markdown":
-            source = _without_site_only_prose(_plain_markdown(cell.source, site_url=site_url, api_pages=api_pages))
+            images = _FigureImages(drawn_by_code, figure_svg)
+            source = _plain_markdown(cell.source, site_url=site_url, api_pages=api_pages, figure=images)
+            source = _without_site_only_prose(source)
             if not source.strip():
                 continue
             if cell.box is not None:
                 source = _as_quote(source, None if cell.box.number in opened else cell.box.title)
             new = nbformat.v4.new_markdown_cell(source)
+            if images.attachments:
+                new.attachments = images.attachments
         else:
             new = nbformat.v4.new_code_cell(cell.source)
             if cell.box is not None and cell.box.number not in opened:  # a box that opens with code
@@ -609,10 +733,15 @@ def _prompt(cell: Any, selector: str) -> str:
     return f'<div class="jp-InputPrompt nb-prompt" aria-hidden="true">{text}</div>' if text else ""
 
 
-def _markdown_html(cell: Any, meta: dict[str, Any]) -> str:
+def _markdown_html(cell: Any, meta: dict[str, Any], cell_id: str, out_dir: Path) -> str:
     rendered = cell.select_one(".jp-RenderedMarkdown")
     if rendered is None:
         return ""
+    shown: dict[str, str] = {}  # placeholder -> the HTML of a figure attached to the cell
+    for number, image in enumerate(rendered.select(f'img[src^="{_SVG_DATA}"]')):
+        placeholder = f"attention-lab-figure-{number}-placeholder"
+        shown[placeholder] = _attached_figure_html(image, f"{cell_id}-{number}", out_dir)
+        (image.parent if image.parent is not None and image.parent.name == "p" else image).replace_with(placeholder)
     if "box" in meta:  # prose of a box: Jupyter's block quote and bold title -> the admonition's body
         quote = rendered.find("blockquote", recursive=False)
         if quote is not None:
@@ -623,7 +752,19 @@ def _markdown_html(cell: Any, meta: dict[str, Any]) -> str:
     for anchor in rendered.select("a.anchor-link"):  # nbconvert's permalinks -> Material's, shown on hover
         anchor["class"] = ["headerlink"]
         anchor["title"] = "Permanent link"
-    return rendered.decode_contents().strip()
+    text = rendered.decode_contents().strip()
+    for placeholder, figure in shown.items():
+        text = text.replace(placeholder, figure)
+    return text
+
+
+def _attached_figure_html(image: Any, figure_name: str, out_dir: Path) -> str:
+    """An image attached to a markdown cell (see `_FigureImages`), as the site shows it: a
+    diagram drawn in the page again, styled by the site; a figure as a file for each scheme."""
+    svg = base64.b64decode(str(image["src"])[len(_SVG_DATA) :]).decode("utf-8")
+    if _NOTEBOOK_ONLY in svg:
+        return f'<div class="nb-diagram">{page_diagram(svg)}</div>'
+    return _figure_html(svg, figure_name, out_dir, str(image.get("alt", "")))
 
 
 def _figure_files(svg: str, name: str, out_dir: Path) -> tuple[str, str]:
@@ -633,16 +774,21 @@ def _figure_files(svg: str, name: str, out_dir: Path) -> tuple[str, str]:
     return f"{name}.svg", f"{name}-dark.svg"
 
 
+def _figure_html(svg: str, name: str, out_dir: Path, alt: str) -> str:
+    """A matplotlib figure of a notebook as the site shows it: a file for each scheme."""
+    light, dark = _figure_files(svg, name, out_dir)
+    alt = html.escape(alt, quote=True)
+    # tabindex: on a phone the figure keeps its size and scrolls sideways (docs/stylesheets/notebook.css)
+    return (f'<div class="nb-figure" tabindex="0"><img src="{light}#only-light" alt="{alt}" loading="lazy">'
+            f'<img src="{dark}#only-dark" alt="{alt}" loading="lazy"></div>')  # fmt: skip
+
+
 def _output_html(output: Any, meta: dict[str, Any], figure_name: str, out_dir: Path) -> str:
     """One output of a code cell: text that scrolls sideways, or a figure for each scheme."""
-    alt = html.escape(str(meta.get("figure_alt") or "A figure drawn by the code above."), quote=True)
+    alt = str(meta.get("figure_alt") or "A figure drawn by the code above.")
     image = output.find("img")
     if image is not None and str(image.get("src", "")).startswith(_SVG_DATA):
-        svg = base64.b64decode(str(image["src"])[len(_SVG_DATA) :]).decode("utf-8")
-        light, dark = _figure_files(svg, figure_name, out_dir)
-        # tabindex: on a phone the figure keeps its size and scrolls sideways (docs/stylesheets/notebook.css)
-        return (f'<div class="nb-figure" tabindex="0"><img src="{light}#only-light" alt="{alt}" loading="lazy">'
-                f'<img src="{dark}#only-dark" alt="{alt}" loading="lazy"></div>')  # fmt: skip
+        return _figure_html(base64.b64decode(str(image["src"])[len(_SVG_DATA) :]).decode("utf-8"), figure_name, out_dir, alt)
     if image is not None:
         image["alt"] = alt
         return f'<div class="nb-figure">{image}</div>'
@@ -711,7 +857,8 @@ def notebook_page_html(content: str, notebook: nbformat.NotebookNode, out_dir: P
         if meta.get("role") == "box-title":
             continue
         if "jp-MarkdownCell" in cell.get("class", []):
-            parts.append(f'<div class="jp-Cell jp-MarkdownCell nb-cell">{_markdown_html(cell, meta)}</div>')
+            markdown = _markdown_html(cell, meta, cell_id, out_dir)
+            parts.append(f'<div class="jp-Cell jp-MarkdownCell nb-cell">{markdown}</div>')
         else:
             parts.append(f'<div class="jp-Cell jp-CodeCell nb-cell">{_code_html(cell, meta, cell_id, out_dir)}</div>')
     if box is not None:

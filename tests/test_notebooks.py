@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import doctest
+import html as html_module
 import json
 import os
 import re
@@ -137,6 +139,22 @@ def test_built_site_has_each_notebook_executed_with_a_download(built_site: Built
     assert "tensor([0.4431, 0.6496, 0.5671])" in built_site.page("notebooks/simplified-attention")
 
 
+def test_notebook_pages_show_the_figures_no_code_draws_as_their_chapter_pages_do(built_site: BuiltSite) -> None:
+    """A diagram is drawn inline again (the site's colours, both schemes); a plot the build draws
+    is a file for each scheme, like every figure of a notebook page: no image stays a data URI."""
+    for chapter in CHAPTERS:
+        stem = Path(chapter).stem
+        html = built_site.page(f"notebooks/{stem}")
+        assert "data:image/svg+xml" not in html, chapter
+        diagrams = re.findall(r'<svg class="al-diagram".*?</svg>', built_site.page(stem), re.DOTALL)
+        assert re.findall(r'<div class="nb-diagram">(<svg class="al-diagram".*?</svg>)', html, re.DOTALL) == diagrams
+    alt = html_module.escape(page_figures((DOCS / "memory-efficient-attention.md").read_text(encoding="utf-8"))[-1])
+    page = built_site.page("notebooks/memory-efficient-attention")
+    light, dark = re.findall(rf'<img src="(cell-\d+-0(?:-dark)?\.svg)#only-(?:light|dark)" alt="{re.escape(alt)}"', page)
+    assert (built_site.directory / "notebooks" / "memory-efficient-attention" / dark).is_file()
+    assert dark == light.replace(".svg", "-dark.svg")
+
+
 def test_notebook_pages_stay_out_of_the_search_index(built_site: BuiltSite) -> None:
     index = json.loads((built_site.directory / "search" / "search_index.json").read_text(encoding="utf-8"))
     locations = [document["location"] for document in index["docs"]]
@@ -254,21 +272,68 @@ def test_the_set_up_cell_says_what_failed_and_what_to_do_when_the_wheel_cannot_b
     assert "or `pip install -e .` in a clone of the repository, then run this cell again." in said
 
 
-# Figures on a chapter page that no code on the page draws: the build draws them (hooks/figures.py).
-# Every other figure of a chapter page is drawn and shown by the chapter's code, so it is in the notebook.
-DRAWN_BY_THE_BUILD_ONLY = ["memory-efficient-attention/benchmark.svg"]
+# A chapter's figures, in page order: an image of `figures/` (the light and the dark one carry
+# the same alt text) or a diagram drawn in the page as inline SVG (read by its title and desc).
+PAGE_FIGURE = re.compile(r'!\[(?P<alt>[^\]]*)\]\(figures/|(?P<diagram><svg class="al-diagram".*?</svg>)', re.DOTALL)
+ATTACHED_IMAGE = re.compile(r"!\[((?:[^\]\\]|\\.)*)\]\(attachment:([^)]+)\)")
 
 
-def test_every_figure_the_chapters_code_draws_is_a_figure_of_its_notebook_with_the_same_alt_text() -> None:
+def page_figures(markdown: str) -> list[str]:
+    alts = [notebooks.diagram_alt(m["diagram"]) if m["diagram"] else m["alt"] for m in PAGE_FIGURE.finditer(markdown)]
+    return list(dict.fromkeys(alts))  # each once: a page has a light and a dark image of a figure
+
+
+def notebook_figures(notebook: nbformat.NotebookNode) -> list[str]:
+    """The figures a reader of the notebook sees: drawn by a code cell, or attached to a markdown cell."""
+    alts: list[str] = []
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.metadata.get("attention_lab", {}).get("figure_alt"):
+            alts.append(cell.metadata["attention_lab"]["figure_alt"])
+        for alt, name in ATTACHED_IMAGE.findall(cell.source) if cell.cell_type == "markdown" else []:
+            assert "image/svg+xml" in cell.attachments[name], name
+            alts.append(re.sub(r"\\(.)", r"\1", alt))
+    return alts
+
+
+def test_every_figure_of_a_chapter_is_a_figure_of_its_notebook_with_the_same_alt_text() -> None:
+    """Drawn by the chapter's code (a code cell shows it), or not (a diagram drawn in the page,
+    chapter 5's benchmark plot drawn by the build): attached to the markdown cell as an SVG."""
+    shown = {}
     for chapter in CHAPTERS:
-        markdown = (DOCS / chapter).read_text(encoding="utf-8")
-        drawn = [alt for alt, path in re.findall(r"!\[([^\]]*)\]\((figures/[^)#]*)", markdown)
-                 if not any(path.replace("-dark.svg", ".svg").endswith(name) for name in DRAWN_BY_THE_BUILD_ONLY)]  # fmt: skip
-        cells = notebook_for(chapter).cells
-        alts = [cell.metadata["attention_lab"]["figure_alt"] for cell in cells
-                if cell.metadata.get("attention_lab", {}).get("figure_alt")]  # fmt: skip
-        assert alts == list(dict.fromkeys(drawn)), chapter  # each once (the page has a light and a dark one), in page order
-    assert sum(len(re.findall(r"\]\(figures/", (DOCS / c).read_text(encoding="utf-8"))) for c in CHAPTERS) > 2 * 12
+        shown[chapter] = notebook_figures(notebook_for(chapter))
+        assert shown[chapter] == page_figures((DOCS / chapter).read_text(encoding="utf-8")), chapter
+    assert all(shown.values()) and sum(len(alts) for alts in shown.values()) >= 17  # 5, 4, 3, 2, 3 today
+
+
+def test_a_figure_no_code_draws_is_attached_as_an_svg_image_readable_on_any_notebook_background() -> None:
+    cells = [cell for cell in notebook_for("simplified-attention.md").cells if cell.get("attachments")]
+    assert [list(cell.attachments) for cell in cells] == [["dot-product.svg"]]
+    svg = base64.b64decode(cells[0].attachments["dot-product.svg"]["image/svg+xml"]).decode()
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" class="al-diagram"')
+    assert '<rect class="al-diagram__notebook-only" width="100%" height="100%" fill="#ffffff"/>' in svg
+    assert ".al-diagram__text { fill: #000000de; }" in svg and "var(" not in svg
+    benchmark = next(cell for cell in notebook_for("memory-efficient-attention.md").cells
+                     if "benchmark.svg" in cell.get("attachments", {}))  # fmt: skip
+    plot = base64.b64decode(benchmark.attachments["benchmark.svg"]["image/svg+xml"]).decode()
+    assert re.search(r'<g id="patch_1">\s*<path d="[^"]*" style="fill: #ffffff', plot)  # opaque, as the kernel draws
+
+
+def test_a_diagram_leaves_its_page_with_the_light_schemes_colours_and_comes_back_unchanged() -> None:
+    css = (DOCS / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    light = notebooks.diagram_light_css(css)
+    assert set(re.findall(r"\.al-diagram[\w-]*", css)) == set(re.findall(r"\.al-diagram[\w-]*", light))
+    assert "var(" not in light and ".md-typeset" not in light
+    assert notebooks.diagram_light_css(".md-typeset .al-diagram__x, .md-typeset .al-diagram__y { fill: #000; }") == (
+        ".al-diagram__x, .al-diagram__y { fill: #000; }")
+    with pytest.raises(ValueError, match=r"var\(--md-accent-fg-color\), which has no light value"):
+        notebooks.diagram_light_css(".al-diagram__x { fill: var(--md-accent-fg-color); }")
+    for chapter in CHAPTERS:
+        for diagram in re.findall(r'<svg class="al-diagram".*?</svg>', (DOCS / chapter).read_text(encoding="utf-8"), re.DOTALL):
+            assert notebooks.page_diagram(notebooks.standalone_diagram(diagram)) == diagram
+    with pytest.raises(ValueError, match=r'a diagram needs a <title id="<name>-title"> then a <desc>; got'):
+        notebooks.diagram_alt('<svg class="al-diagram"><title>No id</title></svg>')
+    with pytest.raises(ValueError, match=r"a chapter shows figures/nope\.svg, which hooks/figures\.py does not draw \(expected one of "):
+        notebooks.build_figure_svg("nope")
 
 
 def test_dark_figures_keep_heatmap_label_colours() -> None:
