@@ -362,6 +362,15 @@ def check_tokens_maybe_batched(name: str, value: object, legend: tuple[str, str]
     return tensor
 
 
+def check_inputs_for(value: object, weights_name: str, weight: torch.Tensor) -> torch.Tensor:
+    """Check `(L, E)` or `(B, L, E)` inputs for projections whose first weight is `weight (E, ...)`:
+    the same embedding size `E` and the same dtype. Return the inputs."""
+    tensor = check_tokens_maybe_batched("inputs", value, ("L", "E"))
+    require_same_size("inputs", tensor.shape[-1], weights_name, weight.shape[0], "embedding size E")
+    require_same_dtype("inputs", tensor, weights_name, weight)
+    return tensor
+
+
 def check_tokens_any_batch(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
     """Check a non-empty, finite floating-point `(..., L, X)` tensor (2-D or more) and return it."""
     tensor = require_tensor(name, value)

@@ -585,9 +585,7 @@ def causal_self_attention(
         tensor([0.3363, 0.3380, 0.3257, 0.0000, 0.0000, 0.0000])
     """
     weights = _check_projection_weights(projection_weights)
-    tensor = _checks.check_tokens_maybe_batched("inputs", inputs, ("L", "E"))
-    _checks.require_same_size("inputs", tensor.shape[-1], "projection_weights", weights.query.shape[0], "embedding size E")
-    _checks.require_same_dtype("inputs", tensor, "projection_weights", weights.query)
+    tensor = _checks.check_inputs_for(inputs, "projection_weights", weights.query)
     scaled = _checks.check_flag("scaled", scaled)
     rate, source = _check_dropout_source(dropout, generator)
     keep = _check_mask_for_inputs(mask, tensor)

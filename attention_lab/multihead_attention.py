@@ -368,9 +368,7 @@ def multihead_self_attention(
         True
     """
     weights = _check_multihead_weights(multihead_weights)
-    tensor = _checks.check_tokens_maybe_batched("inputs", inputs, ("L", "E"))
-    _checks.require_same_size("inputs", tensor.shape[-1], "multihead_weights", weights.query.shape[0], "embedding size E")
-    _checks.require_same_dtype("inputs", tensor, "multihead_weights", weights.query)
+    tensor = _checks.check_inputs_for(inputs, "multihead_weights", weights.query)
     heads = _check_heads(weights.query.shape[0], num_heads)
     causal = _checks.check_flag("causal", causal)
     scaled = _checks.check_flag("scaled", scaled)

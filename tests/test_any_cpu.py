@@ -52,6 +52,7 @@ NUMERIC_CHECKS = [
     "tests/test_causal_attention.py",
     "tests/test_multihead_attention.py",
     "tests/test_memory_efficient_attention.py",
+    "tests/test_positions.py",
 ]  # not the property tests (hypothesis): random inputs compared with tolerances, ~6 s a run more
 TIMEOUT_S = 300
 PARALLEL_RUNS = 2
