@@ -8,6 +8,8 @@ The package holds every computation that the chapters of the site teach:
 - `attention_lab.multihead_attention`: chapter 4, several heads: a list of them, one matrix, PyTorch's module.
 - `attention_lab.memory_efficient_attention`: chapter 5, online softmax and tiled
   attention, which never build the L×L matrix.
+- `attention_lab.positions`: chapter 6, where the words are: absolute positions
+  and rotary positions (RoPE).
 
 Everything public is re-exported here; `__all__` lists it.
 """
@@ -79,6 +81,17 @@ from attention_lab.memory_efficient_attention import (
     online_softmax_trace,
     tiled_attention,
 )
+from attention_lab.positions import (
+    ROPE_BASE,
+    add_positions,
+    apply_rope,
+    interleaved_to_halves,
+    rope_angles,
+    rope_frequencies,
+    rope_self_attention,
+    rotate_half,
+    sinusoidal_positions,
+)
 
 __all__ = [
     # Chapter 1: simplified self-attention
@@ -139,6 +152,16 @@ __all__ = [
     "online_softmax",
     "online_softmax_trace",
     "tiled_attention",
+    # Chapter 6: positions
+    "ROPE_BASE",
+    "add_positions",
+    "apply_rope",
+    "interleaved_to_halves",
+    "rope_angles",
+    "rope_frequencies",
+    "rope_self_attention",
+    "rotate_half",
+    "sinusoidal_positions",
 ]
 
 __version__ = "0.1.0"

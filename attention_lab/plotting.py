@@ -22,12 +22,13 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
-from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
+from matplotlib.patches import Arc, FancyBboxPatch, Patch, Rectangle
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import Bbox
 
 from attention_lab import _checks
+from attention_lab.positions import apply_rope
 from attention_lab.self_attention import Projections
 from attention_lab.simplified_attention import AttentionResult
 
@@ -37,7 +38,9 @@ __all__ = [
     "plot_attention_heatmap",
     "plot_attention_heatmaps",
     "plot_embeddings_with_context",
+    "plot_position_table",
     "plot_query_weights",
+    "plot_rotating_pair",
     "plot_scaling",
 ]
 
@@ -864,4 +867,158 @@ def plot_attention_blocks(
                zip(colors, ["never computed", "computed", "computed, then masked to -inf"])]
     figure.legend(handles=handles, loc="outside lower center", ncols=1 if stacked else 3, fontsize=_FONT_SIZE,
                   frameon=False)
+    return figure
+
+
+# --- chapter 6: positions -------------------------------------------------------------------
+
+_TABLE_COLORMAP = "RdBu_r"  # diverging: sines and cosines from -1 (blue) through 0 (white) to 1 (red)
+
+
+def plot_position_table(
+    table: torch.Tensor, *, title: str, column_label: str = "column", value_label: str = "value"
+) -> Figure:
+    """Draw a table with one row per position as a heatmap, colours from -1 to 1.
+
+    Made for sines and cosines: the sinusoidal position vectors (one column per
+    coordinate), or the cosine of each RoPE angle (one column per pair). Fast
+    columns change colour from one row to the next, slow ones over many rows.
+
+    Args:
+        table: One row per position `0 .. P - 1`, values in `[-1, 1]`.
+        title: The title above the table.
+        column_label: What a column is (the x-axis label).
+        value_label: What a value is (the colour bar's label).
+
+    Returns:
+        A new figure with one heatmap axes and its colour bar.
+
+    Raises:
+        TypeError: If `table` is not a floating-point tensor or a label not a string.
+        ValueError: If `table` is not 2-D, is empty, or holds NaN/inf or values outside `[-1, 1]`.
+
+    Shapes:
+        `table (P, D)`.
+
+    Taught in [6.2](../positions.md#62-absolute-positions) and
+    [6.3](../positions.md#63-rotary-positions).
+
+    Examples:
+        >>> from attention_lab import sinusoidal_positions
+        >>> from attention_lab.plotting import plot_position_table
+        >>> figure = plot_position_table(sinusoidal_positions(64, 32), title="Sinusoidal positions")
+        >>> axes = figure.axes[0]
+        >>> axes.get_ylabel(), axes.get_xlabel(), axes.images[0].get_clim()
+        ('position', 'column', (-1.0, 1.0))
+    """
+    values = _check_weights("table", table, ("P", "D"))
+    if float(values.abs().max()) > 1.0 + 1e-6:
+        raise ValueError(f"table must hold values in [-1, 1] (sines and cosines), got up to {float(values.abs().max()):.4g}")
+    labels = {"title": title, "column_label": column_label, "value_label": value_label}
+    for name, label in labels.items():
+        if not isinstance(label, str):
+            raise TypeError(f"{name} must be a string, got {type(label).__qualname__}")
+    figure = Figure(figsize=(6.4, 4.6), layout="constrained")
+    axes = figure.subplots()
+    image = axes.imshow(values.numpy(), cmap=_TABLE_COLORMAP, vmin=-1.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    axes.set_title(title, fontsize=_TITLE_SIZE)
+    axes.set_xlabel(column_label, fontsize=_FONT_SIZE)
+    axes.set_ylabel("position", fontsize=_FONT_SIZE)
+    axes.tick_params(labelsize=_FONT_SIZE)
+    colorbar = figure.colorbar(image, ax=[axes], shrink=0.85)
+    colorbar.set_label(value_label, fontsize=_FONT_SIZE)
+    colorbar.ax.tick_params(labelsize=_FONT_SIZE)
+    return figure
+
+
+def _check_pair(name: str, value: object) -> torch.Tensor:
+    """One 2-d vector (a single pair of coordinates), not zero."""
+    vector = _check_weights(name, value, ("2",))
+    if vector.shape[0] != 2:
+        raise ValueError(f"{name} must be one pair of coordinates, shape (2,), got shape {_checks._shape_text(vector)}")
+    if float(vector.norm()) == 0.0:
+        raise ValueError(f"{name} must not be the zero vector: it has no direction to rotate")
+    return vector
+
+
+def _check_position_pairs(value: object) -> list[tuple[int, int]]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise TypeError(f"position_pairs must be a non-empty sequence of (m, n) pairs of ints, got {type(value).__qualname__}")
+    pairs = []
+    for pair in value:
+        if (not isinstance(pair, Sequence) or len(pair) != 2
+                or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in pair)):  # fmt: skip
+            raise ValueError(f"position_pairs must hold (m, n) pairs of ints from 0, got {pair!r}")
+        pairs.append((pair[0], pair[1]))
+    return pairs
+
+
+def plot_rotating_pair(
+    query: torch.Tensor, key: torch.Tensor, position_pairs: Sequence[tuple[int, int]], *, stacked: bool = False
+) -> Figure:
+    r"""Draw one pair of query and key coordinates, rotated by RoPE at several positions.
+
+    One panel per `(m, n)`: the query turned by $m$ radians, the key by $n$
+    (the first pair's frequency, $\theta_0 = 1$), and the angle between them.
+    Shift both positions by the same amount and both arrows turn together: the
+    angle between them, and so their dot product, stays the same.
+
+    Args:
+        query: The query's pair of coordinates before rotation.
+        key: The key's pair before rotation.
+        position_pairs: The positions `(m, n)` of the query and the key, one panel each.
+        stacked: Put the panels one above the other (for narrow screens) instead of side by side.
+
+    Returns:
+        A new figure with one square axes per pair of positions.
+
+    Raises:
+        TypeError: If a vector is not a floating-point tensor, `position_pairs` not a sequence
+            or `stacked` not a bool.
+        ValueError: If a vector is not `(2,)`, is zero or holds NaN/inf, or a pair
+            of positions is not two ints from 0.
+
+    Shapes:
+        `query (2,)`, `key (2,)`.
+
+    Taught in [6.3](../positions.md#63-rotary-positions).
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab.plotting import plot_rotating_pair
+        >>> figure = plot_rotating_pair(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), [(2, 0), (5, 3)])
+        >>> [axes.get_title() for axes in figure.axes]
+        ['m = 2, n = 0', 'm = 5, n = 3']
+    """
+    q, k = _check_pair("query", query), _check_pair("key", key)
+    pairs = _check_position_pairs(position_pairs)
+    stacked = _checks.check_flag("stacked", stacked)
+    reach = 1.25 * max(float(q.norm()), float(k.norm()))
+    count = len(pairs)
+    figure = Figure(figsize=(3.7, 0.4 + 3.5 * count) if stacked else (0.4 + 3.3 * count, 3.9), layout="constrained")
+    panels = figure.subplots(count, 1, squeeze=False)[:, 0] if stacked else figure.subplots(1, count, squeeze=False)[0]
+    for axes, (m, n) in zip(panels, pairs):
+        turned_q = apply_rope(q[None], torch.tensor([m]))[0]  # (2,): turned by m radians
+        turned_k = apply_rope(k[None], torch.tensor([n]))[0]
+        angles = []
+        for index, (vector, name) in enumerate([(turned_q, f"q at {m}"), (turned_k, f"k at {n}")]):
+            x, y = float(vector[0]), float(vector[1])
+            axes.annotate("", xy=(x, y), xytext=(0.0, 0.0),
+                          arrowprops={"arrowstyle": "-|>", "color": f"C{index}", "linewidth": 2.0})  # fmt: skip
+            axes.text(1.08 * x, 1.08 * y, name, color=f"C{index}", fontsize=_FONT_SIZE,
+                      ha="left" if x >= 0 else "right", va="bottom" if y >= 0 else "top")  # fmt: skip
+            angles.append(float(torch.rad2deg(torch.atan2(vector[1], vector[0]))))
+        low, high = sorted(angles)
+        if high - low > 180.0:
+            low, high = high, low + 360.0
+        axes.add_patch(Arc((0.0, 0.0), 0.5 * reach, 0.5 * reach, theta1=low, theta2=high,
+                           color=matplotlib.rcParams["text.color"], linewidth=1.2))  # fmt: skip
+        axes.set_title(f"m = {m}, n = {n}", fontsize=_TITLE_SIZE)
+        axes.set_xlim(-reach, reach)
+        axes.set_ylim(-reach, reach)
+        axes.set_aspect("equal")
+        axes.axhline(0.0, linewidth=0.6, alpha=0.4, color=matplotlib.rcParams["axes.edgecolor"])
+        axes.axvline(0.0, linewidth=0.6, alpha=0.4, color=matplotlib.rcParams["axes.edgecolor"])
+        axes.set_xticks([])
+        axes.set_yticks([])
     return figure

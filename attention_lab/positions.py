@@ -60,7 +60,8 @@ __all__ = [
     "sinusoidal_positions",
 ]
 
-ROPE_BASE = 10_000.0  # the base of the frequencies in the Transformer paper and RoFormer (Llama 3 uses 500,000)
+ROPE_BASE = 10_000.0
+"""The default base of the frequencies, as in the Transformer paper, RoFormer and Llama 2 (Llama 3 uses 500,000)."""
 
 _PAIRINGS = ("halves", "interleaved")
 
@@ -159,7 +160,7 @@ def sinusoidal_positions(
     Taught in [6.2](../positions.md#62-absolute-positions).
 
     Examples:
-        >>> from attention_lab.positions import sinusoidal_positions
+        >>> from attention_lab import sinusoidal_positions
         >>> sinusoidal_positions(3, 6)
         tensor([[ 0.0000,  1.0000,  0.0000,  1.0000,  0.0000,  1.0000],
                 [ 0.8415,  0.5403,  0.0464,  0.9989,  0.0022,  1.0000],
@@ -200,7 +201,7 @@ def add_positions(inputs: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
 
     Examples:
         >>> import torch
-        >>> from attention_lab.positions import add_positions, sinusoidal_positions
+        >>> from attention_lab import add_positions, sinusoidal_positions
         >>> add_positions(torch.ones(2, 6), sinusoidal_positions(8, 6))
         tensor([[1.0000, 2.0000, 1.0000, 2.0000, 1.0000, 2.0000],
                 [1.8415, 1.5403, 1.0464, 1.9989, 1.0022, 2.0000]])
@@ -256,7 +257,7 @@ def rope_frequencies(head_dim: int, *, base: float = ROPE_BASE) -> torch.Tensor:
     Taught in [6.3](../positions.md#63-rotary-positions).
 
     Examples:
-        >>> from attention_lab.positions import rope_frequencies
+        >>> from attention_lab import rope_frequencies
         >>> rope_frequencies(8)
         tensor([1.0000, 0.1000, 0.0100, 0.0010], dtype=torch.float64)
     """
@@ -286,7 +287,7 @@ def rope_angles(positions: torch.Tensor, head_dim: int, *, base: float = ROPE_BA
 
     Examples:
         >>> import torch
-        >>> from attention_lab.positions import rope_angles
+        >>> from attention_lab import rope_angles
         >>> rope_angles(torch.arange(3), 4)
         tensor([[0.0000, 0.0000],
                 [1.0000, 0.0100],
@@ -320,7 +321,7 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
     Examples:
         >>> import torch
-        >>> from attention_lab.positions import rotate_half
+        >>> from attention_lab import rotate_half
         >>> rotate_half(torch.tensor([1.0, 2.0, 3.0, 4.0]))
         tensor([-3., -4.,  1.,  2.])
     """
@@ -360,9 +361,7 @@ def apply_rope(
 
     For the pair $(a, b)$ of frequency $\theta_i$ of the token at position $m$:
 
-    $$\begin{pmatrix} a' \\ b' \end{pmatrix} =
-    \begin{pmatrix} \cos m\theta_i & -\sin m\theta_i \\ \sin m\theta_i & \cos m\theta_i \end{pmatrix}
-    \begin{pmatrix} a \\ b \end{pmatrix}$$
+    $$a' = a \cos m\theta_i - b \sin m\theta_i, \qquad b' = a \sin m\theta_i + b \cos m\theta_i$$
 
     Applied to the queries and the keys (never the values), it makes the score
     $q'_m \cdot k'_n$ a function of $q$, $k$ and $m - n$ only: rotations by
@@ -397,7 +396,7 @@ def apply_rope(
 
     Examples:
         >>> import torch
-        >>> from attention_lab.positions import apply_rope
+        >>> from attention_lab import apply_rope
         >>> apply_rope(torch.tensor([[1.0, 0.0], [1.0, 0.0]]))  # H = 2: one pair, theta = 1 radian
         tensor([[1.0000, 0.0000],
                 [0.5403, 0.8415]])
@@ -437,7 +436,7 @@ def interleaved_to_halves(head_dim: int) -> torch.Tensor:
     Taught in [6.4](../positions.md#64-two-pairings).
 
     Examples:
-        >>> from attention_lab.positions import interleaved_to_halves
+        >>> from attention_lab import interleaved_to_halves
         >>> interleaved_to_halves(6)
         tensor([0, 2, 4, 1, 3, 5])
     """
@@ -490,8 +489,7 @@ def rope_self_attention(
     Taught in [6.3](../positions.md#63-rotary-positions).
 
     Examples:
-        >>> from attention_lab import example_inputs, init_projection_weights
-        >>> from attention_lab.positions import rope_self_attention
+        >>> from attention_lab import example_inputs, init_projection_weights, rope_self_attention
         >>> parameters = init_projection_weights(3, 4, seed=123)
         >>> rope_self_attention(example_inputs(), parameters).weights[2]
         tensor([0.3269, 0.3633, 0.3098, 0.0000, 0.0000, 0.0000])

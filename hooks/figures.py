@@ -45,7 +45,10 @@ from attention_lab import (
     example_inputs,
     init_projection_weights,
     project_inputs,
+    rope_angles,
+    rope_self_attention,
     simplified_attention_for_query,
+    sinusoidal_positions,
     simplified_self_attention,
     train_attention_towards,
     trainable_self_attention,
@@ -56,7 +59,9 @@ from attention_lab.plotting import (
     plot_attention_heatmap,
     plot_attention_heatmaps,
     plot_embeddings_with_context,
+    plot_position_table,
     plot_query_weights,
+    plot_rotating_pair,
     plot_scaling,
 )
 
@@ -175,6 +180,29 @@ def _causal_blocks(*, stacked: bool = False) -> Figure:
 
 
 # Chapter 5's measurements, written by benchmarks/memory.py (`make bench`) and committed.
+def _sinusoidal_table() -> Figure:
+    table = sinusoidal_positions(64, 32)  # (positions, E), as in docs/positions.md, 6.2
+    return plot_position_table(table, title="Sinusoidal positions, E = 32", column_label="coordinate of the position vector")
+
+
+def _rope_angles() -> Figure:
+    cosines = rope_angles(torch.arange(64), 32).cos()  # (positions, H/2)
+    return plot_position_table(cosines, title="cos(m θ_i), H = 32", column_label="pair i", value_label="cosine of the angle")
+
+
+def _rotating_pair(*, stacked: bool = False) -> Figure:
+    query, key = torch.tensor([1.0, 0.5]), torch.tensor([0.8, -0.2])  # as in docs/positions.md, 6.3
+    return plot_rotating_pair(query, key, [(2, 0), (5, 3)], stacked=stacked)
+
+
+def _weights_with_and_without_rope(*, stacked: bool = False) -> Figure:
+    inputs = example_inputs()
+    projection_weights = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    matrices = [causal_self_attention(inputs, projection_weights).weights,
+                rope_self_attention(inputs, projection_weights).weights]  # fmt: skip
+    return plot_attention_heatmaps(matrices, TOKENS, titles=["no positions", "RoPE"], stacked=stacked)
+
+
 MEMORY_BENCHMARK = Path(__file__).resolve().parent.parent / "docs" / "data" / "memory-benchmark.json"
 BENCHMARK_MARKER = "<!-- memory-benchmark-table -->"
 _METHODS = {"naive": "naive (full matrix)", "tiled": "tiled (package)", "sdpa": "SDPA (fused)"}
@@ -250,6 +278,10 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "memory-efficient-attention/cost": _memory_cost,
     "memory-efficient-attention/causal-blocks": _causal_blocks,
     "memory-efficient-attention/benchmark": _benchmark,
+    "positions/sinusoidal-table": _sinusoidal_table,
+    "positions/rotating-pair": _rotating_pair,
+    "positions/weights-with-and-without-rope": _weights_with_and_without_rope,
+    "positions/rope-angles": _rope_angles,
 }
 
 
@@ -264,6 +296,8 @@ NARROW_FIGURES: dict[str, Callable[[], Figure]] = {
     "causal-attention/dropout": lambda: _causal_dropout(stacked=True),
     "memory-efficient-attention/causal-blocks": lambda: _causal_blocks(stacked=True),
     "memory-efficient-attention/benchmark": lambda: _benchmark(stacked=True),
+    "positions/rotating-pair": lambda: _rotating_pair(stacked=True),
+    "positions/weights-with-and-without-rope": lambda: _weights_with_and_without_rope(stacked=True),
 }
 
 

@@ -285,6 +285,12 @@ CASES: dict[str, Bad] = {
     "apply_rope offset and positions": Bad(lambda: apply_rope(torch.ones(6, 4), torch.arange(6), offset=2), ValueError, "positions or offset", "not both", "offset=2"),
     "apply_rope pairing": Bad(lambda: apply_rope(torch.ones(6, 4), pairing="complex"), ValueError, "pairing", "'halves' or 'interleaved'", "got 'complex'"),
     "apply_rope NaN": Bad(lambda: apply_rope(torch.full((6, 4), NAN)), ValueError, "x", "finite values", "24 NaN"),
+    "position_table values": Bad(lambda: attention_lab.plotting.plot_position_table(X * 10, title="t"), ValueError, "table", "values in [-1, 1]", "got up to"),
+    "position_table title": Bad(lambda: attention_lab.plotting.plot_position_table(WEIGHTS, title=3), TypeError, "title", "a string", "got int"),
+    "rotating_pair zero": Bad(lambda: attention_lab.plotting.plot_rotating_pair(torch.zeros(2), torch.ones(2), [(1, 0)]), ValueError, "query", "not be the zero vector", "no direction"),
+    "rotating_pair shape": Bad(lambda: attention_lab.plotting.plot_rotating_pair(torch.ones(3), torch.ones(2), [(1, 0)]), ValueError, "query", "shape (2,)", "got shape (3,)"),
+    "rotating_pair positions": Bad(lambda: attention_lab.plotting.plot_rotating_pair(torch.ones(2), torch.ones(2), [(1, -1)]), ValueError, "position_pairs", "pairs of ints from 0", "got (1, -1)"),
+    "rotating_pair stacked": Bad(lambda: attention_lab.plotting.plot_rotating_pair(torch.ones(2), torch.ones(2), [(1, 0)], stacked=1), TypeError, "stacked", "a bool", "got int"),
     "interleaved_to_halves odd": Bad(lambda: interleaved_to_halves(3), ValueError, "head_dim", "must be even", "got 3"),
     "rope_self_attention odd H": Bad(lambda: rope_self_attention(X, init_projection_weights(3, 3, seed=0)), ValueError, "head size H", "must be even", "got 3"),
     "rope_self_attention dtypes": Bad(lambda: rope_self_attention(X.double(), W), TypeError, "inputs and projection_weights", "same dtype", "torch.float64 and torch.float32"),
@@ -334,7 +340,7 @@ def test_the_table_is_large_and_covers_the_public_api() -> None:
     covered = {name for name in [*attention_lab.__all__, *attention_lab.plotting.__all__] if name in sources}
     not_callable = {
         "TOKENS", "AttentionResult", "ProjectionWeights", "Projections", "AttentionBlock", "OnlineSoftmaxStep",
-        "AttentionTraining", "MultiHeadResult",
+        "AttentionTraining", "MultiHeadResult", "ROPE_BASE",
     }
     missing = set(attention_lab.__all__) - not_callable - covered
     assert not missing, missing

@@ -241,6 +241,32 @@ def from_mha(*, attn: str = "~", padding: str = "~", combine: str = "&", axis: s
     return a & k if combine == "&" else a | k
 
 
+def turned(x: torch.Tensor, *, interleaved: bool = False) -> torch.Tensor:
+    """RoPE written out with 2-d rotation matrices, one pair at a time (H = 4, base 10,000)."""
+    pairs = [(0, 1), (2, 3)] if interleaved else [(0, 2), (1, 3)]
+    out = x.clone()
+    for m in range(x.shape[0]):
+        for i, (a, b) in enumerate(pairs):
+            angle = m * 10_000 ** (-2 * i / 4)
+            c, s = math.cos(angle), math.sin(angle)
+            out[m, a], out[m, b] = c * x[m, a] - s * x[m, b], s * x[m, a] + c * x[m, b]
+    return out
+
+
+def rope_score(*, scale: float = 2.0, turn_query: bool = True, turn_key: bool = True, interleaved: bool = False) -> float:
+    """Exercise 6.4: the score of query 5 ("step") against key 2 ("starts"), chapter 2's projections."""
+    weights = chapter_weights()
+    queries, keys = inputs() @ weights.query, inputs() @ weights.key  # (L, H)
+    queries = turned(queries, interleaved=interleaved) if turn_query else queries
+    keys = turned(keys, interleaved=interleaved) if turn_key else keys
+    return float(queries[5] @ keys[2]) / scale
+
+
+def checkpoint_query() -> torch.Tensor:
+    """Exercise 6.5's W_q, (E, H) = (3, 6)."""
+    return init_projection_weights(3, 6, seed=123).query
+
+
 # Right answers, computed here independently of the pages and of the spec modules.
 RIGHT: dict[str, Callable[[], object]] = {
     "1.1": lambda: 0.77 * 0.55 + 0.25 * 0.87 + 0.10 * 0.66,
@@ -268,6 +294,11 @@ RIGHT: dict[str, Callable[[], object]] = {
     "5.3": lambda: (8 * 8, 8 * 9 // 2),
     "5.4": lambda: F.softmax(qkv()[0] @ qkv()[1].T / 2.0, dim=1) @ qkv()[2],
     "5.5": lambda: F.scaled_dot_product_attention(*qkv())[1],
+    "6.1": lambda: 0.01,
+    "6.2": lambda: 1.0,
+    "6.3": lambda: [math.sin(2), math.cos(2), math.sin(0.02), math.cos(0.02)],
+    "6.4": lambda: rope_score(),
+    "6.5": lambda: checkpoint_query()[:, [0, 2, 4, 1, 3, 5]],
 }
 
 # Every recognised mistake, made the way a learner makes it.
@@ -393,6 +424,22 @@ MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
     ("5.5", "factor_inverted"): lambda: merged(sign=-1.0),
     ("5.5", "first_half_only"): lambda: halves()[0][2],
     ("5.5", "second_half_only"): lambda: halves()[1][2],
+    ("6.1", "no_two"): lambda: 10_000 ** (-16 / 64),
+    ("6.1", "positive_exponent"): lambda: 10_000 ** (32 / 64),
+    ("6.1", "llama_3_base"): lambda: 500_000 ** (-32 / 64),
+    ("6.1", "pairs_from_one"): lambda: 10_000 ** (-34 / 64),
+    ("6.2", "pair_zero"): lambda: 100 * 1.0,
+    ("6.2", "positions_from_one"): lambda: 101 * 0.01,
+    ("6.2", "degrees"): lambda: math.degrees(100 * 0.01),
+    ("6.3", "cos_first"): lambda: [math.cos(2), math.sin(2), math.cos(0.02), math.sin(0.02)],
+    ("6.3", "halves"): lambda: [math.sin(2), math.sin(0.02), math.cos(2), math.cos(0.02)],
+    ("6.3", "positions_from_one"): lambda: [math.sin(3), math.cos(3), math.sin(0.03), math.cos(0.03)],
+    ("6.4", "unscaled"): lambda: rope_score(scale=1.0),
+    ("6.4", "queries_only"): lambda: rope_score(turn_key=False),
+    ("6.4", "no_rope"): lambda: rope_score(turn_query=False, turn_key=False),
+    ("6.4", "interleaved"): lambda: rope_score(interleaved=True),
+    ("6.5", "unchanged"): lambda: checkpoint_query(),
+    ("6.5", "inverse"): lambda: checkpoint_query()[:, [0, 3, 1, 4, 2, 5]],
 }
 
 
