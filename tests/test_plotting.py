@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import matplotlib.pyplot as plt
@@ -361,3 +362,40 @@ def test_blocks_plot_colours_computed_masked_and_skipped_scores() -> None:
 def test_chapter_5_plots_reject_bad_input(call, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+# --- chapter 6 ---------------------------------------------------------------------------------
+
+
+def test_position_table_draws_the_table_itself_from_minus_one_to_one() -> None:
+    from attention_lab import sinusoidal_positions
+    from attention_lab.plotting import plot_position_table
+
+    table = sinusoidal_positions(64, 32)
+    figure = plot_position_table(table, title="t", column_label="coordinate", value_label="v")
+    image = figure.axes[0].images[0]
+    assert torch.equal(torch.as_tensor(image.get_array().data), table.double())
+    assert image.get_clim() == (-1.0, 1.0)
+    assert figure.axes[1].get_ylabel() == "v" and figure.axes[0].get_xlabel() == "coordinate"
+
+
+def arrow_angles(axes) -> list[float]:  # noqa: ANN001
+    """The direction in degrees of each arrow of a panel (query first, then key)."""
+    arrows = [text for text in axes.texts if getattr(text, "arrow_patch", None) is not None]
+    return [torch.rad2deg(torch.atan2(torch.tensor(a.xy[1]), torch.tensor(a.xy[0]))).item() for a in arrows]
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_rotating_pair_turns_both_arrows_and_keeps_the_angle_between_them(stacked: bool) -> None:
+    from attention_lab.plotting import plot_rotating_pair
+
+    query, key = torch.tensor([1.0, 0.5]), torch.tensor([0.8, -0.2])
+    figure = plot_rotating_pair(query, key, [(2, 0), (5, 3), (9, 1)], stacked=stacked)
+    first, second, third = ([round(a, 3) for a in arrow_angles(axes)] for axes in figure.axes)
+    start_q, start_k = (math.degrees(math.atan2(v[1], v[0])) for v in (query.tolist(), key.tolist()))
+    assert first == pytest.approx([(start_q + math.degrees(2) + 180) % 360 - 180, start_k], abs=1e-3)
+    between = [((q - k + 180) % 360) - 180 for q, k in (first, second, third)]
+    assert between[0] == pytest.approx(between[1], abs=1e-3)  # m - n = 2 in both
+    assert abs(between[2] - between[0]) > 10  # m - n = 8
+    positions = [axes.get_position() for axes in figure.axes]
+    assert (positions[0].y0 > positions[1].y0) if stacked else (positions[0].x0 < positions[1].x0)

@@ -80,14 +80,33 @@ function focusWhenScrollable(element) {
   cueScrolling(element, scrolls);
 }
 const resized = new ResizeObserver((entries) => entries.forEach((entry) => focusWhenScrollable(entry.target)));
+// Watched from the start, and as they appear: a notebook page's formulas are typeset by KaTeX
+// in the browser, after the page has loaded. A font that arrives later widens a formula without
+// resizing its box, which the ResizeObserver would not see: every box is checked again then.
+const watched = new Set();
+function watchScrollRegions(root) {
+  for (const region of root.querySelectorAll(scrollRegions)) {
+    if (watched.has(region)) continue;
+    watched.add(region);
+    focusWhenScrollable(region);
+    resized.observe(region);
+  }
+}
+function recheckScrollRegions() {
+  for (const region of watched) {
+    if (region.isConnected) focusWhenScrollable(region);
+    else watched.delete(region);
+  }
+}
+document.fonts?.addEventListener("loadingdone", recheckScrollRegions);
 
 document$.subscribe(({ body }) => {
   copyOnlyCode(body);
   labelCodeToolbars(body);
   nameSectionNavs(body);
-  for (const region of body.querySelectorAll(scrollRegions)) {
-    focusWhenScrollable(region);
-    resized.observe(region);
-  }
-  new MutationObserver(() => labelCodeToolbars(body)).observe(body, { childList: true, subtree: true });
+  watchScrollRegions(body);
+  new MutationObserver(() => {
+    labelCodeToolbars(body);
+    watchScrollRegions(body);
+  }).observe(body, { childList: true, subtree: true });
 });
