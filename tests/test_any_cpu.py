@@ -53,6 +53,7 @@ NUMERIC_CHECKS = [
     "tests/test_multihead_attention.py",
     "tests/test_memory_efficient_attention.py",
     "tests/test_positions.py",
+    "tests/test_generation.py",
 ]  # not the property tests (hypothesis): random inputs compared with tolerances, ~6 s a run more
 TIMEOUT_S = 300
 PARALLEL_RUNS = 2

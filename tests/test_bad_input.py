@@ -64,6 +64,7 @@ from attention_lab import (
     tiled_attention,
 )
 from attention_lab import attention_focus_loss, train_attention_towards
+from attention_lab.generation import KVCache, cache_causal_mask, cached_attention, kv_cache_bytes
 from attention_lab.positions import (
     add_positions,
     apply_rope,
@@ -98,6 +99,13 @@ BATCH_6 = torch.ones(2, 5, 6)
 LINEAR = SelfAttentionLinear(3, 4, seed=0)
 CAUSAL = CausalSelfAttention(3, 4, dropout=0.5, seed=0)  # in training mode, as every new module
 MASK = "a boolean tensor (True = may attend, False = masked out)"
+
+
+def filled_cache(max_tokens: int | None = None) -> KVCache:
+    """A cache holding 2 tokens of a batch of 2: keys and values (B, L, H) = (2, 2, 4)."""
+    cache = KVCache(max_tokens=max_tokens)
+    cache.append(torch.ones(2, 2, 4), torch.ones(2, 2, 4))
+    return cache
 
 
 class Bad(NamedTuple):
@@ -296,6 +304,20 @@ CASES: dict[str, Bad] = {
     "rope_self_attention dtypes": Bad(lambda: rope_self_attention(X.double(), W), TypeError, "inputs and projection_weights", "same dtype", "torch.float64 and torch.float32"),
     "rope_self_attention causal int": Bad(lambda: rope_self_attention(X, W, causal=1), TypeError, "causal", "a bool", "got int"),
     "rope_self_attention E": Bad(lambda: rope_self_attention(torch.ones(6, 4), W), ValueError, "inputs and projection_weights", "same embedding size E", "got 4 and 3"),
+    # --- chapter 7 (in progress) ---------------------------------------------------------
+    "cache_mask more queries": Bad(lambda: cache_causal_mask(5, 3), ValueError, "queries", "at most 3 queries", "got 5"),
+    "cache_mask queries 0": Bad(lambda: cache_causal_mask(0, 3), ValueError, "num_queries", "a positive int", "got 0"),
+    "cached H": Bad(lambda: cached_attention(torch.ones(2, 4), torch.ones(3, 5), torch.ones(3, 5)), ValueError, "queries and keys", "same hidden size H", "got 4 and 5"),
+    "cached leading axes": Bad(lambda: cached_attention(torch.ones(2, 1, 4), torch.ones(3, 3, 4), torch.ones(3, 3, 4)), ValueError, "queries and keys", "same leading axes", "got (2,) and (3,)"),
+    "cached more queries": Bad(lambda: cached_attention(torch.ones(4, 4), torch.ones(3, 4), torch.ones(3, 4)), ValueError, "queries", "at most 3 queries", "got 4"),
+    "cached dtypes": Bad(lambda: cached_attention(torch.ones(2, 4), torch.ones(3, 4).double(), torch.ones(3, 4)), TypeError, "queries and keys", "same dtype", "torch.float32 and torch.float64"),
+    "cache batch changed": Bad(lambda: filled_cache().append(torch.ones(3, 1, 4), torch.ones(3, 1, 4)), ValueError, "keys", "match the cache's leading axes (batch, heads)", "got shape (3, 1, 4)"),
+    "cache full": Bad(lambda: filled_cache(max_tokens=3).append(torch.ones(2, 2, 4), torch.ones(2, 2, 4)), ValueError, "max_tokens=3", "it has 2", "got 2 more"),
+    "cache dtype": Bad(lambda: filled_cache().append(torch.ones(2, 1, 4).double(), torch.ones(2, 1, 4).double()), TypeError, "keys and the cached keys", "same dtype", "torch.float64 and torch.float32"),
+    "cache keys and values": Bad(lambda: KVCache().append(torch.ones(2, 3, 4), torch.ones(2, 2, 4)), ValueError, "keys and values", "same leading axes and number of tokens", "(2, 3, 4) and (2, 2, 4)"),
+    "cache max_tokens 0": Bad(lambda: KVCache(max_tokens=0), ValueError, "max_tokens", "a positive int", "got 0"),
+    "kv_cache_bytes layers 0": Bad(lambda: kv_cache_bytes(layers=0, kv_heads=8, head_dim=128, tokens=1), ValueError, "layers", "a positive int", "got 0"),
+    "kv_cache_bytes float": Bad(lambda: kv_cache_bytes(layers=1, kv_heads=8, head_dim=128, tokens=1.5), TypeError, "tokens", "a positive int", "got float"),
     # --- plotting ----------------------------------------------------------------------------
     "heatmaps titles None": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=None), TypeError, "titles", "a sequence of strings", "got NoneType"),
     "heatmaps titles 3": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=3), TypeError, "titles", "a sequence of strings", "got int"),

@@ -1,0 +1,268 @@
+r"""Chapter 7 (in progress): generating one token at a time, with a cache of keys and values.
+
+A language model writes a text one token at a time, and each new token attends
+to every token before it. Recomputing the keys and values of all of them at
+every step repeats work: they do not change. A **KV cache** keeps them: the
+prompt is run once (*prefill*), then each step computes the query, key and
+value of the new tokens only and attends over the cache (*decode*).
+
+The new tokens are the **last** ones of the sequence, so the causal mask of
+`Lq` new queries against `Lk >= Lq` keys is aligned to the bottom-right corner:
+query `i` sits at position `Lk - Lq + i` and sees the keys up to it. PyTorch's
+`is_causal=True` aligns it to the top-left, right only when `Lq == Lk`; with a
+cache that is the mask of `torch.nn.attention.bias.causal_lower_right`.
+
+Shapes follow the package legend, with `Lq` new tokens and `Lk` tokens in all
+(cache included): queries `(..., Lq, H)`, keys `(..., Lk, H)`, values
+`(..., Lk, Hv)`, any leading axes (batch, heads).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from attention_lab import _checks
+from attention_lab.causal_attention import _mask_scores
+from attention_lab.simplified_attention import AttentionResult, _score_matrix, _softmax_fused
+
+__all__ = ["KVCache", "cache_causal_mask", "cached_attention", "kv_cache_bytes"]
+
+
+def cache_causal_mask(num_queries: int, num_keys: int) -> torch.Tensor:
+    """The causal mask of the newest `Lq` tokens against all `Lk` tokens: aligned bottom-right.
+
+    Query `i` is the token at position `Lk - Lq + i`; it may attend to the keys
+    at positions up to its own. **`True` = may attend**, as in chapter 3. With
+    `Lq == Lk` it is chapter 3's `causal_mask`; with fewer queries it is the
+    lower-right part of it, not the upper-left part that `is_causal=True` uses.
+
+    Args:
+        num_queries: The number `Lq` of new tokens (queries).
+        num_keys: The number `Lk` of tokens in all, cached ones included; at least `Lq`.
+
+    Returns:
+        `True` where a query may attend to a key.
+
+    Raises:
+        TypeError: If a size is not an int.
+        ValueError: If a size is below 1 or `num_queries > num_keys`.
+
+    Shapes:
+        returns `(Lq, Lk)`, dtype `torch.bool`.
+
+    Examples:
+        >>> from attention_lab.generation import cache_causal_mask
+        >>> cache_causal_mask(2, 4)  # 2 new tokens after 2 cached ones
+        tensor([[ True,  True,  True, False],
+                [ True,  True,  True,  True]])
+    """
+    num_queries = _checks.check_size("num_queries", num_queries)
+    num_keys = _checks.check_size("num_keys", num_keys)
+    _check_fewer_queries(num_queries, num_keys)
+    return _cache_causal_mask(num_queries, num_keys, torch.device("cpu"))
+
+
+def _check_fewer_queries(num_queries: int, num_keys: int) -> None:
+    if num_queries > num_keys:
+        raise ValueError(
+            f"the new tokens are among all the tokens: expected at most {num_keys} queries "
+            f"(one per key), got {num_queries}"
+        )
+
+
+def _cache_causal_mask(num_queries: int, num_keys: int, device: torch.device) -> torch.Tensor:
+    ones = torch.ones(num_queries, num_keys, dtype=torch.bool, device=device)  # (Lq, Lk)
+    return ones.tril(diagonal=num_keys - num_queries)  # query i sees keys j <= Lk - Lq + i
+
+
+def cached_attention(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, scaled: bool = True
+) -> AttentionResult:
+    r"""Causal attention of the newest tokens' queries over all keys and values so far.
+
+    $$\mathbf{Z} = \operatorname{softmax}\Big(\operatorname{mask}_{\searrow}\Big(\frac{\mathbf{Q}\mathbf{K}^\top}{\sqrt{H}}\Big)\Big)\mathbf{V}$$
+
+    with the bottom-right causal mask of
+    [`cache_causal_mask`][attention_lab.generation.cache_causal_mask]. Row `i`
+    of the result is row `Lk - Lq + i` of chapter 3's causal attention over
+    the whole sequence: one new token (decode) or several (prefill in chunks).
+
+    Args:
+        queries: The queries of the `Lq` new tokens, with any leading axes.
+        keys: The keys of all `Lk` tokens, the cached ones first, then the new ones.
+        values: The values of all `Lk` tokens, in the same order.
+        scaled: Divide the scores by $\sqrt{H}$ (default `True`).
+
+    Returns:
+        `scores` (`-inf` where masked), `weights` and `context`.
+
+    Raises:
+        TypeError: If a tensor is not floating-point, the dtypes differ or `scaled` is not a bool.
+        ValueError: If a tensor is not 2-D or more, is empty or holds NaN/inf, the
+            leading axes or sizes disagree, or there are more queries than keys.
+
+    Shapes:
+        `queries (..., Lq, H)`, `keys (..., Lk, H)`, `values (..., Lk, Hv)`; returns
+        `AttentionResult((..., Lq, Lk), (..., Lq, Lk), (..., Lq, Hv))`.
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab.generation import cached_attention
+        >>> x = torch.eye(3)  # three tokens; the last one is new
+        >>> cached_attention(x[2:], x, x).weights
+        tensor([[0.2645, 0.2645, 0.4711]])
+    """
+    q = _checks.check_tokens_any_batch("queries", queries, ("Lq", "H"))
+    k = _checks.check_tokens_any_batch("keys", keys, ("Lk", "H"))
+    v = _checks.check_tokens_any_batch("values", values, ("Lk", "Hv"))
+    for name, tensor in (("keys", k), ("values", v)):
+        _checks.require_same_dtype("queries", q, name, tensor)
+        _checks.require_same_device("queries", q, name, tensor)
+        if tensor.shape[:-2] != q.shape[:-2]:
+            raise ValueError(
+                f"queries and {name} must have the same leading axes (batch, heads), "
+                f"got {tuple(q.shape[:-2])} and {tuple(tensor.shape[:-2])}"
+            )
+    _checks.require_same_size("queries", q.shape[-1], "keys", k.shape[-1], "hidden size H")
+    _checks.require_same_size("keys", k.shape[-2], "values", v.shape[-2], "number of tokens Lk")
+    _check_fewer_queries(q.shape[-2], k.shape[-2])
+    scaled = _checks.check_flag("scaled", scaled)
+    return _cached_attention(q, k, v, scaled=scaled)
+
+
+def _cached_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, scaled: bool) -> AttentionResult:
+    """`cached_attention` of validated tensors; unchecked kernel."""
+    scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's kernel: (..., Lq, Lk)
+    keep = _cache_causal_mask(queries.shape[-2], keys.shape[-2], scores.device)  # (Lq, Lk)
+    scores = _mask_scores(scores, keep)  # chapter 3's: -inf where masked out
+    weights = _softmax_fused(scores, empty_slices=False)  # every query sees at least itself
+    return AttentionResult(scores, weights, weights @ values)  # (..., Lq, Hv)
+
+
+class KVCache:
+    """The keys and values of the tokens seen so far, for one attention layer.
+
+    Two layouts, one interface: a **growing** cache concatenates each step's
+    keys and values to the ones before (`KVCache()`); a **preallocated** one
+    (`KVCache(max_tokens=...)`) reserves room for `max_tokens` tokens on the
+    first call and writes each step in place, so no step copies the cache.
+    Both return the same tensors.
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab.generation import KVCache
+        >>> cache = KVCache()
+        >>> keys, values = cache.append(torch.ones(2, 4), torch.ones(2, 4))  # prefill: 2 tokens
+        >>> keys, values = cache.append(torch.zeros(1, 4), torch.zeros(1, 4))  # decode: 1 more
+        >>> len(cache), keys.shape
+        (3, torch.Size([3, 4]))
+    """
+
+    def __init__(self, *, max_tokens: int | None = None) -> None:
+        self.max_tokens = None if max_tokens is None else _checks.check_size("max_tokens", max_tokens)
+        self._keys: torch.Tensor | None = None  # (..., capacity, H)
+        self._values: torch.Tensor | None = None  # (..., capacity, Hv)
+        self._length = 0
+
+    def __len__(self) -> int:
+        """The number of tokens cached."""
+        return self._length
+
+    def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the keys and values of the new tokens; return those of every token so far.
+
+        Args:
+            keys: The keys of the `Ln` new tokens.
+            values: Their values.
+
+        Returns:
+            The keys and the values of all `len(self)` tokens, the new ones last.
+
+        Raises:
+            TypeError: If a tensor is not floating-point or a dtype differs from the cache's.
+            ValueError: If a tensor is not 2-D or more, is empty or holds NaN/inf, the
+                shapes disagree with each other or with the cache (another batch size,
+                head count or hidden size), a device differs, or a preallocated cache is full.
+
+        Shapes:
+            `keys (..., Ln, H)`, `values (..., Ln, Hv)`; returns `(..., L, H)` and `(..., L, Hv)`.
+        """
+        k = _checks.check_tokens_any_batch("keys", keys, ("Ln", "H"))
+        v = _checks.check_tokens_any_batch("values", values, ("Ln", "Hv"))
+        _checks.require_same_dtype("keys", k, "values", v)
+        _checks.require_same_device("keys", k, "values", v)
+        if k.shape[:-2] != v.shape[:-2] or k.shape[-2] != v.shape[-2]:
+            raise ValueError(
+                "keys and values must have the same leading axes and number of tokens, "
+                f"got shapes {tuple(k.shape)} and {tuple(v.shape)}"
+            )
+        if self._keys is not None and self._values is not None:
+            self._check_matches(k, self._keys, "keys")
+            self._check_matches(v, self._values, "values")
+        new = k.shape[-2]
+        if self.max_tokens is not None and self._length + new > self.max_tokens:
+            raise ValueError(
+                f"the cache holds at most max_tokens={self.max_tokens} tokens: it has {self._length}, "
+                f"got {new} more"
+            )
+        if self.max_tokens is None:
+            self._keys = k if self._keys is None else torch.cat([self._keys, k], dim=-2)  # (..., L, H)
+            self._values = v if self._values is None else torch.cat([self._values, v], dim=-2)
+        else:
+            if self._keys is None or self._values is None:
+                self._keys = k.new_zeros((*k.shape[:-2], self.max_tokens, k.shape[-1]))  # (..., max, H)
+                self._values = v.new_zeros((*v.shape[:-2], self.max_tokens, v.shape[-1]))
+            self._keys[..., self._length : self._length + new, :] = k  # written in place
+            self._values[..., self._length : self._length + new, :] = v
+        self._length += new
+        return self._keys[..., : self._length, :], self._values[..., : self._length, :]
+
+    def _check_matches(self, new: torch.Tensor, cached: torch.Tensor, name: str) -> None:
+        if new.shape[:-2] != cached.shape[:-2] or new.shape[-1] != cached.shape[-1]:
+            raise ValueError(
+                f"{name} must match the cache's leading axes (batch, heads) and size, "
+                f"expected (..., Ln, {cached.shape[-1]}) with leading axes {tuple(cached.shape[:-2])}, "
+                f"got shape {tuple(new.shape)}"
+            )
+        _checks.require_same_dtype(name, new, f"the cached {name}", cached)
+        _checks.require_same_device(name, new, f"the cached {name}", cached)
+
+
+def kv_cache_bytes(
+    *, layers: int, kv_heads: int, head_dim: int, tokens: int, element_size: int = 2, batch: int = 1
+) -> int:
+    r"""The memory a KV cache takes: a key and a value per token, per key/value head, per layer.
+
+    $$\text{bytes} = 2 \cdot \text{layers} \cdot \text{kv\_heads} \cdot H \cdot L \cdot B \cdot \text{bytes per number}$$
+
+    `kv_heads` is the number of **key/value** heads: the number of heads for
+    multi-head attention, fewer for grouped-query attention, 1 for multi-query
+    attention.
+
+    Args:
+        layers: Attention layers of the model.
+        kv_heads: Key/value heads per layer.
+        head_dim: The hidden size `H` of one head.
+        tokens: Tokens cached, `L`.
+        element_size: Bytes per number: 2 for bfloat16 and float16 (default), 4 for float32.
+        batch: Sequences cached side by side, `B`.
+
+    Returns:
+        The size in bytes.
+
+    Raises:
+        TypeError: If an argument is not an int.
+        ValueError: If an argument is below 1.
+
+    Examples:
+        >>> from attention_lab.generation import kv_cache_bytes
+        >>> kv_cache_bytes(layers=12, kv_heads=12, head_dim=64, tokens=1024) / 2**20  # GPT-2 small, MiB
+        36.0
+    """
+    sizes = {"layers": layers, "kv_heads": kv_heads, "head_dim": head_dim, "tokens": tokens,
+             "element_size": element_size, "batch": batch}  # fmt: skip
+    checked = {name: _checks.check_size(name, value) for name, value in sizes.items()}
+    product = 2  # a key and a value
+    for value in checked.values():
+        product *= value
+    return product
