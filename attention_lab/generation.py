@@ -25,7 +25,15 @@ from attention_lab import _checks
 from attention_lab.causal_attention import _mask_scores
 from attention_lab.simplified_attention import AttentionResult, _score_matrix, _softmax_fused
 
-__all__ = ["KVCache", "cache_causal_mask", "cached_attention", "kv_cache_bytes"]
+__all__ = [
+    "KVCache",
+    "cache_causal_mask",
+    "cached_attention",
+    "grouped_query_attention",
+    "kv_cache_bytes",
+    "repeat_kv_heads",
+    "sliding_window_mask",
+]
 
 
 def cache_causal_mask(num_queries: int, num_keys: int) -> torch.Tensor:
@@ -75,8 +83,62 @@ def _cache_causal_mask(num_queries: int, num_keys: int, device: torch.device) ->
     return ones.tril(diagonal=num_keys - num_queries)  # query i sees keys j <= Lk - Lq + i
 
 
+def sliding_window_mask(num_queries: int, num_keys: int, window: int) -> torch.Tensor:
+    """The causal mask of a sliding window: each query sees itself and the `W - 1` tokens before it.
+
+    **Convention**: a window of `W` is `W` keys in all, the query's own
+    included (as in Mistral's and Gemma's code). Some references count `W`
+    keys *before* the query, `W + 1` in all: their window of 4096 is this
+    one's 4097. Aligned bottom-right, like
+    [`cache_causal_mask`][attention_lab.generation.cache_causal_mask], which
+    it equals when `W >= Lk`.
+
+    Args:
+        num_queries: The number `Lq` of new tokens.
+        num_keys: The number `Lk` of tokens in all; at least `Lq`.
+        window: `W`, the keys each query sees, itself included.
+
+    Returns:
+        `True` where a query may attend to a key.
+
+    Raises:
+        TypeError: If an argument is not an int.
+        ValueError: If an argument is below 1 or `num_queries > num_keys`.
+
+    Shapes:
+        returns `(Lq, Lk)`, dtype `torch.bool`.
+
+    Examples:
+        >>> from attention_lab.generation import sliding_window_mask
+        >>> sliding_window_mask(4, 4, window=2).int()
+        tensor([[1, 0, 0, 0],
+                [1, 1, 0, 0],
+                [0, 1, 1, 0],
+                [0, 0, 1, 1]], dtype=torch.int32)
+    """
+    num_queries = _checks.check_size("num_queries", num_queries)
+    num_keys = _checks.check_size("num_keys", num_keys)
+    window = _checks.check_size("window", window)
+    _check_fewer_queries(num_queries, num_keys)
+    return _keep_mask(num_queries, num_keys, window, torch.device("cpu"))
+
+
+def _keep_mask(num_queries: int, num_keys: int, window: int | None, device: torch.device) -> torch.Tensor:
+    """The bottom-right causal mask, cut to the last `window` keys of each query when a window is given."""
+    if window is None:
+        return _cache_causal_mask(num_queries, num_keys, device)  # (Lq, Lk): keys j <= p
+    position = torch.arange(num_keys - num_queries, num_keys, device=device)[:, None]  # (Lq, 1): p
+    key = torch.arange(num_keys, device=device)  # (Lk,): j
+    return (key <= position) & (key > position - window)  # (Lq, Lk): p - W < j <= p
+
+
 def cached_attention(
-    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, scaled: bool = True
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    *,
+    scaled: bool = True,
+    window: int | None = None,
 ) -> AttentionResult:
     r"""Causal attention of the newest tokens' queries over all keys and values so far.
 
@@ -92,6 +154,9 @@ def cached_attention(
         keys: The keys of all `Lk` tokens, the cached ones first, then the new ones.
         values: The values of all `Lk` tokens, in the same order.
         scaled: Divide the scores by $\sqrt{H}$ (default `True`).
+        window: With a sliding window of `W` keys, each query sees only itself and
+            the `W - 1` keys before it (see
+            [`sliding_window_mask`][attention_lab.generation.sliding_window_mask]).
 
     Returns:
         `scores` (`-inf` where masked), `weights` and `context`.
@@ -127,26 +192,128 @@ def cached_attention(
     _checks.require_same_size("keys", k.shape[-2], "values", v.shape[-2], "number of tokens Lk")
     _check_fewer_queries(q.shape[-2], k.shape[-2])
     scaled = _checks.check_flag("scaled", scaled)
-    return _cached_attention(q, k, v, scaled=scaled)
+    window = None if window is None else _checks.check_size("window", window)
+    return _cached_attention(q, k, v, scaled=scaled, window=window)
 
 
-def _cached_attention(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, scaled: bool) -> AttentionResult:
+def _cached_attention(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, scaled: bool, window: int | None = None
+) -> AttentionResult:
     """`cached_attention` of validated tensors; unchecked kernel."""
     scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's kernel: (..., Lq, Lk)
-    keep = _cache_causal_mask(queries.shape[-2], keys.shape[-2], scores.device)  # (Lq, Lk)
+    keep = _keep_mask(queries.shape[-2], keys.shape[-2], window, scores.device)  # (Lq, Lk)
     scores = _mask_scores(scores, keep)  # chapter 3's: -inf where masked out
     weights = _softmax_fused(scores, empty_slices=False)  # every query sees at least itself
     return AttentionResult(scores, weights, weights @ values)  # (..., Lq, Hv)
 
 
+def repeat_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Each key/value head repeated for the `groups` query heads that share it, next to each other.
+
+    Head `h` of the result is head `h // groups` of `x`: query heads
+    `0 .. groups - 1` share key/value head 0, and so on (`repeat_interleave`,
+    what SDPA's `enable_gqa=True` and Llama's `repeat_kv` do). `x.repeat(...)`
+    would instead give query head `h` the key/value head `h % kv_heads`: the
+    same shapes, other pairs, and nothing fails until the output is wrong.
+
+    Args:
+        x: Keys or values with the heads in the third axis from the end.
+        groups: Query heads per key/value head, `heads // kv_heads`.
+
+    Returns:
+        The heads repeated, `kv_heads * groups` of them.
+
+    Raises:
+        TypeError: If `x` is not a floating-point tensor or `groups` not an int.
+        ValueError: If `x` has fewer than 3 axes, is empty or holds NaN/inf, or `groups` is below 1.
+
+    Shapes:
+        `x (..., kv_heads, L, H)`; returns `(..., kv_heads * groups, L, H)`.
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab.generation import repeat_kv_heads
+        >>> x = torch.tensor([[[1.0]], [[2.0]]])  # 2 KV heads, 1 token, H = 1
+        >>> repeat_kv_heads(x, 2).flatten()
+        tensor([1., 1., 2., 2.])
+    """
+    tensor = _checks.check_tokens_any_batch("x", x, ("L", "H"))
+    if tensor.dim() < 3:
+        raise ValueError(f"x must have shape (..., kv_heads, L, H) (3-D or more), got shape {tuple(tensor.shape)}")
+    groups = _checks.check_size("groups", groups)
+    return tensor.repeat_interleave(groups, dim=-3)
+
+
+def grouped_query_attention(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, window: int | None = None
+) -> AttentionResult:
+    """Causal attention with fewer key/value heads than query heads (GQA; MQA with one).
+
+    `heads` query heads share `kv_heads` key/value heads in groups of
+    `heads // kv_heads`: query head `h` uses key/value head `h // groups`.
+    With `kv_heads == heads` it is chapter 4's multi-head attention; with
+    `kv_heads == 1`, multi-query attention. Causal and aligned bottom-right, so
+    the queries may be the newest `Lq` of `Lk` tokens (a cache).
+
+    Args:
+        queries: `heads` query heads of the `Lq` new tokens.
+        keys: `kv_heads` key heads of all `Lk` tokens.
+        values: `kv_heads` value heads of all `Lk` tokens.
+        window: An optional sliding window of `W` keys per query, itself included.
+
+    Returns:
+        `scores`, `weights` (one matrix per query head) and `context`.
+
+    Raises:
+        TypeError: If a tensor is not floating-point or the dtypes differ.
+        ValueError: If a tensor is not 3-D or more, is empty or holds NaN/inf, the
+            batch axes, sizes or token counts disagree, `kv_heads` does not divide
+            `heads`, or there are more queries than keys.
+
+    Shapes:
+        `queries (..., heads, Lq, H)`, `keys (..., kv_heads, Lk, H)`,
+        `values (..., kv_heads, Lk, Hv)`; returns `((..., heads, Lq, Lk), (..., heads, Lq, Lk), (..., heads, Lq, Hv))`.
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab.generation import grouped_query_attention
+        >>> q, kv = torch.randn(4, 3, 8), torch.randn(2, 3, 8)  # 4 query heads, 2 KV heads
+        >>> grouped_query_attention(q, kv, kv).context.shape
+        torch.Size([4, 3, 8])
+    """
+    q = _checks.check_tokens_any_batch("queries", queries, ("Lq", "H"))
+    k = _checks.check_tokens_any_batch("keys", keys, ("Lk", "H"))
+    v = _checks.check_tokens_any_batch("values", values, ("Lk", "Hv"))
+    if min(q.dim(), k.dim(), v.dim()) < 3:
+        raise ValueError(
+            "queries, keys and values must have a heads axis, (..., heads, L, H) (3-D or more), "
+            f"got shapes {tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}"
+        )
+    heads, kv_heads = q.shape[-3], k.shape[-3]
+    if heads % kv_heads:
+        raise ValueError(
+            f"kv_heads must divide the query heads, each group of query heads sharing one key/value "
+            f"head: got {heads} query heads and {kv_heads} key/value heads"
+        )
+    _checks.require_same_size("keys", kv_heads, "values", v.shape[-3], "number of key/value heads")
+    groups = heads // kv_heads
+    repeated = [x.repeat_interleave(groups, dim=-3) for x in (k, v)]  # (..., heads, Lk, .)
+    return cached_attention(q, *repeated, window=window)
+
+
 class KVCache:
     """The keys and values of the tokens seen so far, for one attention layer.
 
-    Two layouts, one interface: a **growing** cache concatenates each step's
+    Three layouts, one interface: a **growing** cache concatenates each step's
     keys and values to the ones before (`KVCache()`); a **preallocated** one
     (`KVCache(max_tokens=...)`) reserves room for `max_tokens` tokens on the
-    first call and writes each step in place, so no step copies the cache.
-    Both return the same tensors.
+    first call and writes each step in place, so no step copies the cache; a
+    **rolling** one (`KVCache(window=W)`) for sliding-window attention keeps
+    only the last `W - 1` tokens, all the next token can see besides itself.
+    Each step returns the keys and values to attend over: with a window, the
+    kept ones and the new ones, and only then drops what no later token needs
+    (dropping first would take keys from the first tokens of a chunk).
+    `len(cache)` is the number of tokens seen, the position of the next one.
 
     Examples:
         >>> import torch
@@ -158,15 +325,19 @@ class KVCache:
         (3, torch.Size([3, 4]))
     """
 
-    def __init__(self, *, max_tokens: int | None = None) -> None:
+    def __init__(self, *, max_tokens: int | None = None, window: int | None = None) -> None:
+        if max_tokens is not None and window is not None:
+            raise ValueError(f"give max_tokens or window, not both (got max_tokens={max_tokens}, window={window})")
         self.max_tokens = None if max_tokens is None else _checks.check_size("max_tokens", max_tokens)
+        self.window = None if window is None else _checks.check_size("window", window)
         self._keys: torch.Tensor | None = None  # (..., capacity, H)
         self._values: torch.Tensor | None = None  # (..., capacity, Hv)
-        self._length = 0
+        self._length = 0  # tokens stored
+        self._seen = 0  # tokens seen
 
     def __len__(self) -> int:
-        """The number of tokens cached."""
-        return self._length
+        """The number of tokens seen so far: the position of the next one."""
+        return self._seen
 
     def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add the keys and values of the new tokens; return those of every token so far.
@@ -205,6 +376,15 @@ class KVCache:
                 f"the cache holds at most max_tokens={self.max_tokens} tokens: it has {self._length}, "
                 f"got {new} more"
             )
+        self._seen += new
+        if self.window is not None:  # rolling: attend over the kept and the new, then keep the last W - 1
+            keys_now = k if self._keys is None else torch.cat([self._keys, k], dim=-2)  # (..., kept + Ln, H)
+            values_now = v if self._values is None else torch.cat([self._values, v], dim=-2)
+            kept = min(self.window - 1, keys_now.shape[-2])
+            self._keys = keys_now[..., keys_now.shape[-2] - kept :, :]
+            self._values = values_now[..., values_now.shape[-2] - kept :, :]
+            self._length = kept
+            return keys_now, values_now
         if self.max_tokens is None:
             self._keys = k if self._keys is None else torch.cat([self._keys, k], dim=-2)  # (..., L, H)
             self._values = v if self._values is None else torch.cat([self._values, v], dim=-2)

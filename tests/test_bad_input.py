@@ -64,7 +64,15 @@ from attention_lab import (
     tiled_attention,
 )
 from attention_lab import attention_focus_loss, train_attention_towards
-from attention_lab.generation import KVCache, cache_causal_mask, cached_attention, kv_cache_bytes
+from attention_lab.generation import (
+    KVCache,
+    cache_causal_mask,
+    cached_attention,
+    grouped_query_attention,
+    kv_cache_bytes,
+    repeat_kv_heads,
+    sliding_window_mask,
+)
 from attention_lab.positions import (
     add_positions,
     apply_rope,
@@ -318,6 +326,14 @@ CASES: dict[str, Bad] = {
     "cache max_tokens 0": Bad(lambda: KVCache(max_tokens=0), ValueError, "max_tokens", "a positive int", "got 0"),
     "kv_cache_bytes layers 0": Bad(lambda: kv_cache_bytes(layers=0, kv_heads=8, head_dim=128, tokens=1), ValueError, "layers", "a positive int", "got 0"),
     "kv_cache_bytes float": Bad(lambda: kv_cache_bytes(layers=1, kv_heads=8, head_dim=128, tokens=1.5), TypeError, "tokens", "a positive int", "got float"),
+    "gqa kv_heads divide": Bad(lambda: grouped_query_attention(torch.ones(6, 3, 4), torch.ones(4, 3, 4), torch.ones(4, 3, 4)), ValueError, "kv_heads must divide the query heads", "each group", "got 6 query heads and 4 key/value heads"),
+    "gqa no heads axis": Bad(lambda: grouped_query_attention(torch.ones(3, 4), torch.ones(3, 4), torch.ones(3, 4)), ValueError, "heads axis", "(..., heads, L, H) (3-D or more)", "got shapes (3, 4)"),
+    "gqa kv heads differ": Bad(lambda: grouped_query_attention(torch.ones(4, 3, 4), torch.ones(2, 3, 4), torch.ones(1, 3, 4)), ValueError, "keys and values", "same number of key/value heads", "got 2 and 1"),
+    "repeat_kv 2-D": Bad(lambda: repeat_kv_heads(torch.ones(3, 4), 2), ValueError, "x", "(..., kv_heads, L, H) (3-D or more)", "got shape (3, 4)"),
+    "repeat_kv groups 0": Bad(lambda: repeat_kv_heads(torch.ones(2, 3, 4), 0), ValueError, "groups", "a positive int", "got 0"),
+    "window 0": Bad(lambda: sliding_window_mask(3, 3, 0), ValueError, "window", "a positive int", "got 0"),
+    "cached window float": Bad(lambda: cached_attention(torch.ones(2, 4), torch.ones(3, 4), torch.ones(3, 4), window=2.0), TypeError, "window", "a positive int", "got float"),
+    "cache window and max_tokens": Bad(lambda: KVCache(max_tokens=8, window=4), ValueError, "max_tokens or window", "not both", "max_tokens=8, window=4"),
     # --- plotting ----------------------------------------------------------------------------
     "heatmaps titles None": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=None), TypeError, "titles", "a sequence of strings", "got NoneType"),
     "heatmaps titles 3": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=3), TypeError, "titles", "a sequence of strings", "got int"),

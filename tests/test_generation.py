@@ -7,6 +7,10 @@
   gives the rows of chapter 3's causal attention over the whole sequence; the top-left mask,
   right for one new token, is wrong for a chunk (the bug of a cache tested one token at a time);
 - RoPE's positions continue from the cache's length (chapter 6);
+- grouped-query attention equals SDPA's `enable_gqa=True` and `repeat_interleave`, MQA to MHA;
+  the wrong `repeat` pairs heads differently and raises nothing;
+- sliding windows (W keys, the query's own included) equal SDPA with the band mask; a rolling
+  cache of W - 1 tokens equals full windowed attention, chunked too; trimming first breaks chunks;
 - the cache-size formula against published configurations.
 """
 
@@ -17,8 +21,16 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention.bias import causal_lower_right
 
-from attention_lab import causal_mask, masked_attention
-from attention_lab.generation import KVCache, cache_causal_mask, cached_attention, kv_cache_bytes
+from attention_lab import MultiHeadAttention, causal_mask, masked_attention, multihead_self_attention, split_heads
+from attention_lab.generation import (
+    KVCache,
+    cache_causal_mask,
+    cached_attention,
+    grouped_query_attention,
+    kv_cache_bytes,
+    repeat_kv_heads,
+    sliding_window_mask,
+)
 from attention_lab.positions import apply_rope
 
 # The cached rows and the full matrix's rows sum over the same keys in another arrangement of
@@ -131,3 +143,81 @@ def test_the_cache_size_formula_for_published_configurations() -> None:
     assert per_token == {"gpt2": 36_864, "llama3-8b": 131_072, "llama3-70b": 327_680, "mistral-7b": 131_072}
     assert kv_cache_bytes(layers=32, kv_heads=8, head_dim=128, tokens=131_072) == 16 * 2**30  # 16 GiB at 128k
     assert kv_cache_bytes(layers=1, kv_heads=1, head_dim=1, tokens=1, element_size=4, batch=3) == 24
+
+
+# --- grouped-query attention ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("heads", "kv_heads"), [(8, 1), (8, 2), (6, 3), (4, 4)], ids=["MQA", "GQA-4", "GQA-2", "MHA"])
+def test_grouped_query_attention_is_sdpas_enable_gqa(heads: int, kv_heads: int, dtype: torch.dtype) -> None:
+    q = randn(1, 2, heads, 7, 8, dtype=dtype)  # (B, heads, L, H)
+    k, v = randn(2, 2, kv_heads, 7, 8, dtype=dtype), randn(3, 2, kv_heads, 7, 5, dtype=dtype)
+    ours = grouped_query_attention(q, k, v).context
+    sdpa = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    torch.testing.assert_close(ours, sdpa, **TOLERANCE[dtype])
+    groups = heads // kv_heads
+    by_hand = F.scaled_dot_product_attention(q, k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1), is_causal=True)
+    torch.testing.assert_close(ours, by_hand, **TOLERANCE[dtype])
+    assert torch.equal(repeat_kv_heads(k, groups), k.repeat_interleave(groups, 1))
+
+
+def test_the_wrong_repeat_pairs_heads_differently_and_nothing_fails() -> None:
+    """`repeat` tiles the KV heads (0, 1, 0, 1) where the groups need (0, 0, 1, 1): same shapes."""
+    q, k, v = randn(4, 4, 5, 8), randn(5, 2, 5, 8), randn(6, 2, 5, 8)
+    right = grouped_query_attention(q, k, v).context
+    tiled = F.scaled_dot_product_attention(q, k.repeat(2, 1, 1), v.repeat(2, 1, 1), is_causal=True)
+    assert tiled.shape == right.shape
+    torch.testing.assert_close(tiled[0], right[0])  # query head 0 uses KV head 0 either way
+    assert (tiled[1] - right[1]).abs().max() > 0.1  # head 1: KV head 1 instead of 0
+
+
+def test_with_as_many_kv_heads_as_heads_it_is_chapter_4s_multi_head_attention() -> None:
+    weights = MultiHeadAttention(8, 2, seed=3).multihead_weights()  # E = 8: 2 heads of 4
+    inputs = randn(7, 5, 8)  # (L, E)
+    q, k, v = (split_heads(inputs @ w, 2) for w in (weights.query, weights.key, weights.value))
+    chapter_4 = multihead_self_attention(inputs, weights, 2)
+    torch.testing.assert_close(grouped_query_attention(q, k, v).weights, chapter_4.weights, **TOLERANCE[torch.float32])
+
+
+# --- sliding windows -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("window", [1, 3, 7, 20])
+def test_the_window_mask_is_a_band_of_w_keys_and_sdpa_agrees(window: int) -> None:
+    mask = sliding_window_mask(9, 9, window)
+    assert mask.sum(-1).tolist() == [min(i + 1, window) for i in range(9)]  # W keys, the query's own included
+    assert torch.equal(mask, causal_mask(9) & ~causal_mask(9).tril(-window))
+    assert torch.equal(sliding_window_mask(3, 9, window), mask[6:])  # bottom-right, as with a cache
+    q, k, v = whole_sequence(11)
+    ours = cached_attention(q, k, v, window=window).context
+    sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=sliding_window_mask(11, 11, window))
+    torch.testing.assert_close(ours, sdpa, **TOLERANCE[torch.float32])
+    if window >= 11:
+        torch.testing.assert_close(ours, F.scaled_dot_product_attention(q, k, v, is_causal=True))
+
+
+@pytest.mark.parametrize("chunks", [[1] * 11, [4, 1, 3, 3], [6, 5]], ids=["decode", "chunked", "two-chunks"])
+def test_a_rolling_cache_keeps_w_minus_1_tokens_and_equals_full_windowed_attention(chunks: list[int]) -> None:
+    q, k, v = whole_sequence(13)
+    full = cached_attention(q, k, v, window=4).context
+    cache = KVCache(window=4)
+    rows, start = [], 0
+    for size in chunks:
+        keys, values = cache.append(k[..., start : start + size, :], v[..., start : start + size, :])
+        rows.append(cached_attention(q[..., start : start + size, :], keys, values, window=4).context)
+        start += size
+        assert cache._length == min(3, start) and len(cache) == start  # kept W - 1, seen all
+    torch.testing.assert_close(torch.cat(rows, dim=-2), full, **TOLERANCE[torch.float32])
+
+
+def test_trimming_the_window_before_attending_breaks_chunked_prefill() -> None:
+    """The classic bug: drop the keys beyond the window first, then attend a chunk of 4 over the
+    last 4 keys: the chunk's first queries lose keys they still see. One token at a time it works."""
+    q, k, v = whole_sequence(15)
+    full = cached_attention(q, k, v, window=4).context
+    trimmed_k, trimmed_v = k[..., 3:7, :], v[..., 3:7, :]  # tokens 3..6 only, trimmed to W first
+    wrong = cached_attention(q[..., 3:7, :], trimmed_k, trimmed_v, window=4).context
+    assert (wrong - full[..., 3:7, :]).abs().max() > 0.1
+    last = cached_attention(q[..., 6:7, :], trimmed_k, trimmed_v, window=4).context  # one token: fine
+    torch.testing.assert_close(last, full[..., 6:7, :], **TOLERANCE[torch.float32])
