@@ -19,14 +19,21 @@ Shapes follow the package legend, with `Lq` new tokens and `Lk` tokens in all
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import torch
 
 from attention_lab import _checks
 from attention_lab.causal_attention import _mask_scores
+from attention_lab.multihead_attention import _merge_heads, _split_heads
 from attention_lab.simplified_attention import AttentionResult, _score_matrix, _softmax_fused
 
 __all__ = [
     "KVCache",
+    "LatentAttentionWeights",
+    "latent_attention",
+    "init_latent_attention_weights",
     "cache_causal_mask",
     "cached_attention",
     "grouped_query_attention",
@@ -339,6 +346,11 @@ class KVCache:
         """The number of tokens seen so far: the position of the next one."""
         return self._seen
 
+    @property
+    def kept(self) -> int:
+        """The number of tokens whose keys and values the cache holds now (fewer than seen with a window)."""
+        return self._length
+
     def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add the keys and values of the new tokens; return those of every token so far.
 
@@ -446,3 +458,138 @@ def kv_cache_bytes(
     for value in checked.values():
         product *= value
     return product
+
+
+# --- multi-head latent attention (DeepSeek-V2, V3) ------------------------------------------------
+
+
+class LatentAttentionWeights(NamedTuple):
+    r"""The projections of multi-head latent attention, each `x @ W` (no RoPE part).
+
+    The keys and values of a token are not projected from its input directly:
+    a small **latent** $c = x\,\mathbf{W}_\text{down}$ of size `R` is, and the keys
+    and values of every head come from it, $\mathbf{K} = c\,\mathbf{W}_{uk}$ and
+    $\mathbf{V} = c\,\mathbf{W}_{uv}$. A cache then holds `R` numbers per token and
+    layer instead of `2 · heads · H`.
+
+    Shapes:
+        `query (E, heads·H)`, `down (E, R)`, `up_key (R, heads·H)`, `up_value (R, heads·H)`.
+    """
+
+    query: torch.Tensor
+    down: torch.Tensor
+    up_key: torch.Tensor
+    up_value: torch.Tensor
+
+
+def init_latent_attention_weights(
+    embed_dim: int, latent_dim: int, num_heads: int, head_dim: int, *, seed: int
+) -> LatentAttentionWeights:
+    """Random weights for [`latent_attention`][attention_lab.generation.latent_attention], seeded.
+
+    Each matrix is drawn like `nn.Linear`'s default, uniform in `±1/sqrt(fan_in)`.
+
+    Args:
+        embed_dim: `E`.
+        latent_dim: `R`, the size of the cached latent.
+        num_heads: Query (and key/value) heads.
+        head_dim: `H`, the hidden size of one head.
+        seed: The seed of the CPU generator that draws them.
+
+    Returns:
+        The four projections, float32.
+
+    Raises:
+        TypeError: If an argument is not an int.
+        ValueError: If a size is below 1.
+
+    Examples:
+        >>> from attention_lab.generation import init_latent_attention_weights
+        >>> [tuple(w.shape) for w in init_latent_attention_weights(16, 4, 2, 8, seed=0)]
+        [(16, 16), (16, 4), (4, 16), (4, 16)]
+    """
+    sizes = {"embed_dim": embed_dim, "latent_dim": latent_dim, "num_heads": num_heads, "head_dim": head_dim}
+    e, r, heads, h = (_checks.check_size(name, value) for name, value in sizes.items())
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__qualname__}")
+    generator = torch.Generator().manual_seed(seed)
+
+    def draw(rows: int, columns: int) -> torch.Tensor:
+        bound = 1.0 / math.sqrt(rows)
+        return torch.empty(rows, columns).uniform_(-bound, bound, generator=generator)
+
+    return LatentAttentionWeights(draw(e, heads * h), draw(e, r), draw(r, heads * h), draw(r, heads * h))
+
+
+def latent_attention(
+    inputs: torch.Tensor, weights: LatentAttentionWeights, num_heads: int, *, absorbed: bool = False
+) -> AttentionResult:
+    r"""Causal multi-head latent attention: keys and values expanded from a cached latent.
+
+    **Expanded**: $\mathbf{K} = c\,\mathbf{W}_{uk}$, $\mathbf{V} = c\,\mathbf{W}_{uv}$,
+    split into heads, then chapter 4's causal attention. **Absorbed**
+    (`absorbed=True`, how it runs with a cache): the up-projections move to the
+    other side of the products, so the keys and values of every head are never
+    built: head $h$'s score is
+    $q_h \cdot (c\,\mathbf{W}_{uk,h}) = (q_h \mathbf{W}_{uk,h}^\top) \cdot c$, and its
+    context $\mathbf{A}_h (c\,\mathbf{W}_{uv,h}) = (\mathbf{A}_h c)\,\mathbf{W}_{uv,h}$. Both give the
+    same result, up to rounding.
+
+    Args:
+        inputs: One embedding per token, optionally with a batch axis.
+        weights: The four projections ([`init_latent_attention_weights`][attention_lab.generation.init_latent_attention_weights]).
+        num_heads: The number of heads; divides the columns of `weights.query`.
+        absorbed: Compute with the absorbed up-projections.
+
+    Returns:
+        `scores` and `weights` per head, and `context`, the heads merged side by side.
+
+    Raises:
+        TypeError: If a tensor is not floating-point, dtypes differ or `absorbed` is not a bool.
+        ValueError: If a shape does not fit the others, a tensor is empty or holds NaN/inf,
+            or `num_heads` does not divide `heads·H`.
+
+    Shapes:
+        `inputs (L, E)` or `(B, L, E)`; returns `((..., heads, L, L), (..., heads, L, L), (..., L, heads·H))`.
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab.generation import init_latent_attention_weights, latent_attention
+        >>> w = init_latent_attention_weights(16, 4, 2, 8, seed=0)
+        >>> x = torch.randn(5, 16, generator=torch.Generator().manual_seed(1))
+        >>> expanded, absorbed = (latent_attention(x, w, 2, absorbed=a).context for a in (False, True))
+        >>> (expanded - absorbed).abs().max() < 1e-6
+        tensor(True)
+    """
+    checked = [_checks.check_matrix(name, value, legend) for name, value, legend in
+               (("weights.query", weights.query, ("E", "heads·H")), ("weights.down", weights.down, ("E", "R")),
+                ("weights.up_key", weights.up_key, ("R", "heads·H")), ("weights.up_value", weights.up_value, ("R", "heads·H")))]  # fmt: skip
+    query, down, up_key, up_value = checked
+    tokens = _checks.check_inputs_for(inputs, "weights.query", query)
+    _checks.require_same_size("weights.query", query.shape[0], "weights.down", down.shape[0], "embedding size E")
+    _checks.require_same_size("weights.down", down.shape[1], "weights.up_key", up_key.shape[0], "latent size R")
+    _checks.require_same_size("weights.down", down.shape[1], "weights.up_value", up_value.shape[0], "latent size R")
+    _checks.require_same_size("weights.query", query.shape[1], "weights.up_key", up_key.shape[1], "heads·H")
+    for name, tensor in (("weights.down", down), ("weights.up_key", up_key), ("weights.up_value", up_value)):
+        _checks.require_same_dtype("weights.query", query, name, tensor)
+    heads = _checks.check_size("num_heads", num_heads)
+    if query.shape[1] % heads:
+        raise ValueError(f"num_heads must divide heads·H = {query.shape[1]}, got {heads}")
+    absorbed = _checks.check_flag("absorbed", absorbed)
+    queries = _split_heads(tokens @ query, heads)  # (..., heads, L, H)
+    latent = tokens @ down  # (..., L, R): all a cache would keep
+    head_dim = query.shape[1] // heads
+    if not absorbed:
+        keys = _split_heads(latent @ up_key, heads)  # (..., heads, L, H)
+        values = _split_heads(latent @ up_value, heads)
+        result = _cached_attention(queries, keys, values, scaled=True)
+        return AttentionResult(result.scores, result.weights, _merge_heads(result.context))
+    per_head_key = up_key.view(up_key.shape[0], heads, head_dim).transpose(0, 1)  # (heads, R, H)
+    per_head_value = up_value.view(up_value.shape[0], heads, head_dim).transpose(0, 1)  # (heads, R, H)
+    latent_queries = queries @ per_head_key.transpose(-2, -1)  # (..., heads, L, R): q_h W_uk,h^T
+    scores = latent_queries @ latent.unsqueeze(-3).transpose(-2, -1) / math.sqrt(head_dim)  # (..., heads, L, L)
+    keep = _cache_causal_mask(scores.shape[-2], scores.shape[-1], scores.device)
+    scores = _mask_scores(scores, keep)
+    attention = _softmax_fused(scores, empty_slices=False)  # (..., heads, L, L)
+    context = (attention @ latent.unsqueeze(-3)) @ per_head_value  # (..., heads, L, R) @ (heads, R, H)
+    return AttentionResult(scores, attention, _merge_heads(context))

@@ -66,6 +66,9 @@ from attention_lab import (
 from attention_lab import attention_focus_loss, train_attention_towards
 from attention_lab.generation import (
     KVCache,
+    LatentAttentionWeights,
+    init_latent_attention_weights,
+    latent_attention,
     cache_causal_mask,
     cached_attention,
     grouped_query_attention,
@@ -334,6 +337,10 @@ CASES: dict[str, Bad] = {
     "window 0": Bad(lambda: sliding_window_mask(3, 3, 0), ValueError, "window", "a positive int", "got 0"),
     "cached window float": Bad(lambda: cached_attention(torch.ones(2, 4), torch.ones(3, 4), torch.ones(3, 4), window=2.0), TypeError, "window", "a positive int", "got float"),
     "cache window and max_tokens": Bad(lambda: KVCache(max_tokens=8, window=4), ValueError, "max_tokens or window", "not both", "max_tokens=8, window=4"),
+    "latent heads": Bad(lambda: latent_attention(torch.ones(5, 16), init_latent_attention_weights(16, 4, 2, 8, seed=0), 3), ValueError, "num_heads", "divide heads·H = 16", "got 3"),
+    "latent R": Bad(lambda: latent_attention(torch.ones(5, 16), LatentAttentionWeights(torch.ones(16, 16), torch.ones(16, 4), torch.ones(5, 16), torch.ones(4, 16)), 2), ValueError, "weights.down and weights.up_key", "same latent size R", "got 4 and 5"),
+    "latent E": Bad(lambda: latent_attention(torch.ones(5, 8), init_latent_attention_weights(16, 4, 2, 8, seed=0), 2), ValueError, "inputs and weights.query", "same embedding size E", "got 8 and 16"),
+    "latent seed": Bad(lambda: init_latent_attention_weights(16, 4, 2, 8, seed=1.0), TypeError, "seed", "an int", "got float"),
     # --- plotting ----------------------------------------------------------------------------
     "heatmaps titles None": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=None), TypeError, "titles", "a sequence of strings", "got NoneType"),
     "heatmaps titles 3": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=3), TypeError, "titles", "a sequence of strings", "got int"),

@@ -11,6 +11,8 @@
   the wrong `repeat` pairs heads differently and raises nothing;
 - sliding windows (W keys, the query's own included) equal SDPA with the band mask; a rolling
   cache of W - 1 tokens equals full windowed attention, chunked too; trimming first breaks chunks;
+- multi-head latent attention: expanded from the latent it is plain attention on the expanded keys
+  and values (SDPA); absorbing the up-projections into the query and the output gives the same;
 - the cache-size formula against published configurations.
 """
 
@@ -24,6 +26,9 @@ from torch.nn.attention.bias import causal_lower_right
 from attention_lab import MultiHeadAttention, causal_mask, masked_attention, multihead_self_attention, split_heads
 from attention_lab.generation import (
     KVCache,
+    LatentAttentionWeights,
+    init_latent_attention_weights,
+    latent_attention,
     cache_causal_mask,
     cached_attention,
     grouped_query_attention,
@@ -207,7 +212,7 @@ def test_a_rolling_cache_keeps_w_minus_1_tokens_and_equals_full_windowed_attenti
         keys, values = cache.append(k[..., start : start + size, :], v[..., start : start + size, :])
         rows.append(cached_attention(q[..., start : start + size, :], keys, values, window=4).context)
         start += size
-        assert cache._length == min(3, start) and len(cache) == start  # kept W - 1, seen all
+        assert cache.kept == min(3, start) and len(cache) == start  # kept W - 1, seen all
     torch.testing.assert_close(torch.cat(rows, dim=-2), full, **TOLERANCE[torch.float32])
 
 
@@ -221,3 +226,27 @@ def test_trimming_the_window_before_attending_breaks_chunked_prefill() -> None:
     assert (wrong - full[..., 3:7, :]).abs().max() > 0.1
     last = cached_attention(q[..., 6:7, :], trimmed_k, trimmed_v, window=4).context  # one token: fine
     torch.testing.assert_close(last, full[..., 6:7, :], **TOLERANCE[torch.float32])
+
+
+# --- multi-head latent attention ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_latent_attention_expanded_is_plain_attention_on_the_expanded_keys_and_values(dtype: torch.dtype) -> None:
+    weights = LatentAttentionWeights(*(w.to(dtype) for w in init_latent_attention_weights(24, 6, 3, 8, seed=4)))
+    inputs = randn(11, 2, 9, 24, dtype=dtype)  # (B, L, E)
+    latent = inputs @ weights.down  # (B, L, R): what a cache keeps, 6 numbers a token
+    q, k, v = (split_heads(t, 3) for t in (inputs @ weights.query, latent @ weights.up_key, latent @ weights.up_value))
+    expected = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(2, 9, 24)
+    torch.testing.assert_close(latent_attention(inputs, weights, 3).context, expected, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_absorbing_the_up_projections_gives_the_same_scores_and_context(dtype: torch.dtype) -> None:
+    weights = LatentAttentionWeights(*(w.to(dtype) for w in init_latent_attention_weights(24, 6, 3, 8, seed=5)))
+    inputs = randn(12, 9, 24, dtype=dtype)
+    expanded, absorbed = latent_attention(inputs, weights, 3), latent_attention(inputs, weights, 3, absorbed=True)
+    torch.testing.assert_close(absorbed.scores, expanded.scores, **TOLERANCE[dtype])
+    torch.testing.assert_close(absorbed.context, expanded.context, **TOLERANCE[dtype])
+    # what the cache saves: R = 6 numbers a token instead of keys and values for 3 heads of 8
+    assert weights.down.shape[1] == 6 < 2 * 3 * 8
