@@ -18,6 +18,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -38,6 +41,7 @@ from attention_lab.generation import (
 )
 from attention_lab.positions import apply_rope
 
+ROOT = Path(__file__).resolve().parent.parent
 # The cached rows and the full matrix's rows sum over the same keys in another arrangement of
 # the matrix products: float32 differences seen below 1e-6 here (unit-normal inputs, H <= 16).
 TOLERANCE = {torch.float32: {"rtol": 1e-5, "atol": 1e-5}, torch.float64: {"rtol": 1e-12, "atol": 1e-12}}
@@ -250,3 +254,31 @@ def test_absorbing_the_up_projections_gives_the_same_scores_and_context(dtype: t
     torch.testing.assert_close(absorbed.context, expanded.context, **TOLERANCE[dtype])
     # what the cache saves: R = 6 numbers a token instead of keys and values for 3 heads of 8
     assert weights.down.shape[1] == 6 < 2 * 3 * 8
+
+
+# --- the benchmark (benchmarks/generation.py) and its committed results ------------------------
+
+
+def test_the_benchmarks_decoder_generates_the_same_tokens_with_and_without_the_cache() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generation_benchmark", ROOT / "benchmarks" / "generation.py")
+    assert spec is not None and spec.loader is not None
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    model = benchmark.weights(0)
+    prompt = torch.randint(0, benchmark.VOCAB, (6,), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        cached = benchmark.generate(model, prompt, 12, cached=True)
+        uncached = benchmark.generate(model, prompt, 12, cached=False)
+    assert cached == uncached and len(cached) == 12
+
+
+def test_the_committed_generation_results_are_a_full_interleaved_run() -> None:
+    results = json.loads((ROOT / "docs" / "data" / "generation-benchmark.json").read_text(encoding="utf-8"))
+    assert {"machine", "date", "torch", "threads", "model", "rounds", "speed_up", "same_tokens"} <= set(results)
+    assert len(results["rounds"]) >= 5 and results["model"]["new_tokens"] >= 200
+    assert results["same_tokens"] is True
+    ratios = [r["with_cache_tokens_per_s"] / r["without_cache_tokens_per_s"] for r in results["rounds"]]
+    assert results["speed_up"]["median"] == pytest.approx(sorted(ratios)[len(ratios) // 2])
+    assert results["torch"].startswith(torch.__version__.split("+")[0])
