@@ -184,23 +184,38 @@ def cached_attention(
         >>> cached_attention(x[2:], x, x).weights
         tensor([[0.2645, 0.2645, 0.4711]])
     """
+    q, k, v = _check_queries_keys_values(queries, keys, values, grouped=False)
+    scaled = _checks.check_flag("scaled", scaled)
+    window = None if window is None else _checks.check_size("window", window)
+    return _cached_attention(q, k, v, scaled=scaled, window=window)
+
+
+def _check_queries_keys_values(
+    queries: object, keys: object, values: object, *, grouped: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Queries of the newest tokens, keys and values of all: one dtype and device, the same leading
+    axes (before the heads when `grouped`: key/value heads may be fewer), `H`, `Lk` and `Lq <= Lk`."""
     q = _checks.check_tokens_any_batch("queries", queries, ("Lq", "H"))
     k = _checks.check_tokens_any_batch("keys", keys, ("Lk", "H"))
     v = _checks.check_tokens_any_batch("values", values, ("Lk", "Hv"))
+    if grouped and min(q.dim(), k.dim(), v.dim()) < 3:
+        raise ValueError(
+            "queries, keys and values must have a heads axis, (..., heads, L, H) (3-D or more), "
+            f"got shapes {tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}"
+        )
+    lead = -3 if grouped else -2  # the axes before the heads, or before the tokens
     for name, tensor in (("keys", k), ("values", v)):
         _checks.require_same_dtype("queries", q, name, tensor)
         _checks.require_same_device("queries", q, name, tensor)
-        if tensor.shape[:-2] != q.shape[:-2]:
+        if tensor.shape[:lead] != q.shape[:lead]:
             raise ValueError(
-                f"queries and {name} must have the same leading axes (batch, heads), "
-                f"got {tuple(q.shape[:-2])} and {tuple(tensor.shape[:-2])}"
+                f"queries and {name} must have the same leading axes ({'batch' if grouped else 'batch, heads'}), "
+                f"got {tuple(q.shape[:lead])} and {tuple(tensor.shape[:lead])}"
             )
     _checks.require_same_size("queries", q.shape[-1], "keys", k.shape[-1], "hidden size H")
     _checks.require_same_size("keys", k.shape[-2], "values", v.shape[-2], "number of tokens Lk")
     _check_fewer_queries(q.shape[-2], k.shape[-2])
-    scaled = _checks.check_flag("scaled", scaled)
-    window = None if window is None else _checks.check_size("window", window)
-    return _cached_attention(q, k, v, scaled=scaled, window=window)
+    return q, k, v
 
 
 def _cached_attention(
@@ -288,14 +303,7 @@ def grouped_query_attention(
         >>> grouped_query_attention(q, kv, kv).context.shape
         torch.Size([4, 3, 8])
     """
-    q = _checks.check_tokens_any_batch("queries", queries, ("Lq", "H"))
-    k = _checks.check_tokens_any_batch("keys", keys, ("Lk", "H"))
-    v = _checks.check_tokens_any_batch("values", values, ("Lk", "Hv"))
-    if min(q.dim(), k.dim(), v.dim()) < 3:
-        raise ValueError(
-            "queries, keys and values must have a heads axis, (..., heads, L, H) (3-D or more), "
-            f"got shapes {tuple(q.shape)}, {tuple(k.shape)} and {tuple(v.shape)}"
-        )
+    q, k, v = _check_queries_keys_values(queries, keys, values, grouped=True)
     heads, kv_heads = q.shape[-3], k.shape[-3]
     if heads % kv_heads:
         raise ValueError(
@@ -304,8 +312,9 @@ def grouped_query_attention(
         )
     _checks.require_same_size("keys", kv_heads, "values", v.shape[-3], "number of key/value heads")
     groups = heads // kv_heads
+    window = None if window is None else _checks.check_size("window", window)
     repeated = [x.repeat_interleave(groups, dim=-3) for x in (k, v)]  # (..., heads, Lk, .)
-    return cached_attention(q, *repeated, window=window)
+    return _cached_attention(q, repeated[0], repeated[1], scaled=True, window=window)
 
 
 class KVCache:

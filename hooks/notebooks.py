@@ -362,9 +362,8 @@ class _FigureImages:
         block, caption = match.group(0), _figure_caption(match)
         diagram, image = _DIAGRAM.search(block), _FIGURE_FILE.search(block)
         if diagram is not None:
-            text = _DIAGRAM_TEXT.search(diagram.group(0))
-            name = text["name"] if text is not None else f"diagram-{len(self.attachments)}"
-            alt, svg = diagram_alt(diagram.group(0)), standalone_diagram(diagram.group(0))
+            alt, svg = diagram_alt(diagram.group(0)), standalone_diagram(diagram.group(0))  # alt: or ValueError
+            name = _DIAGRAM_TEXT.search(diagram.group(0))["name"]  # type: ignore[index]  # found by diagram_alt
         elif image is not None and image["alt"] not in self.drawn_by_code:
             name, alt, svg = image["name"].rsplit("/", 1)[-1], image["alt"], self.figure_svg(image["name"])
         else:
