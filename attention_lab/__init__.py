@@ -10,6 +10,8 @@ The package holds every computation that the chapters of the site teach:
   attention, which never build the L×L matrix.
 - `attention_lab.positions`: chapter 6, where the words are: absolute positions
   and rotary positions (RoPE).
+- `attention_lab.generation`: chapter 7, generating one token at a time: the KV
+  cache, grouped-query attention, sliding windows, latent attention.
 
 Everything public is re-exported here; `__all__` lists it.
 """
@@ -92,6 +94,18 @@ from attention_lab.positions import (
     rotate_half,
     sinusoidal_positions,
 )
+from attention_lab.generation import (
+    KVCache,
+    LatentAttentionWeights,
+    cache_causal_mask,
+    cached_attention,
+    grouped_query_attention,
+    init_latent_attention_weights,
+    kv_cache_bytes,
+    latent_attention,
+    repeat_kv_heads,
+    sliding_window_mask,
+)
 
 __all__ = [
     # Chapter 1: simplified self-attention
@@ -162,6 +176,17 @@ __all__ = [
     "rope_self_attention",
     "rotate_half",
     "sinusoidal_positions",
+    # Chapter 7: generating one token at a time
+    "KVCache",
+    "LatentAttentionWeights",
+    "cache_causal_mask",
+    "cached_attention",
+    "grouped_query_attention",
+    "init_latent_attention_weights",
+    "kv_cache_bytes",
+    "latent_attention",
+    "repeat_kv_heads",
+    "sliding_window_mask",
 ]
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-r"""Chapter 7 (in progress): generating one token at a time, with a cache of keys and values.
+r"""Chapter 7: generating one token at a time, with a cache of keys and values.
 
 A language model writes a text one token at a time, and each new token attends
 to every token before it. Recomputing the keys and values of all of them at
@@ -66,7 +66,7 @@ def cache_causal_mask(num_queries: int, num_keys: int) -> torch.Tensor:
         returns `(Lq, Lk)`, dtype `torch.bool`.
 
     Examples:
-        >>> from attention_lab.generation import cache_causal_mask
+        >>> from attention_lab import cache_causal_mask
         >>> cache_causal_mask(2, 4)  # 2 new tokens after 2 cached ones
         tensor([[ True,  True,  True, False],
                 [ True,  True,  True,  True]])
@@ -97,7 +97,7 @@ def sliding_window_mask(num_queries: int, num_keys: int, window: int) -> torch.T
     included (as in Mistral's and Gemma's code). Some references count `W`
     keys *before* the query, `W + 1` in all: their window of 4096 is this
     one's 4097. Aligned bottom-right, like
-    [`cache_causal_mask`][attention_lab.generation.cache_causal_mask], which
+    [`cache_causal_mask`][attention_lab.cache_causal_mask], which
     it equals when `W >= Lk`.
 
     Args:
@@ -116,7 +116,7 @@ def sliding_window_mask(num_queries: int, num_keys: int, window: int) -> torch.T
         returns `(Lq, Lk)`, dtype `torch.bool`.
 
     Examples:
-        >>> from attention_lab.generation import sliding_window_mask
+        >>> from attention_lab import sliding_window_mask
         >>> sliding_window_mask(4, 4, window=2).int()
         tensor([[1, 0, 0, 0],
                 [1, 1, 0, 0],
@@ -152,7 +152,7 @@ def cached_attention(
     $$\mathbf{Z} = \operatorname{softmax}\Big(\operatorname{mask}_{\searrow}\Big(\frac{\mathbf{Q}\mathbf{K}^\top}{\sqrt{H}}\Big)\Big)\mathbf{V}$$
 
     with the bottom-right causal mask of
-    [`cache_causal_mask`][attention_lab.generation.cache_causal_mask]. Row `i`
+    [`cache_causal_mask`][attention_lab.cache_causal_mask]. Row `i`
     of the result is row `Lk - Lq + i` of chapter 3's causal attention over
     the whole sequence: one new token (decode) or several (prefill in chunks).
 
@@ -163,7 +163,7 @@ def cached_attention(
         scaled: Divide the scores by $\sqrt{H}$ (default `True`).
         window: With a sliding window of `W` keys, each query sees only itself and
             the `W - 1` keys before it (see
-            [`sliding_window_mask`][attention_lab.generation.sliding_window_mask]).
+            [`sliding_window_mask`][attention_lab.sliding_window_mask]).
 
     Returns:
         `scores` (`-inf` where masked), `weights` and `context`.
@@ -179,7 +179,7 @@ def cached_attention(
 
     Examples:
         >>> import torch
-        >>> from attention_lab.generation import cached_attention
+        >>> from attention_lab import cached_attention
         >>> x = torch.eye(3)  # three tokens; the last one is new
         >>> cached_attention(x[2:], x, x).weights
         tensor([[0.2645, 0.2645, 0.4711]])
@@ -254,7 +254,7 @@ def repeat_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
 
     Examples:
         >>> import torch
-        >>> from attention_lab.generation import repeat_kv_heads
+        >>> from attention_lab import repeat_kv_heads
         >>> x = torch.tensor([[[1.0]], [[2.0]]])  # 2 KV heads, 1 token, H = 1
         >>> repeat_kv_heads(x, 2).flatten()
         tensor([1., 1., 2., 2.])
@@ -298,7 +298,7 @@ def grouped_query_attention(
 
     Examples:
         >>> import torch
-        >>> from attention_lab.generation import grouped_query_attention
+        >>> from attention_lab import grouped_query_attention
         >>> q, kv = torch.randn(4, 3, 8), torch.randn(2, 3, 8)  # 4 query heads, 2 KV heads
         >>> grouped_query_attention(q, kv, kv).context.shape
         torch.Size([4, 3, 8])
@@ -333,7 +333,7 @@ class KVCache:
 
     Examples:
         >>> import torch
-        >>> from attention_lab.generation import KVCache
+        >>> from attention_lab import KVCache
         >>> cache = KVCache()
         >>> keys, values = cache.append(torch.ones(2, 4), torch.ones(2, 4))  # prefill: 2 tokens
         >>> keys, values = cache.append(torch.zeros(1, 4), torch.zeros(1, 4))  # decode: 1 more
@@ -456,7 +456,7 @@ def kv_cache_bytes(
         ValueError: If an argument is below 1.
 
     Examples:
-        >>> from attention_lab.generation import kv_cache_bytes
+        >>> from attention_lab import kv_cache_bytes
         >>> kv_cache_bytes(layers=12, kv_heads=12, head_dim=64, tokens=1024) / 2**20  # GPT-2 small, MiB
         36.0
     """
@@ -494,7 +494,7 @@ class LatentAttentionWeights(NamedTuple):
 def init_latent_attention_weights(
     embed_dim: int, latent_dim: int, num_heads: int, head_dim: int, *, seed: int
 ) -> LatentAttentionWeights:
-    """Random weights for [`latent_attention`][attention_lab.generation.latent_attention], seeded.
+    """Random weights for [`latent_attention`][attention_lab.latent_attention], seeded.
 
     Each matrix is drawn like `nn.Linear`'s default, uniform in `±1/sqrt(fan_in)`.
 
@@ -513,7 +513,7 @@ def init_latent_attention_weights(
         ValueError: If a size is below 1.
 
     Examples:
-        >>> from attention_lab.generation import init_latent_attention_weights
+        >>> from attention_lab import init_latent_attention_weights
         >>> [tuple(w.shape) for w in init_latent_attention_weights(16, 4, 2, 8, seed=0)]
         [(16, 16), (16, 4), (4, 16), (4, 16)]
     """
@@ -546,7 +546,7 @@ def latent_attention(
 
     Args:
         inputs: One embedding per token, optionally with a batch axis.
-        weights: The four projections ([`init_latent_attention_weights`][attention_lab.generation.init_latent_attention_weights]).
+        weights: The four projections ([`init_latent_attention_weights`][attention_lab.init_latent_attention_weights]).
         num_heads: The number of heads; divides the columns of `weights.query`.
         absorbed: Compute with the absorbed up-projections.
 
@@ -563,7 +563,7 @@ def latent_attention(
 
     Examples:
         >>> import torch
-        >>> from attention_lab.generation import init_latent_attention_weights, latent_attention
+        >>> from attention_lab import init_latent_attention_weights, latent_attention
         >>> w = init_latent_attention_weights(16, 4, 2, 8, seed=0)
         >>> x = torch.randn(5, 16, generator=torch.Generator().manual_seed(1))
         >>> expanded, absorbed = (latent_attention(x, w, 2, absorbed=a).context for a in (False, True))

@@ -38,6 +38,7 @@ __all__ = [
     "plot_attention_heatmap",
     "plot_attention_heatmaps",
     "plot_embeddings_with_context",
+    "plot_masks",
     "plot_position_table",
     "plot_query_weights",
     "plot_rotating_pair",
@@ -1021,4 +1022,78 @@ def plot_rotating_pair(
         axes.axvline(0.0, linewidth=0.6, alpha=0.4, color=matplotlib.rcParams["axes.edgecolor"])
         axes.set_xticks([])
         axes.set_yticks([])
+    return figure
+
+
+# --- chapter 7: generating with a cache ---------------------------------------------------------
+
+
+def plot_masks(masks: Mapping[str, torch.Tensor], *, stacked: bool = False) -> Figure:
+    """Draw boolean attention masks side by side: a filled cell may attend, an empty one may not.
+
+    Rows are queries, columns keys, both labelled with their positions in the
+    sequence; with fewer queries than keys the queries are the last tokens, so
+    their labels start at `Lk - Lq`.
+
+    Args:
+        masks: A title for each mask, mapped to the mask (`True` = may attend).
+        stacked: Put the panels one above the other (for narrow screens) instead of side by side.
+
+    Returns:
+        A new figure with one axes per mask.
+
+    Raises:
+        TypeError: If `masks` is not a mapping, a mask not a boolean tensor or `stacked` not a bool.
+        ValueError: If there are no masks, or a mask is not 2-D with at least as many keys as queries.
+
+    Shapes:
+        each mask `(Lq, Lk)`, `Lq <= Lk`.
+
+    Taught in [7.2](../generation.md#72-the-alignment-trap).
+
+    Examples:
+        >>> import torch
+        >>> from attention_lab.plotting import plot_masks
+        >>> figure = plot_masks({"top-left": torch.ones(3, 5, dtype=torch.bool).tril()})
+        >>> axes = figure.axes[0]
+        >>> axes.get_title(), [label.get_text() for label in axes.get_yticklabels()]
+        ('top-left', ['2', '3', '4'])
+    """
+    if not isinstance(masks, Mapping) or not masks:
+        raise TypeError(f"masks must be a non-empty mapping of titles to boolean masks, got {type(masks).__qualname__}")
+    checked = {}
+    for title, mask in masks.items():
+        tensor = _checks.require_tensor(f"masks[{title!r}]", mask)
+        if tensor.dtype != torch.bool:
+            raise TypeError(f"masks[{title!r}] must be a boolean tensor (True = may attend), got dtype {tensor.dtype}")
+        if tensor.dim() != 2 or tensor.shape[0] > tensor.shape[1] or tensor.numel() == 0:
+            raise ValueError(f"masks[{title!r}] must be (Lq, Lk) with 1 <= Lq <= Lk, got shape {tuple(tensor.shape)}")
+        checked[str(title)] = tensor.detach().to("cpu")
+    stacked = _checks.check_flag("stacked", stacked)
+    count = len(checked)
+    widest = max(mask.shape[1] for mask in checked.values())
+    tallest = max(mask.shape[0] for mask in checked.values())
+    panel = (0.9 + 0.55 * widest, 1.1 + 0.55 * tallest)
+    size = (panel[0], panel[1] * count) if stacked else (panel[0] * count, panel[1])
+    figure = Figure(figsize=size, layout="constrained")
+    grid = figure.subplots(count, 1, squeeze=False)[:, 0] if stacked else figure.subplots(1, count, squeeze=False)[0]
+    on = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0]
+    for axes, (title, mask) in zip(grid, checked.items()):
+        queries, keys = mask.shape
+        for row in range(queries):
+            for column in range(keys):
+                filled = bool(mask[row, column])
+                axes.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, facecolor=on if filled else "none",
+                                         edgecolor=matplotlib.rcParams["axes.edgecolor"], linewidth=0.8))  # fmt: skip
+        axes.set_xlim(-0.5, keys - 0.5)
+        axes.set_ylim(queries - 0.5, -0.5)
+        axes.set_aspect("equal")
+        axes.set_xticks(range(keys), [str(k) for k in range(keys)])
+        axes.set_yticks(range(queries), [str(keys - queries + q) for q in range(queries)])
+        axes.tick_params(labelsize=_FONT_SIZE, length=0)
+        axes.set_xlabel("key position", fontsize=_FONT_SIZE)
+        axes.set_ylabel("query position", fontsize=_FONT_SIZE)
+        axes.set_title(title, fontsize=_TITLE_SIZE)
+        for spine in axes.spines.values():
+            spine.set_visible(False)
     return figure

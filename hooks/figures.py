@@ -35,6 +35,7 @@ try:  # `python -m mkdocs` from the repository root, and the tests
 except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
     import _cache  # type: ignore[no-redef]
 
+from attention_lab.generation import cache_causal_mask, kv_cache_bytes
 from attention_lab import (
     TOKENS,
     MultiHeadAttentionWrapper,
@@ -59,6 +60,7 @@ from attention_lab.plotting import (
     plot_attention_heatmap,
     plot_attention_heatmaps,
     plot_embeddings_with_context,
+    plot_masks,
     plot_position_table,
     plot_query_weights,
     plot_rotating_pair,
@@ -203,6 +205,24 @@ def _weights_with_and_without_rope(*, stacked: bool = False) -> Figure:
     return plot_attention_heatmaps(matrices, TOKENS, titles=["no positions", "RoPE"], stacked=stacked)
 
 
+def _cache_masks(*, stacked: bool = False) -> Figure:
+    top_left = torch.ones(3, 5, dtype=torch.bool).tril()  # what is_causal=True builds, as in docs/generation.md, 7.2
+    masks = {"is_causal=True (top-left)": top_left, "with a cache (bottom-right)": cache_causal_mask(3, 5)}
+    return plot_masks(masks, stacked=stacked)
+
+
+def _cache_size() -> Figure:
+    lengths = [2**power for power in range(10, 18)]  # 1,024 ... 131,072 tokens
+    shapes = {"MHA, 32 KV heads": 32, "GQA, 8 KV heads": 8, "MQA, 1 KV head": 1}  # 32 layers, H = 128, bf16
+
+    def gib(kv_heads: int, tokens: int) -> float:
+        return kv_cache_bytes(layers=32, kv_heads=kv_heads, head_dim=128, tokens=tokens) / 2**30
+
+    series = {label: [gib(heads, n) for n in lengths] for label, heads in shapes.items()}
+    series["GQA, window 4,096"] = [gib(8, min(n, 4096)) for n in lengths]
+    return plot_scaling(lengths, {"KV cache (GiB)": series})
+
+
 MEMORY_BENCHMARK = Path(__file__).resolve().parent.parent / "docs" / "data" / "memory-benchmark.json"
 BENCHMARK_MARKER = "<!-- memory-benchmark-table -->"
 _METHODS = {"naive": "naive (full matrix)", "tiled": "tiled (package)", "sdpa": "SDPA (fused)"}
@@ -251,11 +271,38 @@ def benchmark_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+GENERATION_BENCHMARK = MEMORY_BENCHMARK.parent / "generation-benchmark.json"
+GENERATION_MARKER = "<!-- generation-benchmark-table -->"
+
+
+def generation_table(results: dict[str, Any]) -> str:
+    """Chapter 7's Markdown table of `benchmarks/generation.py`'s results: median, min and max."""
+    model = results["model"]
+    lines = [
+        f"*Measured {results['date']} on {results['machine']}; torch {results['torch']}, {results['threads']} "
+        f"threads. A decoder of {model['layers']} layers, {model['heads']} query heads and {model['kv_heads']} "
+        f"key/value heads of {model['head_dim']}, E = {model['embed']}, random weights: {model['new_tokens']} "
+        f"tokens after a prompt of {model['prompt']}, with and without the cache in turns, "
+        f"{len(results['rounds'])} rounds. The same tokens both ways: {'yes' if results['same_tokens'] else 'no'}.*",
+        "",
+        "| Generation | median | min | max |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for key, label in [("with_cache_tokens_per_s", "with the cache, tokens/s"),
+                       ("without_cache_tokens_per_s", "without, tokens/s"), ("speed_up", "speed-up")]:  # fmt: skip
+        figures = results[key]
+        unit = "×" if key == "speed_up" else ""
+        lines.append(f"| {label} | {figures['median']:.1f}{unit} | {figures['min']:.1f}{unit} | {figures['max']:.1f}{unit} |")
+    return "\n".join(lines)
+
+
 def with_benchmark_table(markdown: str) -> str:
-    """The Markdown with the benchmark tables where it asks for them (chapter 5's page and notebook)."""
-    if BENCHMARK_MARKER not in markdown:
-        return markdown
-    return markdown.replace(BENCHMARK_MARKER, benchmark_table(load_benchmark()))
+    """The Markdown with the benchmark tables where it asks for them (chapters 5 and 7, page and notebook)."""
+    if BENCHMARK_MARKER in markdown:
+        markdown = markdown.replace(BENCHMARK_MARKER, benchmark_table(load_benchmark()))
+    if GENERATION_MARKER in markdown:
+        markdown = markdown.replace(GENERATION_MARKER, generation_table(load_benchmark(GENERATION_BENCHMARK)))
+    return markdown
 
 
 def on_page_markdown(markdown: str, page: Page, **_: Any) -> str:
@@ -282,6 +329,8 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "positions/rotating-pair": _rotating_pair,
     "positions/weights-with-and-without-rope": _weights_with_and_without_rope,
     "positions/rope-angles": _rope_angles,
+    "generation/cache-masks": _cache_masks,
+    "generation/cache-size": _cache_size,
 }
 
 
@@ -298,6 +347,7 @@ NARROW_FIGURES: dict[str, Callable[[], Figure]] = {
     "memory-efficient-attention/benchmark": lambda: _benchmark(stacked=True),
     "positions/rotating-pair": lambda: _rotating_pair(stacked=True),
     "positions/weights-with-and-without-rope": lambda: _weights_with_and_without_rope(stacked=True),
+    "generation/cache-masks": lambda: _cache_masks(stacked=True),
 }
 
 

@@ -341,6 +341,9 @@ CASES: dict[str, Bad] = {
     "latent R": Bad(lambda: latent_attention(torch.ones(5, 16), LatentAttentionWeights(torch.ones(16, 16), torch.ones(16, 4), torch.ones(5, 16), torch.ones(4, 16)), 2), ValueError, "weights.down and weights.up_key", "same latent size R", "got 4 and 5"),
     "latent E": Bad(lambda: latent_attention(torch.ones(5, 8), init_latent_attention_weights(16, 4, 2, 8, seed=0), 2), ValueError, "inputs and weights.query", "same embedding size E", "got 8 and 16"),
     "latent seed": Bad(lambda: init_latent_attention_weights(16, 4, 2, 8, seed=1.0), TypeError, "seed", "an int", "got float"),
+    "masks not a mapping": Bad(lambda: attention_lab.plotting.plot_masks([causal_mask(3)]), TypeError, "masks", "a non-empty mapping of titles to boolean masks", "got list"),
+    "masks float": Bad(lambda: attention_lab.plotting.plot_masks({"a": torch.ones(2, 3)}), TypeError, "masks['a']", "a boolean tensor", "got dtype torch.float32"),
+    "masks more queries": Bad(lambda: attention_lab.plotting.plot_masks({"a": torch.ones(4, 3, dtype=torch.bool)}), ValueError, "masks['a']", "1 <= Lq <= Lk", "got shape (4, 3)"),
     # --- plotting ----------------------------------------------------------------------------
     "heatmaps titles None": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=None), TypeError, "titles", "a sequence of strings", "got NoneType"),
     "heatmaps titles 3": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=3), TypeError, "titles", "a sequence of strings", "got int"),

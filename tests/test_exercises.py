@@ -299,6 +299,11 @@ RIGHT: dict[str, Callable[[], object]] = {
     "6.3": lambda: [math.sin(2), math.cos(2), math.sin(0.02), math.cos(0.02)],
     "6.4": lambda: rope_score(),
     "6.5": lambda: checkpoint_query()[:, [0, 2, 4, 1, 3, 5]],
+    "7.1": lambda: 2 * 32 * 8 * 128 * 8192 * 2 / 2**30,
+    "7.2": lambda: torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]).bool(),
+    "7.3": lambda: 9,
+    "7.4": lambda: 3,
+    "7.5": lambda: 4095,
 }
 
 # Every recognised mistake, made the way a learner makes it.
@@ -440,6 +445,21 @@ MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
     ("6.4", "interleaved"): lambda: rope_score(interleaved=True),
     ("6.5", "unchanged"): lambda: checkpoint_query(),
     ("6.5", "inverse"): lambda: checkpoint_query()[:, [0, 3, 1, 4, 2, 5]],
+    ("7.1", "query_heads"): lambda: 2 * 32 * 32 * 128 * 8192 * 2 / 2**30,
+    ("7.1", "keys_only"): lambda: 32 * 8 * 128 * 8192 * 2 / 2**30,
+    ("7.1", "float32"): lambda: 2 * 32 * 8 * 128 * 8192 * 4 / 2**30,
+    ("7.1", "gigabytes"): lambda: 2 * 32 * 8 * 128 * 8192 * 2 / 1e9,
+    ("7.2", "top_left"): lambda: torch.tensor([[1, 0, 0, 0, 0], [1, 1, 0, 0, 0]]).bool(),
+    ("7.2", "no_mask"): lambda: torch.ones(2, 5, dtype=torch.bool),
+    ("7.2", "upper_triangle"): lambda: torch.tensor([[0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]).bool(),
+    ("7.3", "from_one"): lambda: 10,
+    ("7.3", "prompt_forgotten"): lambda: 2,
+    ("7.3", "rank"): lambda: 3,
+    ("7.4", "tiled"): lambda: 6 % 4,
+    ("7.4", "divided_by_kv_heads"): lambda: 6 // 4,
+    ("7.5", "window"): lambda: 4096,
+    ("7.5", "everything"): lambda: 10_000,
+    ("7.5", "w_plus_one"): lambda: 4097,
 }
 
 
