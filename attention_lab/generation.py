@@ -94,9 +94,9 @@ def sliding_window_mask(num_queries: int, num_keys: int, window: int) -> torch.T
     """The causal mask of a sliding window: each query sees itself and the `W - 1` tokens before it.
 
     **Convention**: a window of `W` is `W` keys in all, the query's own
-    included (as in Mistral's and Gemma's code). Some references count `W`
-    keys *before* the query, `W + 1` in all: their window of 4096 is this
-    one's 4097. Aligned bottom-right, like
+    included. Some references count `W` keys *before* the query, `W + 1` in
+    all: their window of 4096 is this one's 4097. Read a model's code before
+    comparing numbers. Aligned bottom-right, like
     [`cache_causal_mask`][attention_lab.cache_causal_mask], which
     it equals when `W >= Lk`.
 
