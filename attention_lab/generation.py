@@ -222,11 +222,15 @@ def _cached_attention(
     queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, scaled: bool, window: int | None = None
 ) -> AttentionResult:
     """`cached_attention` of validated tensors; unchecked kernel."""
-    scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's kernel: (..., Lq, Lk)
-    keep = _keep_mask(queries.shape[-2], keys.shape[-2], window, scores.device)  # (Lq, Lk)
-    scores = _mask_scores(scores, keep)  # chapter 3's: -inf where masked out
-    weights = _softmax_fused(scores, empty_slices=False)  # every query sees at least itself
+    scores, weights = _masked_weights(_score_matrix(queries, keys, scaled=scaled), window)  # chapter 1's scores
     return AttentionResult(scores, weights, weights @ values)  # (..., Lq, Hv)
+
+
+def _masked_weights(scores: torch.Tensor, window: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(..., Lq, Lk)` scores masked bottom-right (and to a window), then their softmax; unchecked."""
+    keep = _keep_mask(scores.shape[-2], scores.shape[-1], window, scores.device)  # (Lq, Lk)
+    scores = _mask_scores(scores, keep)  # chapter 3's: -inf where masked out
+    return scores, _softmax_fused(scores, empty_slices=False)  # every query sees at least itself
 
 
 def repeat_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -348,8 +352,7 @@ class KVCache:
         self.window = None if window is None else _checks.check_size("window", window)
         self._keys: torch.Tensor | None = None  # (..., capacity, H)
         self._values: torch.Tensor | None = None  # (..., capacity, Hv)
-        self._length = 0  # tokens stored
-        self._seen = 0  # tokens seen
+        self._seen = 0  # tokens seen; all of them are kept, unless a window drops the old ones
 
     def __len__(self) -> int:
         """The number of tokens seen so far: the position of the next one."""
@@ -358,7 +361,9 @@ class KVCache:
     @property
     def kept(self) -> int:
         """The number of tokens whose keys and values the cache holds now (fewer than seen with a window)."""
-        return self._length
+        if self.window is None:
+            return self._seen
+        return 0 if self._keys is None else self._keys.shape[-2]
 
     def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add the keys and values of the new tokens; return those of every token so far.
@@ -392,19 +397,18 @@ class KVCache:
             self._check_matches(k, self._keys, "keys")
             self._check_matches(v, self._values, "values")
         new = k.shape[-2]
-        if self.max_tokens is not None and self._length + new > self.max_tokens:
+        if self.max_tokens is not None and self._seen + new > self.max_tokens:
             raise ValueError(
-                f"the cache holds at most max_tokens={self.max_tokens} tokens: it has {self._length}, "
+                f"the cache holds at most max_tokens={self.max_tokens} tokens: it has {self._seen}, "
                 f"got {new} more"
             )
-        self._seen += new
+        start, self._seen = self._seen, self._seen + new
         if self.window is not None:  # rolling: attend over the kept and the new, then keep the last W - 1
             keys_now = k if self._keys is None else torch.cat([self._keys, k], dim=-2)  # (..., kept + Ln, H)
             values_now = v if self._values is None else torch.cat([self._values, v], dim=-2)
             kept = min(self.window - 1, keys_now.shape[-2])
             self._keys = keys_now[..., keys_now.shape[-2] - kept :, :]
             self._values = values_now[..., values_now.shape[-2] - kept :, :]
-            self._length = kept
             return keys_now, values_now
         if self.max_tokens is None:
             self._keys = k if self._keys is None else torch.cat([self._keys, k], dim=-2)  # (..., L, H)
@@ -413,10 +417,9 @@ class KVCache:
             if self._keys is None or self._values is None:
                 self._keys = k.new_zeros((*k.shape[:-2], self.max_tokens, k.shape[-1]))  # (..., max, H)
                 self._values = v.new_zeros((*v.shape[:-2], self.max_tokens, v.shape[-1]))
-            self._keys[..., self._length : self._length + new, :] = k  # written in place
-            self._values[..., self._length : self._length + new, :] = v
-        self._length += new
-        return self._keys[..., : self._length, :], self._values[..., : self._length, :]
+            self._keys[..., start : self._seen, :] = k  # written in place
+            self._values[..., start : self._seen, :] = v
+        return self._keys[..., : self._seen, :], self._values[..., : self._seen, :]
 
     def _check_matches(self, new: torch.Tensor, cached: torch.Tensor, name: str) -> None:
         if new.shape[:-2] != cached.shape[:-2] or new.shape[-1] != cached.shape[-1]:
@@ -462,11 +465,7 @@ def kv_cache_bytes(
     """
     sizes = {"layers": layers, "kv_heads": kv_heads, "head_dim": head_dim, "tokens": tokens,
              "element_size": element_size, "batch": batch}  # fmt: skip
-    checked = {name: _checks.check_size(name, value) for name, value in sizes.items()}
-    product = 2  # a key and a value
-    for value in checked.values():
-        product *= value
-    return product
+    return 2 * math.prod(_checks.check_size(name, value) for name, value in sizes.items())  # a key and a value
 
 
 # --- multi-head latent attention (DeepSeek-V2, V3) ------------------------------------------------
@@ -519,9 +518,7 @@ def init_latent_attention_weights(
     """
     sizes = {"embed_dim": embed_dim, "latent_dim": latent_dim, "num_heads": num_heads, "head_dim": head_dim}
     e, r, heads, h = (_checks.check_size(name, value) for name, value in sizes.items())
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__qualname__}")
-    generator = torch.Generator().manual_seed(seed)
+    generator = _checks.make_generator(seed, None)
 
     def draw(rows: int, columns: int) -> torch.Tensor:
         bound = 1.0 / math.sqrt(rows)
@@ -596,9 +593,7 @@ def latent_attention(
     per_head_key = up_key.view(up_key.shape[0], heads, head_dim).transpose(0, 1)  # (heads, R, H)
     per_head_value = up_value.view(up_value.shape[0], heads, head_dim).transpose(0, 1)  # (heads, R, H)
     latent_queries = queries @ per_head_key.transpose(-2, -1)  # (..., heads, L, R): q_h W_uk,h^T
-    scores = latent_queries @ latent.unsqueeze(-3).transpose(-2, -1) / math.sqrt(head_dim)  # (..., heads, L, L)
-    keep = _cache_causal_mask(scores.shape[-2], scores.shape[-1], scores.device)
-    scores = _mask_scores(scores, keep)
-    attention = _softmax_fused(scores, empty_slices=False)  # (..., heads, L, L)
+    raw = latent_queries @ latent.unsqueeze(-3).transpose(-2, -1) / math.sqrt(head_dim)  # (..., heads, L, L)
+    scores, attention = _masked_weights(raw, None)
     context = (attention @ latent.unsqueeze(-3)) @ per_head_value  # (..., heads, L, R) @ (heads, R, H)
     return AttentionResult(scores, attention, _merge_heads(context))

@@ -68,7 +68,6 @@ _output_root: Path | None = None
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ ]*)(?P<ticks>`{3,})python[ \t]*$")
 _FIGURE = re.compile(r"<figure\b.*?</figure>", re.DOTALL)
 _FIGCAPTION = re.compile(r"<figcaption>(.*?)</figcaption>", re.DOTALL)
-_FIGURE_ALT = re.compile(r"!\[([^\]]*)\]\(figures/")
 _FIGURE_FILE = re.compile(r"!\[(?P<alt>[^\]]*)\]\(figures/(?P<name>[^)#]+?)\.svg")  # a figure's first image: the light one
 _DIAGRAM = re.compile(r'<svg class="al-diagram"[^>]*>.*?</svg>', re.DOTALL)  # a diagram drawn in the page
 _DIAGRAM_TEXT = re.compile(r'<title id="(?P<name>[\w-]+)-title">(?P<title>.*?)</title>\s*<desc\b[^>]*>(?P<desc>.*?)</desc>', re.DOTALL)
@@ -500,8 +499,8 @@ def split_chapter(markdown: str) -> list[ChapterCell]:
         if box is not None and line.strip() and not line.startswith("    "):
             flush_prose()  # the box ends at the first line back at the margin
             box = None
-        if alts := _FIGURE_ALT.findall(line):
-            pending_alt = alts[0]  # the newest figure: one drawn only by the hook (a diagram) has no cell
+        if image := _FIGURE_FILE.search(line):
+            pending_alt = image["alt"]  # the newest figure: one drawn only by the hook (a diagram) has no cell
         opening = _FENCE_OPEN.match(line)
         if not opening:
             prose.append(line)

@@ -252,8 +252,6 @@ def test_absorbing_the_up_projections_gives_the_same_scores_and_context(dtype: t
     expanded, absorbed = latent_attention(inputs, weights, 3), latent_attention(inputs, weights, 3, absorbed=True)
     torch.testing.assert_close(absorbed.scores, expanded.scores, **TOLERANCE[dtype])
     torch.testing.assert_close(absorbed.context, expanded.context, **TOLERANCE[dtype])
-    # what the cache saves: R = 6 numbers a token instead of keys and values for 3 heads of 8
-    assert weights.down.shape[1] == 6 < 2 * 3 * 8
 
 
 # --- the benchmark (benchmarks/generation.py) and its committed results ------------------------
