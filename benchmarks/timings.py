@@ -11,8 +11,9 @@ slow or busy machine cannot make the test suite flaky. Targets on a 2-core machi
 - the whole suite (`make test`'s pytest): builds the site, runs it in Chromium,
   checks links; reported, no target;
 - then chapter 5's `benchmarks/memory.py`: time and peak extra memory of naive,
-  tiled and fused attention up to L = 16,384 (target: tiled at most a tenth of
-  naive's memory at 16,384); it rewrites `docs/data/memory-benchmark.json`, the
+  tiled (T = 512 and 128) and fused attention up to L = 16,384, in interleaved
+  rounds (target: tiled at most a tenth of naive's memory at 16,384); on a quiet
+  machine it rewrites `docs/data/memory-benchmark.json`, the
   file the chapter's table and plot are drawn from.
 
 It first runs `benchmarks/speed.py`: the package's attention next to plain torch
@@ -129,7 +130,7 @@ def main() -> int:
     timed("pytest -m 'not site' (fast suite)", [sys.executable, "-m", "pytest", "-q", "-m", "not site"], env)
     timed("pytest, whole suite (make test)", [sys.executable, "-m", "pytest", "-q"], env)
     print(flush=True)
-    memory.main([])  # chapter 5: naive vs tiled vs SDPA, rewrites docs/data/memory-benchmark.json
+    memory.main([])  # chapter 5: rewrites docs/data/memory-benchmark.json unless the machine was busy
     return 0
 
 

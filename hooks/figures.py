@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -181,7 +182,6 @@ def _causal_blocks(*, stacked: bool = False) -> Figure:
     return plot_attention_blocks(tiles, 10, stacked=stacked)
 
 
-# Chapter 5's measurements, written by benchmarks/memory.py (`make bench`) and committed.
 def _sinusoidal_table() -> Figure:
     table = sinusoidal_positions(64, 32)  # (positions, E), as in docs/positions.md, 6.2
     return plot_position_table(table, title="Sinusoidal positions, E = 32", column_label="coordinate of the position vector")
@@ -223,9 +223,11 @@ def _cache_size() -> Figure:
     return plot_scaling(lengths, {"KV cache (GiB)": series})
 
 
+# Chapter 5's measurements, written by benchmarks/memory.py (`make bench`) and committed.
 MEMORY_BENCHMARK = Path(__file__).resolve().parent.parent / "docs" / "data" / "memory-benchmark.json"
 BENCHMARK_MARKER = "<!-- memory-benchmark-table -->"
-_METHODS = {"naive": "naive (full matrix)", "tiled": "tiled (package)", "sdpa": "SDPA (fused)"}
+BENCHMARK_FACT = re.compile(r"<!-- memory-benchmark: ([a-z-]+) -->")  # one figure in the prose
+_METHODS = ("naive", "tiled", "tiled_small", "sdpa")
 
 
 def load_benchmark(path: Path = MEMORY_BENCHMARK) -> dict[str, Any]:
@@ -234,41 +236,121 @@ def load_benchmark(path: Path = MEMORY_BENCHMARK) -> dict[str, Any]:
     return results
 
 
+def _method_labels(results: dict[str, Any]) -> dict[str, str]:
+    return {"naive": "naive (full matrix)", "tiled": f"tiled, T = {results['block_size']}",
+            "tiled_small": f"tiled, T = {results['small_block_size']}", "sdpa": "SDPA (fused)"}  # fmt: skip
+
+
 def _benchmark(*, stacked: bool = False) -> Figure:
     results = load_benchmark()
     lengths = [row["tokens"] for row in results["rows"]]
-    seconds = {label: [row[m]["seconds"] for row in results["rows"]] for m, label in _METHODS.items()}
-    mib = {label: [row[m]["peak_extra_bytes"] / 2**20 for row in results["rows"]] for m, label in _METHODS.items()}
-    return plot_scaling(lengths, {"seconds (best of runs)": seconds, "peak extra memory (MiB)": mib}, stacked=stacked)
+    labels = _method_labels(results)
+    seconds = {labels[m]: [row[m]["seconds"] for row in results["rows"]] for m in _METHODS}
+    mib = {labels[m]: [row[m]["peak_extra_bytes"] / 2**20 for row in results["rows"]] for m in _METHODS}
+    time_label = f"seconds (median of {results['rounds']} rounds)"
+    return plot_scaling(lengths, {time_label: seconds, "peak extra memory (MiB)": mib}, stacked=stacked)
+
+
+def _threads(results: dict[str, Any]) -> str:
+    return "one thread" if results["threads"] == 1 else f"{results['threads']} threads"
+
+
+def _ratio(ratio: dict[str, float]) -> str:
+    """A per-round time ratio as its median and the range over the rounds: `0.75× (0.71–0.78)`."""
+    return f"{ratio['median']:.2f}× ({ratio['min']:.2f}–{ratio['max']:.2f})"
 
 
 def benchmark_table(results: dict[str, Any]) -> str:
-    """The chapter's Markdown table of the results: times, memory, and the ratios the targets name."""
-    rows = results["rows"]
+    """The chapter's Markdown tables of the results: memory, time, and time as a ratio to the naive form."""
+    labels = _method_labels(results)
+    load = results["load_average"]
+    header = " | ".join(labels[m] for m in _METHODS)
     lines = [
-        f"*Measured {results['date']} on {results['machine']}; torch {results['torch']}, "
-        f"{results['threads']} threads, {results['device']}, one head, H = {results['hidden']}, "
-        f"{results['dtype']}, tiled block size T = {results['block_size']}. Memory: "
-        f"{results['memory_measurement']}. Time: {results['time_measurement']}. Load average of the "
-        f"machine (1 min): {results['load_average'][0]} at the start, {results['load_average'][1]} at the end.*",
+        f"*Measured {results['date']} on {results['machine']}, {results['blas']}; torch {results['torch']}, "
+        f"{_threads(results)}, {results['device']}; one head, H = {results['hidden']}, {results['dtype']}; "
+        f"{results['rounds']} rounds. The machine was quiet: load average (1 min) {load[0]} at the start and "
+        f"{load[1]} at the end on {results['cores']} cores, other processes at most "
+        f"{results['others_cpu_share_peak']:.1%} of the CPU during a measurement.*",
         "",
-        "| L | naive MiB | tiled MiB | SDPA MiB | tiled ÷ naive |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        '??? info "How each figure was measured"',
+        "",
+        f"    **Memory**: {results['memory_measurement']}.",
+        "",
+        f"    **Time**: {results['time_measurement']}.",
+        "",
+        f"    **Spread**: {results['spread_measurement']}.",
+        "",
+        f"    **Refused when busy**: the benchmark writes nothing when the load average exceeds the cores, "
+        f"other processes take more than {results['limits']['others_cpu_share']:.0%} of the CPU during a "
+        f"measurement, or a spread exceeds {results['limits']['spread']:.0%}.",
+        "",
+        "**Peak extra memory, MiB** (median of the rounds)",
+        "",
+        f"| L | {header} | tiled (T = {results['block_size']}) ÷ naive |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for row in rows:
-        memory = {m: row[m]["peak_extra_bytes"] / 2**20 for m in _METHODS}
-        lines.append(
-            f"| {row['tokens']:,} | {memory['naive']:,.1f} | {memory['tiled']:,.1f} | {memory['sdpa']:,.1f} "
-            f"| {memory['tiled'] / memory['naive']:.2f} |"
-        )
-    lines += ["", "| L | naive ms | tiled ms | SDPA ms | tiled ÷ SDPA |", "| ---: | ---: | ---: | ---: | ---: |"]
-    for row in rows:
-        time = {m: row[m]["seconds"] * 1000 for m in _METHODS}
-        lines.append(
-            f"| {row['tokens']:,} | {time['naive']:,.1f} | {time['tiled']:,.1f} | {time['sdpa']:,.1f} "
-            f"| {time['tiled'] / time['sdpa']:.1f}× |"
-        )
+    for row in results["rows"]:
+        mib = [f"{row[m]['peak_extra_bytes'] / 2**20:,.1f}" for m in _METHODS]
+        share = row["tiled"]["peak_extra_bytes"] / row["naive"]["peak_extra_bytes"]
+        lines.append(f"| {row['tokens']:,} | {' | '.join(mib)} | {share:.3f} |")
+    lines += ["", "**Time, ms** (median of the rounds; the largest spread of the four)", "",
+              f"| L | {header} | spread |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for row in results["rows"]:
+        ms = [f"{row[m]['seconds'] * 1000:,.1f}" for m in _METHODS]
+        worst = max(row[m]["seconds_spread"] for m in _METHODS)
+        lines.append(f"| {row['tokens']:,} | {' | '.join(ms)} | {worst:.0%} |")
+    lines += ["", "**Time ÷ the naive form's time** (median of the rounds, and their range; below 1: faster)", "",
+              f"| L | {' | '.join(labels[m] for m in _METHODS[1:])} |", "| ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for row in results["rows"]:
+        ratios = [_ratio(row["ratios"][f"{m}/naive"]).replace(" (", "<br>(") for m in _METHODS[1:]]  # 2 lines on a phone
+        lines.append(f"| {row['tokens']:,} | {' | '.join(ratios)} |")
     return "\n".join(lines)
+
+
+def _faster_from(results: dict[str, Any], method: str, statistic: str = "max") -> int:
+    """The shortest L from which `method` beat the naive form, there and at every longer L.
+
+    With `statistic="max"`, in every round (the largest ratio of the rounds below 1); with
+    `"median"`, in the median (where the plot's lines cross).
+    """
+    suffix = []
+    for row in reversed(results["rows"]):
+        if row["ratios"][f"{method}/naive"][statistic] >= 1:
+            break
+        suffix.append(int(row["tokens"]))
+    if not suffix:
+        raise ValueError(f"{method} did not beat the naive form ({statistic} of the rounds) at the longest L")
+    return suffix[-1]
+
+
+def benchmark_facts(results: dict[str, Any]) -> dict[str, str]:
+    """The figures 5.4's prose states, each computed from the results file (`<!-- memory-benchmark: name -->`)."""
+    last = results["rows"][-1]
+    peak = {m: last[m]["peak_extra_bytes"] for m in _METHODS}
+    time = {m: last[m]["seconds"] for m in _METHODS}
+    return {
+        "machine": results["machine"].split(" (")[0],
+        "threads": _threads(results),
+        "rounds": str(results["rounds"]),
+        "naive-peak-longest": f"{peak['naive'] / 2**20:,.0f} MiB",
+        "tiled-peak-longest": f"{peak['tiled'] / 2**20:,.0f} MiB",
+        "tiled-memory-times-less": f"{peak['naive'] / peak['tiled']:,.0f}",
+        "tiled-faster-from": f"{_faster_from(results, 'tiled'):,}",
+        "tiled-median-faster-from": f"{_faster_from(results, 'tiled', 'median'):,}",
+        "tiled-vs-naive-longest": _ratio(last["ratios"]["tiled/naive"]),
+        "small-vs-large-block-longest": f"{time['tiled_small'] / time['tiled']:.1f}",
+        "sdpa-vs-naive-longest": _ratio(last["ratios"]["sdpa/naive"]),
+        "tiled-vs-sdpa-longest": f"{time['tiled'] / time['sdpa']:.1f}",
+    }
+
+
+def _fill_facts(markdown: str, facts: dict[str, str]) -> str:
+    def fact(match: re.Match[str]) -> str:
+        if match.group(1) not in facts:
+            raise ValueError(f"unknown benchmark figure {match.group(1)!r}; known: {', '.join(sorted(facts))}")
+        return facts[match.group(1)]
+
+    return BENCHMARK_FACT.sub(fact, markdown)
 
 
 GENERATION_BENCHMARK = MEMORY_BENCHMARK.parent / "generation-benchmark.json"
@@ -298,8 +380,9 @@ def generation_table(results: dict[str, Any]) -> str:
 
 def with_benchmark_table(markdown: str) -> str:
     """The Markdown with the benchmark tables where it asks for them (chapters 5 and 7, page and notebook)."""
-    if BENCHMARK_MARKER in markdown:
-        markdown = markdown.replace(BENCHMARK_MARKER, benchmark_table(load_benchmark()))
+    if BENCHMARK_MARKER in markdown or BENCHMARK_FACT.search(markdown):
+        results = load_benchmark()
+        markdown = _fill_facts(markdown.replace(BENCHMARK_MARKER, benchmark_table(results)), benchmark_facts(results))
     if GENERATION_MARKER in markdown:
         markdown = markdown.replace(GENERATION_MARKER, generation_table(load_benchmark(GENERATION_BENCHMARK)))
     return markdown
