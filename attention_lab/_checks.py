@@ -394,8 +394,11 @@ def require_same_shape(first_name: str, first: torch.Tensor, second_name: str, s
         )
 
 
-def check_bool_mask(name: str, value: object, target: torch.Size, legend: Sequence[str]) -> torch.Tensor:
-    """Check a boolean mask (True = may attend) that broadcasts to the scores' shape `target`."""
+def check_bool_mask(
+    name: str, value: object, target: torch.Size, legend: Sequence[str], device: torch.device
+) -> torch.Tensor:
+    """Check a boolean mask (True = may attend) that broadcasts to the scores' shape `target`;
+    return it on the scores' `device` (a mask is small: it moves, as SDPA's does)."""
     tensor = require_tensor(name, value)
     if tensor.dtype != torch.bool:
         raise TypeError(
@@ -412,7 +415,21 @@ def check_bool_mask(name: str, value: object, target: torch.Size, legend: Sequen
             f"{name} must broadcast to the scores' shape {_legend_text(legend)} = ({dims}), "
             f"got shape {_shape_text(tensor)}"
         )
-    return tensor
+    return tensor.to(device)
+
+
+def check_device(name: str, value: object) -> torch.device:
+    """Return `value` as a `torch.device` (`None` is the CPU); raise on anything else."""
+    if value is None:
+        return torch.device("cpu")
+    if isinstance(value, torch.device):
+        return value
+    if isinstance(value, str):
+        try:
+            return torch.device(value)
+        except RuntimeError:
+            raise ValueError(f"{name} must name a device such as 'cpu', 'cuda' or 'meta', got {value!r}") from None
+    raise TypeError(f"{name} must be a torch.device, a device name such as 'cpu', or None, got {_describe(value)}")
 
 
 def check_dropout(name: str, value: object) -> float:

@@ -67,7 +67,7 @@ _MASK_CONVENTION = "True = may attend, False = masked out"
 # --- masks ---------------------------------------------------------------------------------
 
 
-def causal_mask(num_tokens: int) -> torch.Tensor:
+def causal_mask(num_tokens: int, *, device: torch.device | str | None = None) -> torch.Tensor:
     r"""The causal mask: token $i$ may attend to token $j$ exactly when $j \le i$.
 
     A boolean matrix, **`True` = may attend** (the convention of
@@ -77,13 +77,15 @@ def causal_mask(num_tokens: int) -> torch.Tensor:
 
     Args:
         num_tokens: The number of tokens `L`.
+        device: Where to build it (a `torch.device` or its name); `None` is the CPU.
+            The package's functions move a mask to their scores' device anyway.
 
     Returns:
         `True` on and below the diagonal, `False` above it (the future).
 
     Raises:
-        TypeError: If `num_tokens` is not an int.
-        ValueError: If `num_tokens` is below 1.
+        TypeError: If `num_tokens` is not an int or `device` not a device.
+        ValueError: If `num_tokens` is below 1 or `device` names no device.
 
     Shapes:
         returns `(L, L)`, dtype `torch.bool`.
@@ -96,16 +98,20 @@ def causal_mask(num_tokens: int) -> torch.Tensor:
         tensor([[ True, False, False],
                 [ True,  True, False],
                 [ True,  True,  True]])
+        >>> causal_mask(3, device="meta").device  # shapes only: no memory, no values
+        device(type='meta')
     """
     num_tokens = _checks.check_size("num_tokens", num_tokens)
-    return _causal_mask(num_tokens, torch.device("cpu"))
+    return _causal_mask(num_tokens, _checks.check_device("device", device))
 
 
 def _causal_mask(num_tokens: int, device: torch.device) -> torch.Tensor:
     return torch.ones(num_tokens, num_tokens, dtype=torch.bool, device=device).tril()  # (L, L)
 
 
-def padding_mask(lengths: Sequence[int] | torch.Tensor, num_tokens: int) -> torch.Tensor:
+def padding_mask(
+    lengths: Sequence[int] | torch.Tensor, num_tokens: int, *, device: torch.device | str | None = None
+) -> torch.Tensor:
     """Which tokens of each padded sentence are real: `True` for a real token, `False` for padding.
 
     Sentence `b` holds `lengths[b]` real tokens followed by padding up to
@@ -117,15 +123,16 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, num_tokens: int) -> torc
     Args:
         lengths: The number of real tokens of each sentence, each in `[1, num_tokens]`.
         num_tokens: The padded length `L` of every sentence.
+        device: Where to build it (a `torch.device` or its name); `None` is the CPU.
 
     Returns:
         Row `b` is `True` at the first `lengths[b]` positions and `False` after.
 
     Raises:
         TypeError: If `lengths` is not a sequence of ints (or a 1-D integer tensor),
-            or `num_tokens` not an int.
+            `num_tokens` not an int, or `device` not a device.
         ValueError: If `lengths` is empty, a length is outside `[1, num_tokens]`,
-            or `num_tokens` is below 1.
+            `num_tokens` is below 1, or `device` names no device.
 
     Shapes:
         `lengths` of length `B`, returns `(B, L)`, dtype `torch.bool`.
@@ -140,10 +147,17 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, num_tokens: int) -> torc
     """
     num_tokens = _checks.check_size("num_tokens", num_tokens)
     counts = _checks.check_lengths("lengths", lengths, num_tokens)
-    return torch.arange(num_tokens) < torch.tensor(counts).unsqueeze(1)  # (L,) < (B, 1) -> (B, L)
+    return _padding_mask(counts, num_tokens, _checks.check_device("device", device))
 
 
-def causal_padding_mask(lengths: Sequence[int] | torch.Tensor, num_tokens: int) -> torch.Tensor:
+def _padding_mask(counts: list[int], num_tokens: int, device: torch.device) -> torch.Tensor:
+    positions = torch.arange(num_tokens, device=device)  # (L,)
+    return positions < torch.tensor(counts, device=device).unsqueeze(1)  # (L,) < (B, 1) -> (B, L)
+
+
+def causal_padding_mask(
+    lengths: Sequence[int] | torch.Tensor, num_tokens: int, *, device: torch.device | str | None = None
+) -> torch.Tensor:
     r"""The causal mask and the padding mask combined, one `(L, L)` mask per sentence.
 
     Query $i$ of sentence $b$ may attend to key $j$ when $j \le i$ **and**
@@ -156,15 +170,16 @@ def causal_padding_mask(lengths: Sequence[int] | torch.Tensor, num_tokens: int) 
     Args:
         lengths: The number of real tokens of each sentence, each in `[1, num_tokens]`.
         num_tokens: The padded length `L` of every sentence.
+        device: Where to build it (a `torch.device` or its name); `None` is the CPU.
 
     Returns:
         `mask[b, i, j]` is `True` when query `i` of sentence `b` may attend to key `j`.
 
     Raises:
         TypeError: If `lengths` is not a sequence of ints (or a 1-D integer tensor),
-            or `num_tokens` not an int.
+            `num_tokens` not an int, or `device` not a device.
         ValueError: If `lengths` is empty, a length is outside `[1, num_tokens]`,
-            or `num_tokens` is below 1.
+            `num_tokens` is below 1, or `device` names no device.
 
     Shapes:
         `lengths` of length `B`, returns `(B, L, L)`, dtype `torch.bool`.
@@ -178,8 +193,11 @@ def causal_padding_mask(lengths: Sequence[int] | torch.Tensor, num_tokens: int) 
                 [ True,  True, False],
                 [ True,  True, False]])
     """
-    keys_real = padding_mask(lengths, num_tokens)  # (B, L)
-    return _causal_mask(num_tokens, keys_real.device) & keys_real.unsqueeze(1)  # (L, L) & (B, 1, L) -> (B, L, L)
+    num_tokens = _checks.check_size("num_tokens", num_tokens)
+    counts = _checks.check_lengths("lengths", lengths, num_tokens)
+    place = _checks.check_device("device", device)
+    keys_real = _padding_mask(counts, num_tokens, place)  # (B, L)
+    return _causal_mask(num_tokens, place) & keys_real.unsqueeze(1)  # (L, L) & (B, 1, L) -> (B, L, L)
 
 
 def _check_scores_and_mask(scores: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,7 +209,7 @@ def _check_scores_and_mask(scores: object, mask: object) -> tuple[torch.Tensor, 
     _checks.require_tokens("scores", tensor)
     _checks.require_finite("scores", tensor, allow_neg_inf=True)
     legend = ("...", "L", "L") if tensor.dim() > 2 else ("L", "L")[-tensor.dim() :]
-    return tensor, _checks.check_bool_mask("mask", mask, tensor.shape, legend)
+    return tensor, _checks.check_bool_mask("mask", mask, tensor.shape, legend, tensor.device)
 
 
 def mask_scores(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -320,10 +338,10 @@ def renormalize_masked_weights(weights: torch.Tensor, mask: torch.Tensor) -> tor
         raise ValueError("weights must have at least 1 dimension, got a 0-D tensor")
     _checks.require_tokens("weights", tensor)
     _checks.require_finite("weights", tensor)
-    if bool((tensor < 0).any()):
+    if tensor.device.type != "meta" and bool((tensor < 0).any()):  # meta tensors hold no values
         raise ValueError(f"weights must be non-negative, found {int((tensor < 0).sum())} negative values")
     legend = ("...", "L", "L") if tensor.dim() > 2 else ("L", "L")[-tensor.dim() :]
-    keep = _checks.check_bool_mask("mask", mask, tensor.shape, legend)
+    keep = _checks.check_bool_mask("mask", mask, tensor.shape, legend, tensor.device)
     kept = tensor * keep  # (..., L, L): the masked weights zeroed
     totals = kept.sum(dim=-1, keepdim=True)  # (..., L, 1)
     return torch.where(totals > 0, kept / totals.clamp_min(torch.finfo(tensor.dtype).tiny), 0.0)
@@ -340,8 +358,10 @@ def attention_dropout(weights: torch.Tensor, p: float, *, generator: torch.Gener
     so that the expected value of every weight is unchanged:
     $\mathbb{E}[\alpha'_{ij}] = \alpha_{ij}$. The keep-mask is drawn from
     `generator` (`torch.rand(...) >= p`), because `torch.nn.functional.dropout`
-    takes no generator and would read torch's global random state. The generator
-    advances, so the next call drops other weights. Rows no longer sum to 1.
+    takes no generator and would read torch's global random state. The uniforms
+    are drawn in float32 (float64 for float64 weights) whatever the weights' dtype:
+    drawn in bfloat16 they would drop 0.29 % of the weights when asked for 0.1 %.
+    The generator advances, so the next call drops other weights. Rows no longer sum to 1.
 
     Args:
         weights: Attention weights, of any shape.
@@ -382,7 +402,9 @@ def attention_dropout(weights: torch.Tensor, p: float, *, generator: torch.Gener
 def _dropout(weights: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
     if p == 0.0:
         return weights
-    uniform = torch.rand(weights.shape, generator=generator, dtype=weights.dtype)  # on the CPU, like the generator
+    # Uniforms in float32 at least: bfloat16's 8 bits of mantissa would round p (0.001 dropped 0.0029).
+    precision = torch.float64 if weights.dtype == torch.float64 else torch.float32
+    uniform = torch.rand(weights.shape, generator=generator, dtype=precision)  # on the CPU, like the generator
     keep = (uniform >= p).to(weights.device)  # True with probability 1 - p
     return weights * keep / (1.0 - p)  # same shape
 
@@ -405,7 +427,7 @@ def _attend(
     raw_scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's kernel: (..., L, L)
     keep = _combined_mask(raw_scores, mask, causal=causal)
     scores = raw_scores if keep is None else _mask_scores(raw_scores, keep)  # -inf where masked out
-    weights = _softmax_fused(scores, empty_slices=keep is not None)  # (..., L, L), empty rows 0
+    weights = _softmax_fused(scores, empty_slices=mask is not None)  # (..., L, L); causal alone empties no row
     if dropout > 0.0:
         assert generator is not None  # checked at the boundary
         weights = _dropout(weights, dropout, generator)  # (..., L, L)
@@ -418,8 +440,7 @@ def _attend(
 def _combined_mask(scores: torch.Tensor, mask: torch.Tensor | None, *, causal: bool) -> torch.Tensor | None:
     """The causal mask and the caller's mask, AND-ed (True = may attend); None when neither is given."""
     keep = _causal_mask(scores.shape[-1], scores.device) if causal else None  # (L, L)
-    if mask is not None:
-        mask = mask.to(scores.device)
+    if mask is not None:  # already on the scores' device: moved where it was checked
         keep = mask if keep is None else keep & mask  # broadcasts to (..., L, L)
     return keep
 
@@ -519,7 +540,9 @@ def masked_attention(
     scaled = _checks.check_flag("scaled", scaled)
     rate, source = _check_dropout_source(dropout, generator)
     scores_shape = queries.shape[:-1] + queries.shape[-2:-1]  # (..., L, L)
-    keep = None if mask is None else _checks.check_bool_mask("mask", mask, scores_shape, _score_legend(queries))
+    keep = None if mask is None else _checks.check_bool_mask(
+        "mask", mask, scores_shape, _score_legend(queries), queries.device
+    )
     culprits = (("queries", (queries,)), ("keys", (keys,)), ("values", (values,)))
     projections = Projections(queries, keys, values)
     return _attend(projections, keep, causal=causal, scaled=scaled, dropout=rate, generator=source, culprits=culprits)
@@ -599,7 +622,7 @@ def _check_mask_for_inputs(mask: object, inputs: torch.Tensor) -> torch.Tensor |
     if mask is None:
         return None
     scores_shape = inputs.shape[:-1] + inputs.shape[-2:-1]  # (L, L) or (B, L, L)
-    return _checks.check_bool_mask("mask", mask, scores_shape, _score_legend(inputs))
+    return _checks.check_bool_mask("mask", mask, scores_shape, _score_legend(inputs), inputs.device)
 
 
 class CausalSelfAttention(SelfAttentionParams):

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 
-def cache_causal_mask(num_queries: int, num_keys: int) -> torch.Tensor:
+def cache_causal_mask(num_queries: int, num_keys: int, *, device: torch.device | str | None = None) -> torch.Tensor:
     """The causal mask of the newest `Lq` tokens against all `Lk` tokens: aligned bottom-right.
 
     Query `i` is the token at position `Lk - Lq + i`; it may attend to the keys
@@ -54,13 +54,14 @@ def cache_causal_mask(num_queries: int, num_keys: int) -> torch.Tensor:
     Args:
         num_queries: The number `Lq` of new tokens (queries).
         num_keys: The number `Lk` of tokens in all, cached ones included; at least `Lq`.
+        device: Where to build it (a `torch.device` or its name); `None` is the CPU.
 
     Returns:
         `True` where a query may attend to a key.
 
     Raises:
-        TypeError: If a size is not an int.
-        ValueError: If a size is below 1 or `num_queries > num_keys`.
+        TypeError: If a size is not an int or `device` not a device.
+        ValueError: If a size is below 1, `num_queries > num_keys`, or `device` names no device.
 
     Shapes:
         returns `(Lq, Lk)`, dtype `torch.bool`.
@@ -74,7 +75,7 @@ def cache_causal_mask(num_queries: int, num_keys: int) -> torch.Tensor:
     num_queries = _checks.check_size("num_queries", num_queries)
     num_keys = _checks.check_size("num_keys", num_keys)
     _check_fewer_queries(num_queries, num_keys)
-    return _cache_causal_mask(num_queries, num_keys, torch.device("cpu"))
+    return _cache_causal_mask(num_queries, num_keys, _checks.check_device("device", device))
 
 
 def _check_fewer_queries(num_queries: int, num_keys: int) -> None:
@@ -90,7 +91,9 @@ def _cache_causal_mask(num_queries: int, num_keys: int, device: torch.device) ->
     return ones.tril(diagonal=num_keys - num_queries)  # query i sees keys j <= Lk - Lq + i
 
 
-def sliding_window_mask(num_queries: int, num_keys: int, window: int) -> torch.Tensor:
+def sliding_window_mask(
+    num_queries: int, num_keys: int, window: int, *, device: torch.device | str | None = None
+) -> torch.Tensor:
     """The causal mask of a sliding window: each query sees itself and the `W - 1` tokens before it.
 
     **Convention**: a window of `W` is `W` keys in all, the query's own
@@ -104,13 +107,14 @@ def sliding_window_mask(num_queries: int, num_keys: int, window: int) -> torch.T
         num_queries: The number `Lq` of new tokens.
         num_keys: The number `Lk` of tokens in all; at least `Lq`.
         window: `W`, the keys each query sees, itself included.
+        device: Where to build it (a `torch.device` or its name); `None` is the CPU.
 
     Returns:
         `True` where a query may attend to a key.
 
     Raises:
-        TypeError: If an argument is not an int.
-        ValueError: If an argument is below 1 or `num_queries > num_keys`.
+        TypeError: If a size is not an int or `device` not a device.
+        ValueError: If a size is below 1, `num_queries > num_keys`, or `device` names no device.
 
     Shapes:
         returns `(Lq, Lk)`, dtype `torch.bool`.
@@ -127,7 +131,7 @@ def sliding_window_mask(num_queries: int, num_keys: int, window: int) -> torch.T
     num_keys = _checks.check_size("num_keys", num_keys)
     window = _checks.check_size("window", window)
     _check_fewer_queries(num_queries, num_keys)
-    return _keep_mask(num_queries, num_keys, window, torch.device("cpu"))
+    return _keep_mask(num_queries, num_keys, window, _checks.check_device("device", device))
 
 
 def _keep_mask(num_queries: int, num_keys: int, window: int | None, device: torch.device) -> torch.Tensor:

@@ -86,12 +86,19 @@ def _stable_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def _softmax_fused(scores: torch.Tensor, dim: int = -1, *, empty_slices: bool = True) -> torch.Tensor:
     """PyTorch's fused softmax (one kernel), unchecked: the fast path beside `_stable_softmax`.
 
-    `torch.softmax` gives NaN for a slice that is entirely `-inf`; with `empty_slices` such
-    slices become zeros, as in `_stable_softmax`. Pass `empty_slices=False` only when no slice
-    can be entirely `-inf` (finite scores, no mask): it saves one pass over the scores.
+    `torch.softmax` gives NaN for a slice that is entirely `-inf`, and NaN gradients through
+    it even where the NaN is replaced afterwards. With `empty_slices`, such slices are found
+    first (one reduction), given scores of 0 before the softmax and weights of 0 after it,
+    so neither the weights nor the gradients hold NaN: the gradient of an empty slice is 0.
+    Pass `empty_slices=False` only when no slice can be entirely `-inf` (finite scores, or a
+    mask that keeps one key per query, as a causal mask does): it saves that reduction.
     """
-    weights = torch.softmax(scores, dim=dim)
-    return weights.nan_to_num(nan=0.0) if empty_slices else weights
+    if empty_slices:
+        empty = torch.isneginf(scores.detach().amax(dim=dim, keepdim=True))  # (..., 1) along dim
+        if scores.device.type == "meta" or bool(empty.any()):  # meta: shapes only, nothing to test
+            weights = torch.softmax(scores.masked_fill(empty, 0.0), dim=dim)  # finite everywhere
+            return weights.masked_fill(empty, 0.0)
+    return torch.softmax(scores, dim=dim)
 
 
 def _score_matrix(queries: torch.Tensor, keys: torch.Tensor, *, scaled: bool) -> torch.Tensor:

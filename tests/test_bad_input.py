@@ -229,6 +229,9 @@ CASES: dict[str, Bad] = {
     "load not a triple": Bad(lambda: LINEAR.load_projection_weights(W.query), TypeError, "projection_weights", "ProjectionWeights(query, key, value)", "got Tensor"),
     # --- chapter 3: masks, dropout, batches -----------------------------------------------
     "causal_mask num_tokens float": Bad(lambda: causal_mask(6.0), TypeError, "num_tokens", "a positive int", "got float"),
+    "causal_mask device name": Bad(lambda: causal_mask(3, device="gpu0"), ValueError, "device", "a device such as 'cpu'", "got 'gpu0'"),
+    "padding_mask device int": Bad(lambda: padding_mask([2], 3, device=0), TypeError, "device", "a torch.device", "got int"),
+    "causal_padding_mask device": Bad(lambda: causal_padding_mask([2], 3, device="x"), ValueError, "device", "a device such as 'cpu'", "got 'x'"),
     "padding_mask length too long": Bad(lambda: padding_mask([7], 6), ValueError, "lengths", "in [1, 6] for 6 tokens", "got 7"),
     "causal_padding_mask lengths str": Bad(lambda: causal_padding_mask("6", 6), TypeError, "lengths", "a sequence of ints", "got str"),
     "mask_scores float mask": Bad(lambda: mask_scores(WEIGHTS, causal_mask(6).float()), TypeError, "mask", MASK, "torch.float32"),
@@ -335,6 +338,8 @@ CASES: dict[str, Bad] = {
     "repeat_kv 2-D": Bad(lambda: repeat_kv_heads(torch.ones(3, 4), 2), ValueError, "x", "(..., kv_heads, L, H) (3-D or more)", "got shape (3, 4)"),
     "repeat_kv groups 0": Bad(lambda: repeat_kv_heads(torch.ones(2, 3, 4), 0), ValueError, "groups", "a positive int", "got 0"),
     "window 0": Bad(lambda: sliding_window_mask(3, 3, 0), ValueError, "window", "a positive int", "got 0"),
+    "window device": Bad(lambda: sliding_window_mask(3, 3, 2, device=[]), TypeError, "device", "a torch.device", "got list"),
+    "cache_mask device": Bad(lambda: cache_causal_mask(2, 3, device="nowhere"), ValueError, "device", "a device such as 'cpu'", "got 'nowhere'"),
     "cached window float": Bad(lambda: cached_attention(torch.ones(2, 4), torch.ones(3, 4), torch.ones(3, 4), window=2.0), TypeError, "window", "a positive int", "got float"),
     "cache window and max_tokens": Bad(lambda: KVCache(max_tokens=8, window=4), ValueError, "max_tokens or window", "not both", "max_tokens=8, window=4"),
     "latent heads": Bad(lambda: latent_attention(torch.ones(5, 16), init_latent_attention_weights(16, 4, 2, 8, seed=0), 3), ValueError, "num_heads", "divide heads·H = 16", "got 3"),

@@ -8,6 +8,7 @@ property tests (causality, agreement of the two masking methods), are in
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from pathlib import Path
 
@@ -235,6 +236,56 @@ def test_fully_masked_rows_give_zero_context_and_finite_gradients(form: str) -> 
         assert tensor.grad is not None and bool(tensor.grad.isfinite().all())
 
 
+def test_a_row_of_minus_infinity_scores_gets_zero_weights_and_zero_gradients() -> None:
+    """Issue 33: a row whose scores are all -inf (an additive 0/-inf mask, or masked twice) gave
+    zeros forward but NaN gradients, and through Q K^T they reached every key."""
+    scores = torch.tensor([[0.0, 1.0], [NEG_INF, NEG_INF]], requires_grad=True)
+    (masked_softmax(scores, torch.ones(2, 2, dtype=torch.bool)) * torch.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert scores.grad is not None and torch.equal(scores.grad[1], torch.zeros(2))
+    torch.testing.assert_close(scores.grad[0], torch.tensor([-0.1966, 0.1966]), atol=1e-4, rtol=0)
+    # The additive form: Q K^T / sqrt(H) + M with M = 0 or -inf, one query with nothing to see.
+    queries, keys = Q.clone().requires_grad_(True), K.clone().requires_grad_(True)
+    additive = torch.zeros(6, 6).masked_fill(~EMPTY_FIRST_ROW, NEG_INF)
+    weights = masked_softmax(queries @ keys.T / 2 + additive, torch.ones(6, 6, dtype=torch.bool))
+    (weights @ V).sum().backward()
+    for tensor in (queries, keys):
+        assert tensor.grad is not None and bool(tensor.grad.isfinite().all()), "NaN gradient"
+    assert torch.equal(queries.grad[0], torch.zeros(4))  # the query that sees nothing learns nothing
+    sdpa_queries = Q.clone().requires_grad_(True)
+    F.scaled_dot_product_attention(sdpa_queries, K, V, attn_mask=EMPTY_FIRST_ROW).sum().backward()
+    torch.testing.assert_close(queries.grad, sdpa_queries.grad)  # what SDPA's gradient is
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s, m: mask_scores(s, m),
+        lambda s, m: masked_softmax(s, m),
+        lambda s, m: renormalize_masked_weights(s, m),
+        lambda s, m: masked_attention(s, s, s, m).context,
+        lambda s, m: masked_attention(s, s, s, m, causal=True).weights,
+    ],
+    ids=["mask_scores", "masked_softmax", "renormalize_masked_weights", "masked_attention", "masked_attention causal"],
+)
+def test_a_mask_moves_to_the_device_of_the_scores(call) -> None:
+    """Issue 33: one rule for every function taking a mask, as SDPA's: the mask moves to the
+    scores' device. On `meta` (shapes only) these raised torch's own "not on the expected device"
+    or called `.item()`; a CPU mask now works with meta scores, and the result stays on meta."""
+    scores = torch.empty(2, 6, 6, device="meta")
+    for mask in (causal_mask(6), causal_mask(6, device="meta"), causal_padding_mask([6, 3], 6)):
+        result = call(scores, mask)
+        assert result.device.type == "meta" and result.shape == (2, 6, 6)
+
+
+def test_the_mask_builders_take_a_device() -> None:
+    for mask in (causal_mask(4, device="meta"), padding_mask([2, 4], 4, device=torch.device("meta")),
+                 causal_padding_mask([2, 4], 4, device="meta")):  # fmt: skip
+        assert mask.device.type == "meta" and mask.dtype == torch.bool
+    assert torch.equal(causal_mask(4, device="cpu"), causal_mask(4))
+    assert torch.equal(causal_padding_mask([2, 4], 4, device=None), causal_padding_mask([2, 4], 4))
+    assert torch.equal(padding_mask([2, 4], 4, device="cpu"), padding_mask([2, 4], 4))
+
+
 def test_minus_1e9_leaks_and_overflows_in_float16() -> None:
     leaked = F.softmax(SCORES.masked_fill(~EMPTY_FIRST_ROW, -1e9), dim=-1)[0]
     torch.testing.assert_close(leaked, torch.full((6,), 1 / 6))  # uniform over the forbidden keys
@@ -268,6 +319,22 @@ def test_dropout_keeps_the_expected_weights() -> None:
     torch.testing.assert_close(mean, weights, atol=0.015, rtol=0)
     one_draw = attention_dropout(weights, 0.5, generator=generator(0))
     assert (one_draw - weights).abs().max() > 0.1  # one draw is far off: the average is what converges
+
+
+@pytest.mark.parametrize(("dtype", "p"), [(torch.bfloat16, 0.001), (torch.bfloat16, 0.5), (torch.bfloat16, 0.997),
+                                         (torch.float16, 1e-4), (torch.float16, 0.9), (torch.float32, 0.3)])  # fmt: skip
+def test_dropout_drops_the_rate_asked_and_keeps_the_mean_in_every_dtype(dtype: torch.dtype, p: float) -> None:
+    """Issue 33: uniforms drawn in bfloat16/float16 (8 and 11 bits) dropped 0.0029 instead of 0.001
+    and gave a mean of 1.34 instead of 1 at p = 0.997; they are drawn in float32 now."""
+    ones = torch.ones(4_000_000, dtype=dtype)
+    dropped = attention_dropout(ones, p, generator=generator(3))
+    assert dropped.dtype == dtype
+    rate = float((dropped == 0).double().mean())
+    spread = 5 * math.sqrt(p * (1 - p) / ones.numel())  # five standard deviations of the measured rate
+    assert abs(rate - p) <= spread, (rate, p)
+    mean = float(dropped.double().mean())  # E[a'] = a = 1; the scale 1/(1-p) rounds to the dtype
+    relative = 5 * math.sqrt(p / ((1 - p) * ones.numel())) + torch.finfo(dtype).eps
+    assert abs(mean - 1) <= relative, (mean, relative)
 
 
 def test_dropout_never_touches_the_global_random_state() -> None:

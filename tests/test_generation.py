@@ -192,6 +192,14 @@ def test_with_as_many_kv_heads_as_heads_it_is_chapter_4s_multi_head_attention() 
 # --- sliding windows -------------------------------------------------------------------------------
 
 
+def test_the_mask_builders_take_a_device() -> None:
+    """As chapter 3's (issue 33): built where the scores are; `None` is the CPU."""
+    for mask in (cache_causal_mask(2, 5, device="meta"), sliding_window_mask(2, 5, 3, device=torch.device("meta"))):
+        assert mask.device.type == "meta" and mask.shape == (2, 5) and mask.dtype == torch.bool
+    assert torch.equal(cache_causal_mask(2, 5, device="cpu"), cache_causal_mask(2, 5))
+    assert torch.equal(sliding_window_mask(2, 5, 3, device=None), sliding_window_mask(2, 5, 3))
+
+
 @pytest.mark.parametrize("window", [1, 3, 7, 20])
 def test_the_window_mask_is_a_band_of_w_keys_and_sdpa_agrees(window: int) -> None:
     mask = sliding_window_mask(9, 9, window)
