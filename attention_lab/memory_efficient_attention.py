@@ -31,7 +31,7 @@ from typing import NamedTuple
 import torch
 
 from attention_lab import _checks
-from attention_lab.simplified_attention import softmax
+from attention_lab.simplified_attention import _score_matrix, _softmax_fused
 
 __all__ = [
     "AttentionBlock",
@@ -399,8 +399,10 @@ def full_attention(
 
     $$\mathbf{Z} = \operatorname{softmax}\!\Big(\frac{\mathbf{Q} \mathbf{K}^\top}{\sqrt{H}} + \mathbf{M}\Big) \mathbf{V}$$
 
-    with $\mathbf{M}_{ij} = -\infty$ for $j > i$ when `causal`, else 0, and chapter 1's
-    [`softmax`][attention_lab.softmax] over each row. The reference that
+    with $\mathbf{M}_{ij} = -\infty$ for $j > i$ when `causal`, else 0, and the softmax
+    of chapter 1 over each row, computed by PyTorch's fused `torch.softmax` (the same
+    function as [`softmax`][attention_lab.softmax], in one pass and no more memory than
+    the naive form). The reference that
     [`tiled_attention`][attention_lab.tiled_attention] must match.
 
     Args:
@@ -437,13 +439,15 @@ def full_attention(
     queries, keys, values = _check_qkv(queries, keys, values)
     causal = _checks.check_flag("causal", causal)
     scaled = _checks.check_flag("scaled", scaled)
-    scores = queries @ keys.transpose(-2, -1) * _scale(queries.shape[-1], scaled)  # (..., L, L)
+    scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's kernel: (..., L, L), scaled in place
     _checks.require_no_overflow("the scores queries @ keys.T", (scores,), _culprits(queries, keys))
     if causal:
         tokens = queries.shape[-2]
         future = torch.ones(tokens, tokens, dtype=torch.bool, device=scores.device).triu(diagonal=1)  # (L, L)
-        scores = scores.masked_fill(future, _NEG_INF)  # (..., L, L)
-    context = softmax(scores, dim=-1) @ values  # (..., L, L) @ (..., L, Hv) -> (..., L, Hv)
+        scores.masked_fill_(future, _NEG_INF)  # in place: a fresh tensor, no third (L, L)
+    # The fused softmax: its two (L, L) at the peak are the naive form's. No row is empty (a
+    # causal query sees itself), so no search for one.
+    context = _softmax_fused(scores, empty_slices=False) @ values  # (..., L, L) @ (..., L, Hv) -> (..., L, Hv)
     _checks.require_no_overflow("the context vectors weights @ values", (context,), (("values", (values,)),))
     return context
 

@@ -108,7 +108,7 @@ def _attention(method: str) -> Callable[[Any, Any, Any], Any]:
     import torch
     import torch.nn.functional as F
 
-    from attention_lab import tiled_attention
+    from attention_lab import full_attention, tiled_attention
 
     def naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1) @ v  # (L, L) twice
@@ -121,7 +121,10 @@ def _attention(method: str) -> Callable[[Any, Any, Any], Any]:
         # path, which builds the (L, L) matrix; given 4-D inputs it runs its fused flash kernel.
         return F.scaled_dot_product_attention(q[None, None], k[None, None], v[None, None])[0, 0]
 
-    return {"naive": naive, "tiled": tiled, "tiled_small": tiled, "sdpa": sdpa}[method]
+    def full(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return full_attention(q, k, v)  # not in the chapter's table: benchmarks/speed.py's memory target
+
+    return {"naive": naive, "tiled": tiled, "tiled_small": tiled, "sdpa": sdpa, "full": full}[method]
 
 
 def _sdpa_backends(device: str) -> Any:
@@ -394,7 +397,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds (at least 3)")
     parser.add_argument("--device", choices=sorted(OUTPUT), default="cpu")
     parser.add_argument("--output", type=Path, default=None, help="results file (default: docs/data/...)")
-    parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(*METHODS, "full"), help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.worker and args.rounds < 3:

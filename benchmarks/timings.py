@@ -16,8 +16,9 @@ slow or busy machine cannot make the test suite flaky. Targets on a 2-core machi
   machine it rewrites `docs/data/memory-benchmark.json`, the
   file the chapter's table and plot are drawn from.
 
-It first runs `benchmarks/speed.py`: the package's attention next to plain torch
-and `scaled_dot_product_attention` (issue 14's speed ratios).
+It first runs `benchmarks/speed.py`: each one-call attention function of the
+package next to the same formula inline in torch at L = 6, 256 and 2048, and
+full_attention's peak memory next to the naive form's, each beside its target.
 
 The author-loop figures come from a real `mkdocs serve` on a copy of the
 project in a temporary folder, so this checkout's files are never edited.

@@ -71,10 +71,12 @@ def test_every_public_name_of_the_module_is_exported() -> None:
         assert getattr(attention_lab, name) is getattr(chapter_5, name)
 
 
-def test_chapter_1_softmax_is_reused_not_redefined() -> None:
-    assert chapter_5.softmax is softmax
+def test_chapter_1_softmax_and_scores_are_reused_not_redefined() -> None:
+    from attention_lab import simplified_attention as chapter_1
+
+    assert chapter_5._softmax_fused is chapter_1._softmax_fused and chapter_5._score_matrix is chapter_1._score_matrix
     source = Path(chapter_5.__file__).read_text(encoding="utf-8")
-    assert "def softmax" not in source
+    assert "def softmax" not in source and "def _softmax" not in source and "def _score_matrix" not in source
 
 
 # --- tiled = SDPA = full matrix ---------------------------------------------------------------
