@@ -78,6 +78,16 @@ class MultiHeadWeights(NamedTuple):
     (see the module's "Weight layout"). Rows are inputs, as everywhere in the
     package: $\mathbf{Q} = \mathbf{X} \mathbf{W}_q$ and $\mathbf{Z} = \mathrm{concat}\, \mathbf{W}_o + b_o$.
 
+    **Why every matrix is `(E, E)`.** As in `torch.nn.MultiheadAttention` (which
+    [`to_torch_multihead`][attention_lab.to_torch_multihead] fills), the heads
+    together are as wide as the model, `heads * H = E`, and $\mathbf{W}_o$ maps
+    them back to `E` columns, so that a transformer block can add its output to
+    its input. A model whose heads together have another width `D` (a book's
+    `MultiHeadAttention(d_in, d_out)` with `d_out != d_in`, whose output has `D`
+    columns) cannot be expressed here; with `d_out == d_in` its `nn.Linear`
+    weights load transposed, `.weight.T`, as
+    [chapter 3 shows](../causal-attention.md#37-a-causal-self-attention-module) for one head.
+
     Shapes:
         `query`, `key`, `value`, `out` `(E, E)`; `out_bias` `(E,)` or `None`.
 
