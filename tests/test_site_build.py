@@ -43,6 +43,25 @@ def test_seed_section_1_numbers_are_on_the_chapter_page(built_site: BuiltSite) -
     assert not missing
 
 
+def test_doctest_blocks_are_drawn_as_console_sessions(built_site: BuiltSite) -> None:
+    """A chapter's doctest blocks are highlighted by the `pycon` lexer, as the API reference's
+    examples are: prompts as prompts, each printed line one output span, no Python tokens (and
+    no error tokens) in what the code printed."""
+    for chapter in ("simplified-attention", "causal-attention", "generation"):
+        html = built_site.page(chapter)
+        assert '<span class="gp">&gt;&gt;&gt; </span>' in html, chapter
+        assert '<span class="go">tensor([' in html, chapter
+        assert '<span class="o">&gt;&gt;&gt;</span>' not in html and '<span class="err">' not in html, chapter
+
+
+def test_only_doctest_fences_are_opened_as_console_sessions() -> None:
+    from hooks.site import console_fences
+
+    page = "```python\n>>> 1\n1\n\n```\n\n    ```python\n    >>> x\n    ```\n\n```python\nimport x\n```\n\n```sh\n>>> a\n```\n"
+    assert console_fences(page) == page.replace("```python\n>>>", "```pycon\n>>>", 1).replace(
+        "    ```python\n    >>>", "    ```pycon\n    >>>")
+
+
 def _loaded_by_the_page(html: str) -> str:
     """Drop what only loads on a reader's click (<a href>) and the canonical <link>."""
     html = re.sub(r"<a\b[^>]*>", "", html)
