@@ -1,12 +1,16 @@
 # One command runner for people, CI and the README.
 #   make serve   set up .venv, then serve the site at http://127.0.0.1:8000/ with live reload
-#   make test    set up .venv, then run every test (unit, doc examples, strict site build, browser)
+#   make test    set up .venv and a reader's notebook environment, then run every test (unit, doc examples, strict site build, browser)
 #   make test-fast  set up .venv, then every test but the site build, the browser and the CPU-kernel reruns (the author's loop)
 #   make site    set up .venv, then build the static site into site/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The environment a reader runs a downloaded notebook in (torch and Jupyter, no attention_lab):
+# made once as set-up of `make test`, remade when the lock changes (tests/reader_env.py).
+READER := .reader-venv
+READER_STAMP := $(READER)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
 # pytest-xdist workers; --dist loadscope keeps a module (and a docs page, whose examples share
@@ -31,9 +35,13 @@ $(STAMP): requirements.lock pyproject.toml
 serve: $(STAMP)
 	ATTENTION_LAB_CACHE=true SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --no-strict --dev-addr 127.0.0.1:8000  # warnings are printed; make test is strict
 
-test: $(STAMP)
+test: $(STAMP) $(READER_STAMP)
 	bash scripts/install-browser.sh
-	$(PYTEST)
+	ATTENTION_LAB_READER_VENV=$(CURDIR)/$(READER) $(PYTEST)
+
+$(READER_STAMP): $(STAMP) requirements.lock tests/reader_env.py
+	$(BIN)/python -m tests.reader_env $(READER)
+	touch $(READER_STAMP)
 
 test-fast: $(STAMP)
 	$(PYTEST) -m "not site and not kernels"
@@ -50,4 +58,4 @@ lock: $(STAMP)
 	mv requirements.lock.new requirements.lock
 
 clean:
-	rm -rf site build .cache
+	rm -rf site build .cache $(READER)

@@ -2,8 +2,7 @@
 
 - tiled attention = `F.scaled_dot_product_attention` = the full-matrix form, over random
   L, H, block sizes (dividing L or not, T >= L), causal or not, float32 and float64, batched;
-- hypothesis: the result does not depend on the block size; online softmax equals chapter 1's
-  softmax for random scores and block sizes, rows with -inf and all -inf included;
+- (the hypothesis properties are in tests/test_memory_efficient_attention_properties.py);
 - causal masking by blocks skips the future tiles and masks only the diagonal ones;
 - the working-memory formula, the trace, the errors, and the chapter/API links.
 """
@@ -19,8 +18,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from markdown.extensions.toc import slugify
 
 import attention_lab
@@ -42,7 +39,6 @@ CHAPTER = ROOT / "docs" / "memory-efficient-attention.md"
 # float32: the tiled sums run in another order than SDPA's and the full matrix's; with unit-normal
 # inputs and H <= 64 the largest difference seen over these grids was below 2e-6.
 TOLERANCE = {torch.float32: {"rtol": 1e-4, "atol": 1e-5}, torch.float64: {"rtol": 1e-10, "atol": 1e-12}}
-PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 
 
 def random_qkv(seed: int, shape: tuple[int, ...], dtype: torch.dtype = torch.float32, value_dim: int | None = None):
@@ -128,23 +124,6 @@ def test_scores_far_above_the_overflow_of_exp_stay_finite() -> None:
     torch.testing.assert_close(tiled, F.scaled_dot_product_attention(queries * 100, keys * 100, values))
 
 
-@PROPERTY_SETTINGS
-@given(
-    tokens=st.integers(1, 40),
-    hidden=st.integers(1, 12),
-    block_sizes=st.lists(st.integers(1, 50), min_size=2, max_size=4),
-    causal=st.booleans(),
-    seed=st.integers(0, 2**16),
-)
-def test_the_result_does_not_depend_on_the_block_size(
-    tokens: int, hidden: int, block_sizes: list[int], causal: bool, seed: int
-) -> None:
-    queries, keys, values = random_qkv(seed, (tokens, hidden), torch.float64)
-    results = [tiled_attention(queries, keys, values, block_size=size, causal=causal) for size in block_sizes]
-    for result in results[1:]:
-        torch.testing.assert_close(result, results[0], **TOLERANCE[torch.float64])
-
-
 def test_causal_outputs_do_not_depend_on_future_tokens() -> None:
     queries, keys, values = random_qkv(6, (10, 4))
     changed_keys, changed_values = keys.clone(), values.clone()
@@ -200,27 +179,6 @@ def test_tiled_attention_visits_exactly_the_listed_tiles(monkeypatch: pytest.Mon
 
 
 # --- online softmax -------------------------------------------------------------------------
-
-
-def chapter_1_softmax_with_zero_rows(scores: torch.Tensor) -> torch.Tensor:
-    """Chapter 1's softmax, with the shared decision for all -inf rows (zeros) applied."""
-    nothing = torch.isneginf(scores).all(dim=-1, keepdim=True)
-    return torch.where(nothing, torch.zeros_like(scores), softmax(scores, dim=-1))
-
-
-score_rows = st.lists(
-    st.one_of(st.floats(-1e4, 1e4, allow_nan=False, width=64), st.just(float("-inf"))), min_size=1, max_size=30
-)
-
-
-@PROPERTY_SETTINGS
-@given(rows=st.lists(score_rows, min_size=1, max_size=4).filter(lambda r: len({len(x) for x in r}) == 1),
-       block_size=st.integers(1, 40))  # fmt: skip
-def test_online_softmax_equals_chapter_1_softmax(rows: list[list[float]], block_size: int) -> None:
-    scores = torch.tensor(rows, dtype=torch.float64)  # (rows, L): some -inf, some rows all -inf
-    weights = online_softmax(scores, block_size=block_size)
-    torch.testing.assert_close(weights, chapter_1_softmax_with_zero_rows(scores))
-    assert torch.isfinite(weights).all()
 
 
 def test_all_masked_rows_give_zeros_and_the_others_sum_to_one() -> None:
@@ -541,7 +499,7 @@ def test_the_benchmark_figure_and_table_show_the_results_file() -> None:
     last = results["rows"][-1]
     share = last["tiled"]["peak_extra_bytes"] / last["naive"]["peak_extra_bytes"]
     tiled_ratio = last["ratios"]["tiled/naive"]
-    assert f"| 16,384 |" in table and f"{share:.3f} |" in table
+    assert "| 16,384 |" in table and f"{share:.3f} |" in table
     assert f"| {tiled_ratio['median']:.2f}×<br>({tiled_ratio['min']:.2f}–{tiled_ratio['max']:.2f}) |" in table
     page = CHAPTER.read_text(encoding="utf-8")
     assert page.count(figures.BENCHMARK_MARKER) == 1

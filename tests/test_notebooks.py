@@ -21,6 +21,7 @@ from nbclient import NotebookClient
 
 from hooks import figures, notebooks, package_wheel
 
+from . import reader_env
 from .conftest import ROOT, SITE_URL, BuiltSite
 from .site_server import serve
 from .test_exercises import check_cells, fill_in_solutions, shown
@@ -371,9 +372,6 @@ def test_notebook_pages_are_rendered_in_the_sites_style(built_site: BuiltSite) -
 
 # --- a downloaded notebook runs anywhere -------------------------------------------------------
 
-# What the reader's environment holds: torch and Jupyter (and matplotlib, which the wheel's
-# `plot` extra would otherwise fetch from the package index), at the pins of requirements.lock.
-READER_PACKAGES = ["torch", "ipykernel", "nbclient", "matplotlib"]
 # Runs inside the reader's environment: execute one notebook, print its errors as JSON.
 _RUN_NOTEBOOK = """
 import json, sys
@@ -390,20 +388,12 @@ print(json.dumps({"errors": [f"{e.ename}: {e.evalue}" for e in errors], "setup_o
 
 
 def _reader_environment(tmp_path: Path) -> Path:
-    """A virtual environment with only torch and Jupyter, as a reader would have.
-
-    Fresh for every run, unless `ATTENTION_LAB_READER_VENV` names one to reuse (authors
-    iterating locally); attention_lab is uninstalled from it first either way.
-    """
-    reused = os.environ.get("ATTENTION_LAB_READER_VENV")
-    venv = Path(reused) if reused else tmp_path / "reader-venv"
-    python = venv / "bin" / "python"
-    if not python.is_file():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-        # --no-compile: pip would byte-compile all of torch (45 s here, 15 s without); the kernel
-        # compiles only the modules it imports on first use; what the notebooks run is the same.
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-compile", "-c", str(ROOT / "requirements.lock"),
-                        *READER_PACKAGES], check=True, timeout=1200)  # fmt: skip
+    """A virtual environment with only torch and Jupyter, as a reader would have
+    (tests/reader_env.py): the one `ATTENTION_LAB_READER_VENV` names (`make test` makes it as
+    set-up), else a fresh one; attention_lab is uninstalled from it first either way."""
+    given = os.environ.get("ATTENTION_LAB_READER_VENV")
+    python = Path(given) / "bin" / "python" if given else reader_env.create(tmp_path / "reader-venv")
+    assert python.is_file(), f"ATTENTION_LAB_READER_VENV={given} has no bin/python: make it with `python -m tests.reader_env {given}`"
     subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "attention-lab"], check=True, timeout=120)
     return python
 
