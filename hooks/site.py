@@ -4,18 +4,15 @@
   scheme the reader has (Material hides the other variant with `display: none`), and a
   lazy image that is never displayed is never downloaded.
 - Notebook pages: mkdocs-jupyter always writes a MathJax loader and a MathJax config script
-  into the notebook's HTML; the site typesets with its own KaTeX (loaded once, by
-  `overrides/main.html`), so both are removed.
+  into the notebook's HTML; the site's math is typeset at build time, so both are removed.
 - Math is typeset at build time: the formulas pymdownx.arithmatex leaves (`\\(...\\)`,
-  `\\[...\\]`, and `$...$` written inside HTML blocks such as figure captions) are converted
-  by the site's own KaTeX (docs/assets/katex/katex.min.js) running in an embedded V8 (the
-  `mini-racer` package), after the search plugin has read the page, into MathML, which every
-  current browser lays out natively and screen readers read. A Markdown page then loads no
-  KaTeX script, stylesheet or font (about 170 KB less on chapter 2, which keeps chapter pages
-  within their 900 KB budget); a formula KaTeX cannot parse fails the build. Notebook pages
-  keep Jupyter's `$...$` and are typeset by KaTeX in the browser.
-- `page.meta["math"]` (the page has math) and `page.meta["math_in_browser"]` (KaTeX's script,
-  CSS and fonts are needed) tell `overrides/main.html` what to load.
+  `\\[...\\]`, and `$...$` written inside HTML blocks such as figure captions), and the `$...$`
+  a notebook page's Markdown cells keep (Jupyter's notation), are converted by the site's own
+  KaTeX (docs/assets/katex/katex.min.js) running in an embedded V8 (the `mini-racer` package),
+  after the search plugin has read the page, into MathML, which every current browser lays out
+  natively and screen readers read. No page loads a KaTeX script, stylesheet or font (about
+  170 KB less on chapter 2, and on each notebook page, where KaTeX's HTML also doubled the
+  elements the browser lays out); a formula KaTeX cannot parse fails the build.
 - The search index shows readable text for math (`√H`, `ω_ij`), not LaTeX source, and holds
   the prose, headings and inline code of each section but not its code blocks: results read
   as sentences, not `>>>` transcripts and source listings, and the index every page loads
@@ -71,7 +68,6 @@ def on_page_content(html: str, page: Any, **_: Any) -> str:
     if notebook:
         html = _MATHJAX_BLOCK.sub("", html)
     page.meta["math"] = page_has_math(html, notebook=notebook)
-    page.meta["math_in_browser"] = page.meta["math"] and notebook
     return _IMG_WITHOUT_LOADING.sub('<img loading="lazy"', html)
 
 
@@ -172,7 +168,11 @@ def typeset(html: str, where: str) -> str:
     def render_raw(match: re.Match[str]) -> str:
         display = match.group("display") or match.group("display2")
         tex = html_lib.unescape(display or match.group("inline") or match.group("inline2")).strip()
-        return _render_or_fail(tex, display=display is not None, where=where)
+        rendered = _render_or_fail(tex, display=display is not None, where=where)
+        # A display formula outside arithmatex's <div> (a notebook's $$...$$, a caption's) gets
+        # KaTeX's own wrapper, a block that scrolls sideways (extra.css) rather than widen the page.
+        return rendered if display is None else f'<span class="katex-display">{rendered}</span>'
+
 
     html = _ARITHMATEX_ELEMENT.sub(render, html)
     start, end = html.find("<article"), html.rfind("</article>")
@@ -187,7 +187,7 @@ def typeset(html: str, where: str) -> str:
 
 def on_post_page(output: str, page: Any, **_: Any) -> str:
     """Typeset after the search plugin has read the page (it indexes the TeX, made readable below)."""
-    if page.meta.get("math") and not page.meta.get("math_in_browser"):
+    if page.meta.get("math"):
         return typeset(output, page.file.src_uri)
     return output
 

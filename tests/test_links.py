@@ -2,7 +2,7 @@
 
 MkDocs' own `validation:` block (see `tests/test_publishing.py`) catches broken links
 in the Markdown at build time; lychee checks what was actually built: the HTML,
-CSS (KaTeX's fonts), the sitemap, mkdocstrings' and mkdocs-jupyter's output,
+the CSS, the sitemap, mkdocstrings' and mkdocs-jupyter's output,
 and the 404 page, whose links are absolute (`/attention-lab/...`).
 External links (the footer's "Made with Material") are not followed: `--offline`.
 lychee does not read `<script src>`; the browser test loads every script.

@@ -73,8 +73,9 @@ def test_math_is_typeset_from_the_site_and_no_page_names_another_host(built_site
     assert 'class="arithmatex"><span class="katex"><math' in html, "MathML by KaTeX at build time (hooks/site.py)"
     assert "assets/katex/" not in html, "no KaTeX file where the math is already typeset"
     notebook = built_site.page("notebooks/simplified-attention")
-    assert notebook.count("assets/katex/katex.min.js") == 1, "notebooks: typeset in the browser, KaTeX once"
-    assert "text/x-mathjax-config" not in notebook
+    assert '<span class="katex"><math' in notebook, "notebook math: MathML by KaTeX at build time too"
+    assert "assets/katex/" not in notebook and "text/x-mathjax-config" not in notebook
+    assert not re.search(r"\$[^$\s][^$]*\$", re.sub(r"<pre.*?</pre>|<code.*?</code>", "", notebook, flags=re.DOTALL)), "raw $...$ left"
     assert "assets/katex/" not in built_site.page("reproducibility"), "no math, no KaTeX"
     for page in sorted(built_site.directory.rglob("*.html")):
         loaded = _loaded_by_the_page(page.read_text(encoding="utf-8"))

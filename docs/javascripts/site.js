@@ -80,9 +80,9 @@ function focusWhenScrollable(element) {
   cueScrolling(element, scrolls);
 }
 const resized = new ResizeObserver((entries) => entries.forEach((entry) => focusWhenScrollable(entry.target)));
-// Watched from the start, and as they appear: a notebook page's formulas are typeset by KaTeX
-// in the browser, after the page has loaded. A font that arrives later widens a formula without
-// resizing its box, which the ResizeObserver would not see: every box is checked again then.
+// Watched from the start, and as they appear. A font that arrives later widens a formula or a
+// table without resizing its box, which the ResizeObserver would not see: every box is checked
+// again then.
 const watched = new Set();
 function watchScrollRegions(root) {
   for (const region of root.querySelectorAll(scrollRegions)) {
