@@ -173,7 +173,6 @@ def typeset(html: str, where: str) -> str:
         # KaTeX's own wrapper, a block that scrolls sideways (extra.css) rather than widen the page.
         return rendered if display is None else f'<span class="katex-display">{rendered}</span>'
 
-
     html = _ARITHMATEX_ELEMENT.sub(render, html)
     start, end = html.find("<article"), html.rfind("</article>")
     if start < 0 or end < 0:
