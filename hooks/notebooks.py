@@ -700,7 +700,8 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
 # stylesheet of ours, docs/stylesheets/notebook.css, loaded by overrides/notebook.html), code
 # cells as Material code blocks (its highlighting, both schemes, its copy button), boxes as
 # Material admonitions, the set-up cell left out, figures as light and dark SVG files with
-# the chapter's alt text. The math scripts mkdocs-jupyter writes are left as they are.
+# the chapter's alt text. No math script is kept: hooks/site.py (which runs first) drops
+# mkdocs-jupyter's MathJax loader, and the math is typeset at build time.
 
 NOTEBOOK_TEMPLATE = "notebook.html"  # overrides/notebook.html
 _DARK_FOREGROUND = "#e6e6e6"  # text and lines of a figure on the dark scheme's background
@@ -835,8 +836,6 @@ def notebook_page_html(content: str, notebook: nbformat.NotebookNode, out_dir: P
 
     soup = BeautifulSoup(content, "html.parser")
     metadata = _cell_metadata(notebook)
-    kept_scripts = [str(script) for script in soup.find_all("script")
-                    if "katex" in str(script.get("src", "")) or script.get("type") == "text/x-mathjax-config"]  # fmt: skip
     widget_state = [str(s) for s in soup.find_all("script", type="application/vnd.jupyter.widget-state+json")]
     parts: list[str] = []
     box: dict[str, Any] | None = None
@@ -861,7 +860,7 @@ def notebook_page_html(content: str, notebook: nbformat.NotebookNode, out_dir: P
             parts.append(f'<div class="jp-Cell jp-CodeCell nb-cell">{_code_html(cell, meta, cell_id, out_dir)}</div>')
     if box is not None:
         parts.append(_box_close(box))
-    return "\n".join([*kept_scripts, '<div class="jp-Notebook nb-notebook">', *parts, "</div>", *widget_state])
+    return "\n".join(['<div class="jp-Notebook nb-notebook">', *parts, "</div>", *widget_state])
 
 
 def _is_notebook_page(page: Page) -> bool:

@@ -45,18 +45,14 @@ KATEX_JS = Path(__file__).resolve().parent.parent / "docs" / "assets" / "katex" 
 # mkdocs-jupyter's nbconvert template (base/mathjax.html.j2): the loader, then the config script.
 _MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
 _IMG_WITHOUT_LOADING = re.compile(r"<img(?![^>]*\sloading=)(?=[\s/>])")
-# Math as pymdownx.arithmatex (generic) leaves it, and as Jupyter Markdown cells keep it.
+# Math as pymdownx.arithmatex (generic) leaves it; raw `$...$` (a notebook's Markdown cells, an
+# HTML block's) is found by has_raw_math below, with the pattern that typesets it.
 _ARITHMATEX = 'class="arithmatex"'
-_NOTEBOOK_MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$\w])\$[^$\s][^$\n]*?(?<!\s)\$(?![\w$])", re.DOTALL)
 
 
-def page_has_math(html: str, *, notebook: bool) -> bool:
+def page_has_math(html: str) -> bool:
     """Whether the rendered page holds math for KaTeX to typeset."""
-    if _ARITHMATEX in html:
-        return True
-    if notebook:
-        return bool(_NOTEBOOK_MATH.search(re.sub(r"<pre.*?</pre>", "", html, flags=re.DOTALL)))
-    return has_raw_math(html)
+    return _ARITHMATEX in html or has_raw_math(html)
 
 
 def _is_notebook(page: Any) -> bool:
@@ -67,7 +63,7 @@ def on_page_content(html: str, page: Any, **_: Any) -> str:
     notebook = _is_notebook(page)
     if notebook:
         html = _MATHJAX_BLOCK.sub("", html)
-    page.meta["math"] = page_has_math(html, notebook=notebook)
+    page.meta["math"] = page_has_math(html)
     return _IMG_WITHOUT_LOADING.sub('<img loading="lazy"', html)
 
 

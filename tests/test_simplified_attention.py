@@ -331,6 +331,16 @@ def test_large_values_that_do_not_overflow_are_accepted() -> None:
     torch.testing.assert_close(result.context, inputs)
 
 
+def test_finite_scores_whose_sum_overflows_are_accepted() -> None:
+    """At few tokens the check first sums the scores and the context; two finite scores of
+    1.96e38 sum past float32's range, which must send it to the exact check, not to an error."""
+    inputs = torch.tensor([[1.4e19, 0.0], [0.0, 1.4e19]])
+    assert torch.isinf((inputs @ inputs.T).sum())
+    result = simplified_self_attention(inputs)
+    assert torch.isfinite(result.scores).all()
+    torch.testing.assert_close(result.weights, torch.eye(2))
+
+
 # --- check once, at the boundary ----------------------------------------------------
 
 
