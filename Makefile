@@ -30,10 +30,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-# serve reuses executed notebooks and figures while their inputs are unchanged (hooks/_cache.py);
+# serve renders again only what an edit changed and runs notebooks in the background, reusing
+# runs and figures while their inputs are unchanged (hooks/author_loop.py, README "The author loop");
 # test, site and CI always build cold.
 serve: $(STAMP)
-	ATTENTION_LAB_CACHE=true SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --no-strict --dev-addr 127.0.0.1:8000  # warnings are printed; make test is strict
+	ATTENTION_LAB_CACHE=true SITE_URL=http://127.0.0.1:8000/ $(BIN)/mkdocs serve --no-strict --dirty --dev-addr 127.0.0.1:8000  # warnings are printed; make test is strict
 
 test: $(STAMP) $(READER_STAMP)
 	bash scripts/install-browser.sh

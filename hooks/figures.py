@@ -14,6 +14,8 @@ blocks that sybil tests, and the build needs no extra plugin.
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import io
 import json
@@ -32,9 +34,10 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 try:  # `python -m mkdocs` from the repository root, and the tests
-    from hooks import _cache
+    from hooks import _cache, _notebook_runs
 except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
     import _cache  # type: ignore[no-redef]
+    import _notebook_runs  # type: ignore[no-redef]
 
 from attention_lab.generation import cache_causal_mask, kv_cache_bytes
 from attention_lab import (
@@ -459,31 +462,83 @@ def figure_paths() -> list[str]:
     return [f"{FIGURE_DIR}/{name}{suffix}.svg" for name in FIGURES for suffix in SCHEMES]
 
 
-def cached_svg(name: str, suffix: str, fingerprint: str, draw: Callable[[], Figure] | None = None) -> bytes:
+def cached_svg(
+    name: str, suffix: str, fingerprint: str, draw: Callable[[], Figure] | None = None, *, opaque: bool = False
+) -> bytes:
     """The SVG of one figure variant from `.cache/figures/`, drawn and stored on a miss.
 
     `suffix` is a scheme's suffix, optionally followed by `NARROW_SUFFIX` (then `draw`
-    draws the narrow variant).
+    draws the narrow variant); `fingerprint` is what the figure is drawn from
+    (`figure_inputs`); `opaque` as in `render_svg`.
     """
-    key = hashlib.sha256(f"{fingerprint}\0{name}\0{suffix}".encode()).hexdigest()
+    key = hashlib.sha256(f"{fingerprint}\0{name}\0{suffix}\0{opaque}".encode()).hexdigest()
     path = _cache.CACHE_DIR / "figures" / f"{key}.svg"
     if path.is_file():
         return path.read_bytes()
-    content = render_svg(draw or FIGURES[name], SCHEMES[suffix.removesuffix(NARROW_SUFFIX)])
+    content = render_svg(draw or FIGURES[name], SCHEMES[suffix.removesuffix(NARROW_SUFFIX)], opaque=opaque)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return content
 
 
+_HOOK = Path(__file__).resolve()
+
+
+@functools.lru_cache(maxsize=2)
+def _uses(source: str) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """This file's package imports (name -> `from` statement) and, for each module-level
+    function, the names it refers to."""
+    tree = ast.parse(source)
+    imports = {
+        alias.asname or alias.name: f"from {node.module} import {alias.name}"
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "attention_lab"
+        for alias in node.names
+    }
+    functions = {
+        node.name: {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+    }
+    return imports, functions
+
+
+def figure_inputs(name: str, root: Path = _notebook_runs.ROOT) -> str:
+    """A hash of what figure `name` is drawn from: this file, the package modules that define
+    the names its drawing function uses (directly or through the helpers here, with what
+    those modules import: `_notebook_runs.imported_files`), the pins and `docs/data/`.
+
+    So under `make serve` an edit to a package module redraws only the figures that use it.
+    """
+    imports, functions = _uses(_HOOK.read_text(encoding="utf-8"))
+    seen: set[str] = set()
+    pending = [FIGURES[name].__name__]
+    while pending:
+        function = pending.pop()
+        if function in seen:
+            continue
+        seen.add(function)
+        pending.extend(used for used in functions.get(function, ()) if used in functions)
+    code = "\n".join(sorted({imports[used] for function in seen for used in functions[function] if used in imports}))
+    files = _notebook_runs.imported_files(code, root) | {
+        path for pattern in _notebook_runs.ALWAYS for path in root.glob(pattern)
+    }
+    digest = hashlib.sha256(_HOOK.read_bytes())
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
-    fingerprint = _cache.fingerprint() if _cache.enabled() else None  # cold unless `make serve`
+    cached = _cache.enabled()  # cold unless `make serve`
+    inputs = {name: figure_inputs(name) for name in FIGURES} if cached else {}
     for name, draw in FIGURES.items():
         for suffix, style in SCHEMES.items():
-            content = cached_svg(name, suffix, fingerprint) if fingerprint else render_svg(draw, style)
+            content = cached_svg(name, suffix, inputs[name]) if cached else render_svg(draw, style)
             files.append(File.generated(config, f"{FIGURE_DIR}/{name}{suffix}.svg", content=content))
     for name, draw in NARROW_FIGURES.items():
         for suffix, style in SCHEMES.items():
             narrow = f"{suffix}{NARROW_SUFFIX}"
-            content = cached_svg(name, narrow, fingerprint, draw) if fingerprint else render_svg(draw, style)
+            content = cached_svg(name, narrow, inputs[name], draw) if cached else render_svg(draw, style)
             files.append(File.generated(config, f"{FIGURE_DIR}/{name}{narrow}.svg", content=content))
     return files

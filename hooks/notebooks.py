@@ -48,9 +48,10 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 try:  # `python -m mkdocs` from the repository root, and the tests
-    from hooks import _cache, figures, package_wheel
+    from hooks import _cache, _notebook_runs, figures, package_wheel
 except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
     import _cache  # type: ignore[no-redef]
+    import _notebook_runs  # type: ignore[no-redef]
     import figures  # type: ignore[no-redef]
     import package_wheel  # type: ignore[no-redef]
 
@@ -340,6 +341,8 @@ def build_figure_svg(name: str) -> str:
     if draw is None:
         raise ValueError(f"a chapter shows figures/{name}.svg, which hooks/figures.py does not draw (expected one of "
                          f"{', '.join(sorted(figures.FIGURES))})")  # fmt: skip
+    if _cache.enabled():  # `make serve`
+        return figures.cached_svg(name, "", figures.figure_inputs(name), opaque=True).decode("utf-8")
     return figures.render_svg(draw, "default", opaque=True).decode("utf-8")
 
 
@@ -661,24 +664,44 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
         _output_root = Path(tempfile.mkdtemp(prefix="attention-lab-notebooks-"))
     out_dir = _output_root / NOTEBOOK_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Under `make serve` mkdocs-jupyter caches executed notebooks by their bytes: this makes
-    # the bytes, and so the cache key, change whenever the package, hooks or pins change.
-    fingerprint = _cache.fingerprint() if _cache.enabled() else None
+    # Under `make serve` each notebook comes with the outputs of a run of its code, run in the
+    # background (hooks/_notebook_runs.py); mkdocs-jupyter only renders it. In a `mkdocs build`
+    # with the cache on, mkdocs-jupyter runs the notebooks and caches them by their bytes: the
+    # fingerprint makes the bytes change whenever the package, hooks or pins change.
+    runs = _notebook_runs.active()
+    fingerprint = _cache.fingerprint() if _cache.enabled() and runs is None else None
+    deferred = False
     for chapter in _chapters:
         source = docs_dir / chapter
-        notebook = chapter_to_notebook(
-            chapter_markdown(source),
-            chapter_url=_site_link(site_url, Path(chapter).with_suffix("").as_posix(), None),
-            site_url=site_url,
-            api_pages=api_pages,
-            wheel_url=packaged_wheel_url(site_url),
-        )
-        if fingerprint is not None:
-            notebook.metadata["attention_lab"] = {"build_fingerprint": fingerprint}
         target = out_dir / notebook_name(chapter)
-        text = nbformat.writes(notebook) + "\n"
+
+        def build(source: Path = source, chapter: str = chapter) -> nbformat.NotebookNode:
+            return chapter_to_notebook(
+                chapter_markdown(source),
+                chapter_url=_site_link(site_url, Path(chapter).with_suffix("").as_posix(), None),
+                site_url=site_url,
+                api_pages=api_pages,
+                wheel_url=packaged_wheel_url(site_url),
+            )
+
+        if runs is None:
+            notebook = build()
+            if fingerprint is not None:
+                notebook.metadata["attention_lab"] = {"build_fingerprint": fingerprint}
+            text = nbformat.writes(notebook) + "\n"
+        else:
+            # What the notebook is built from: the page, the links it makes, the figures it shows.
+            shown = [figures.figure_inputs(name) for name in figures.FIGURES if name.startswith(f"{Path(chapter).stem}/")]
+            inputs = "\0".join([source.read_text(encoding="utf-8"), site_url, repr(sorted(api_pages.items())), *shown])
+            text = _notebook_runs.served_text(target.name, chapter, inputs, build, runs)
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            target.write_text(text, encoding="utf-8")
+            page = files.get_file_from_path(chapter)
+            if runs is not None and target.is_file() and page is not None and page.is_modified():
+                # The author is looking at the chapter's page: it is rebuilt now, alone; its
+                # notebook's page follows in the next rebuild (rendering it takes a few seconds).
+                deferred = True
+            else:
+                target.write_text(text, encoding="utf-8")
         # A real File with its own src_dir (not File.generated): mkdocs-jupyter's wrapper
         # finds the source only through src_dir.
         files.append(
@@ -689,6 +712,10 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
                 use_directory_urls=config.use_directory_urls,
             )
         )
+    if runs is not None:
+        runs.forget_unwanted()
+        if deferred:
+            runs.rebuild_later()
     return files
 
 

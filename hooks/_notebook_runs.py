@@ -1,0 +1,463 @@
+"""Under `make serve`: chapter notebooks run in the background, their outputs kept by what they run.
+
+`make serve` has to show an edit in a couple of seconds, and running a chapter's notebook
+takes several (a kernel, torch, every cell). So while serving, no build waits for a
+kernel. Each chapter's notebook is built from the chapter page as always, then given
+the outputs of an earlier run of the same code, kept in `.cache/notebooks/<key>.ipynb`.
+The key (`run_key`) is a hash of what a run can depend on: the notebook's code cells,
+the package modules those cells import (directly or through other package modules),
+the pins and the benchmark data. So:
+
+- a prose edit keeps every key: the notebook is rebuilt with its new prose and the
+  outputs it had, without a kernel;
+- a package edit changes the keys of the chapters that import the edited module, and
+  only those run again, in a background process (`Runs`), while their notebook pages
+  show the last run's outputs under a note saying that they are being recomputed;
+- when a run ends, its notebook lands in `.cache/notebooks/` and `make serve` rebuilds
+  the site (hooks/author_loop.py), which then shows the fresh outputs.
+
+A cell that raises is kept with its traceback (the page shows it) and reported in the
+`make serve` log; `make test`, `make site` and CI use none of this: there mkdocs-jupyter
+runs every notebook, cold, and a cell that raises fails the build.
+
+Run as a script, `python -m hooks._notebook_runs IN OUT` executes one notebook (the
+background process of one run).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import difflib
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+import nbformat
+from nbformat import NotebookNode
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "attention_lab"
+RUNS_DIR = ROOT / ".cache" / "notebooks"
+# Besides the code and the modules it imports, what can change a run's outputs.
+ALWAYS = ("requirements.lock", "pyproject.toml", "docs/data/*.json")
+STATUS_ROLE = "run-status"  # metadata role of the note on a notebook whose outputs are not current
+RUN_TIMEOUT_S = 600
+log = logging.getLogger("mkdocs.hooks.notebook_runs")
+
+
+def code_sources(notebook: NotebookNode) -> list[str]:
+    """The source of every code cell, in order."""
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def _module_file(module: str, root: Path) -> Path | None:
+    """The file of a package module (`attention_lab.x` -> attention_lab/x.py or x/__init__.py)."""
+    relative = Path(*module.split("."))
+    for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(tree: ast.AST) -> Iterable[tuple[str, tuple[str, ...]]]:
+    """(module, names) for each import of the package in a syntax tree; `names` is empty for
+    `import attention_lab...`, which can reach any of its modules."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] == PACKAGE:
+                yield node.module, tuple(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == PACKAGE:
+                    yield alias.name, ()
+
+
+_parsed: dict[tuple[Path, int, int], list[tuple[str, tuple[str, ...]]]] = {}
+
+
+def _file_imports(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """`_imports` of a source file, remembered while the file is unchanged (size, mtime)."""
+    stat = path.stat()
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _parsed:
+        _parsed[key] = list(_imports(ast.parse(path.read_text(encoding="utf-8"))))
+    return _parsed[key]
+
+
+def defining_file(identifier: str, root: Path = ROOT) -> Path | None:
+    """The source file that defines `identifier` (`attention_lab.name`, `attention_lab.x.Name.method`),
+    following a package's re-exports to the module the name comes from."""
+    parts = identifier.split(".")
+    for end in range(len(parts), 0, -1):  # the longest dotted prefix that is a module
+        path = _module_file(".".join(parts[:end]), root)
+        if path is None:
+            continue
+        rest = parts[end:]
+        if rest and path.name == "__init__.py":
+            defined_in = {name: source for source, imported in _file_imports(path) for name in imported}
+            if rest[0] in defined_in:
+                return defining_file(".".join([defined_in[rest[0]], *rest]), root)
+        return path
+    return None
+
+
+def imported_files(code: str, root: Path = ROOT) -> set[Path]:
+    """The package's source files that running `code` depends on.
+
+    A module imported counts with every package module it imports, and so on. A name
+    imported from a package's `__init__` counts as the module that defines it (the
+    `__init__` itself counts too, but not the rest of what it imports). Code that does not
+    parse, or that imports the package as a whole (`import attention_lab`), depends on all
+    of it.
+    """
+    everything = {path for path in (root / PACKAGE).rglob("*.py") if "__pycache__" not in path.parts}
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return everything
+    found: set[Path] = set()
+    followed: set[Path] = set()
+    pending = list(_imports(tree))
+    while pending:
+        module, names = pending.pop()
+        path = _module_file(module, root)
+        if path is None:
+            continue
+        if module == PACKAGE and not names:
+            return everything
+        parts = module.split(".")
+        for end in range(1, len(parts)):  # the packages above run their __init__ first
+            init = _module_file(".".join(parts[:end]), root)
+            if init is not None:
+                found.add(init)
+        found.add(path)
+        if path.name == "__init__.py" and names:
+            defined_in = {name: source for source, imported in _file_imports(path) for name in imported}
+            for name in names:
+                if name in defined_in:
+                    pending.append((defined_in[name], (name,)))
+                elif _module_file(f"{module}.{name}", root) is not None:
+                    pending.append((f"{module}.{name}", ()))
+                else:  # defined in the __init__ itself, from what it imports
+                    pending.append((module, ()))
+            continue
+        if path in followed:
+            continue
+        followed.add(path)
+        pending.extend(_file_imports(path))
+    return found
+
+
+def exercise_specs(page: str, root: Path = ROOT) -> list[str]:
+    """The exercise spec modules of a chapter page: those whose `PAGE` names it.
+
+    `attention_lab.exercises.check` imports every spec module as it finds them, which no
+    import statement shows; what a chapter's checks print depends on its own specs.
+    """
+    specs = []
+    for path in sorted((root / PACKAGE / "exercises").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if (
+                isinstance(node, ast.Assign)
+                and any(isinstance(target, ast.Name) and target.id == "PAGE" for target in node.targets)
+                and isinstance(node.value, ast.Constant)
+                and node.value.value == page
+            ):
+                specs.append(f"{PACKAGE}.exercises.{path.stem}")
+    return specs
+
+
+def run_key(notebook: NotebookNode, page: str, root: Path = ROOT) -> str:
+    """SHA-256 over the notebook's code cells and the bytes of every file a run of it depends
+    on (`imported_files`, the chapter page's exercise specs, `ALWAYS`)."""
+    code = code_sources(notebook)
+    digest = hashlib.sha256()
+    for source in code:
+        digest.update(source.encode() + b"\0")
+    # IPython's magics (`%matplotlib inline`) and shell lines are not Python: left out.
+    parseable = "\n".join(line for source in code for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    parseable += "".join(f"\nimport {spec}" for spec in exercise_specs(page, root))
+    files = imported_files(parseable, root) | {path for pattern in ALWAYS for path in root.glob(pattern)}
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def run_errors(notebook: NotebookNode) -> list[str]:
+    """'cell N: Name: message' for each code cell whose run raised."""
+    errors = []
+    for number, cell in enumerate((cell for cell in notebook.cells if cell.cell_type == "code"), start=1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                errors.append(f"code cell {number}: {output.get('ename')}: {output.get('evalue')}")
+    return errors
+
+
+def with_outputs(notebook: NotebookNode, executed: NotebookNode) -> bool:
+    """Copy `executed`'s outputs into `notebook`'s code cells whose source is the same, in order.
+
+    Cells are matched as a diff matches lines (so an inserted or removed cell leaves the
+    others matched). Returns whether every code cell got its outputs from the same code.
+    """
+    cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    ran = [cell for cell in executed.cells if cell.cell_type == "code"]
+    matcher = difflib.SequenceMatcher(a=[c.source for c in cells], b=[c.source for c in ran], autojunk=False)
+    matched = 0
+    for block in matcher.get_matching_blocks():
+        for offset in range(block.size):
+            cell, source = cells[block.a + offset], ran[block.b + offset]
+            cell.outputs = source.get("outputs", [])
+            cell.execution_count = source.get("execution_count")
+            matched += 1
+    return matched == len(cells) == len(ran)
+
+
+def add_status_note(notebook: NotebookNode, text: str) -> None:
+    """Put a note under the notebook's first cell (the preamble) saying its outputs are not current."""
+    note = nbformat.v4.new_markdown_cell(f"*{text}*")
+    note.metadata["attention_lab"] = {"role": STATUS_ROLE}
+    note["id"] = STATUS_ROLE
+    notebook.cells.insert(1, note)
+
+
+def execute(source: Path, target: Path) -> None:
+    """Run a notebook in a new kernel started in the project root; keep errors as outputs."""
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(source, as_version=4)
+    NotebookClient(
+        notebook, kernel_name="python3", timeout=RUN_TIMEOUT_S, allow_errors=True, resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    nbformat.write(notebook, target)
+
+
+class Runs:
+    """Background runs of notebooks, one process each, at most `workers` at a time, each
+    started while no build is under way.
+
+    A finished run is written to `RUNS_DIR/<key>.ipynb` and, as the last run of its
+    notebook, to `RUNS_DIR/last/<name>`.
+    """
+
+    def __init__(self, workers: int, runs_dir: Path = RUNS_DIR) -> None:
+        self.runs_dir = runs_dir
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook-run")
+        self._pending: dict[str, Future[None]] = {}
+        self._processes: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._finished = 0  # runs stored so far
+        self._rebuild: Callable[[], None] | None = None
+        self._idle = threading.Event()  # set while no build is under way: runs start only then
+        self._wanted: set[str] = set()  # the keys of the notebooks of the build under way
+
+    def done(self, key: str) -> NotebookNode | None:
+        path = self.runs_dir / f"{key}.ipynb"
+        return nbformat.read(path, as_version=4) if path.is_file() else None
+
+    def want(self, key: str) -> None:
+        """Keep the run of `key`: a notebook of the build under way has it."""
+        self._wanted.add(key)
+
+    def forget_unwanted(self) -> None:
+        """Delete the stored runs no notebook of this build has (older versions of the code or
+        the package), as mkdocs-jupyter evicts what a build did not use; the last run of each
+        notebook stays."""
+        for path in self.runs_dir.glob("*.ipynb"):
+            if path.stem not in self._wanted:
+                path.unlink(missing_ok=True)
+        self._wanted = set()
+
+    def stored_at(self, key: str, name: str) -> float:
+        """When the run of `key`, or else the last run of `name`, was stored (0 if none)."""
+        for path in (self.runs_dir / f"{key}.ipynb", self.runs_dir / "last" / name):
+            if path.is_file():
+                return path.stat().st_mtime
+        return 0.0
+
+    def last(self, name: str) -> NotebookNode | None:
+        path = self.runs_dir / "last" / name
+        return nbformat.read(path, as_version=4) if path.is_file() else None
+
+    def notify(self, rebuild: Callable[[], None]) -> None:
+        """How to ask `make serve` for a rebuild: called (from a run's thread) each time a run
+        is stored, by `rebuild_later`, and once now if runs were stored before this call."""
+        with self._lock:
+            self._rebuild = rebuild
+            finished = self._finished
+        if finished:
+            rebuild()
+
+    def build_started(self) -> None:
+        """A build began: runs not yet started wait for its end (a run takes a core a build needs)."""
+        self._idle.clear()
+
+    def build_ended(self) -> None:
+        self._idle.set()
+
+    def rebuild_later(self) -> None:
+        """Ask for one more rebuild after the one under way."""
+        with self._lock:
+            rebuild = self._rebuild
+        if rebuild is not None:
+            rebuild()
+
+    def pending(self, key: str) -> bool:
+        with self._lock:
+            return key in self._pending
+
+    def submit(self, key: str, name: str, notebook: NotebookNode) -> None:
+        """Run `notebook` (saved as `name`) unless a run of `key` is done or under way."""
+        with self._lock:
+            if self._closed or key in self._pending or (self.runs_dir / f"{key}.ipynb").is_file():
+                return
+            self._pending[key] = self._pool.submit(self._run, key, name, nbformat.writes(notebook))
+
+    def _run(self, key: str, name: str, text: str) -> None:
+        self._idle.wait()  # a build under way goes first: its pages are what the author waits for
+        try:
+            with tempfile.TemporaryDirectory(prefix="attention-lab-run-") as scratch:
+                source, target = Path(scratch) / name, Path(scratch) / f"ran-{name}"
+                source.write_text(text, encoding="utf-8")
+                command = [sys.executable, "-m", "hooks._notebook_runs", str(source), str(target)]
+                with self._lock:
+                    if self._closed:
+                        return
+                    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                    self._processes.add(process)
+                try:
+                    output, _ = process.communicate(timeout=RUN_TIMEOUT_S + 60)
+                finally:
+                    with self._lock:
+                        self._processes.discard(process)
+                if process.returncode != 0 or not target.is_file():
+                    if not self._closed:
+                        log.warning("notebooks/%s: the run failed (exit %s):\n%s", name, process.returncode, output[-3000:])
+                    return
+                executed = nbformat.read(target, as_version=4)
+                for error in run_errors(executed):
+                    log.warning("notebooks/%s: %s", name, error)
+                self._store(key, name, nbformat.writes(executed))
+                with self._lock:
+                    self._finished += 1
+                self.rebuild_later()
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+
+    def _store(self, key: str, name: str, text: str) -> None:
+        """Write each file whole (written under `last/`, then renamed): the notebook's last run,
+        then the keyed run."""
+        scratch = self.runs_dir / "last"
+        scratch.mkdir(parents=True, exist_ok=True)
+        for path in (scratch / name, self.runs_dir / f"{key}.ipynb"):
+            partial = scratch / f".{path.name}.partial"
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, path)
+
+    def close(self) -> None:
+        """Stop: queued runs are dropped, running kernels' processes terminated."""
+        with self._lock:
+            self._closed = True
+            processes = list(self._processes)
+        self._idle.set()
+        for process in processes:
+            process.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+_runs: Runs | None = None
+
+
+def start(workers: int) -> None:
+    """Start the background runs of this `make serve` process."""
+    global _runs
+    if _runs is None:
+        _runs = Runs(workers)
+
+
+def stop() -> None:
+    global _runs
+    if _runs is not None:
+        _runs.close()
+        _runs = None
+
+
+def active() -> Runs | None:
+    """The background runs, while `make serve` serves; None in any other build."""
+    return _runs
+
+
+RUNNING_AGAIN = (
+    "This notebook is running again after an edit (make serve): until the run ends, the outputs "
+    "below are those of its last run, and may be out of date."
+)
+RUNNING = "This notebook is running (make serve): its outputs appear here when the run ends."
+
+
+def give_outputs(notebook: NotebookNode, name: str, runs: Runs, key: str) -> None:
+    """Give a freshly built notebook the outputs of a run of its code: the run of the same
+    key if there is one; else start that run and give it its last run's outputs (or
+    none) under a note saying they are not current."""
+    executed = runs.done(key)
+    if executed is not None:
+        with_outputs(notebook, executed)
+        return
+    runs.submit(key, name, notebook)
+    last = runs.last(name)
+    if last is not None:
+        with_outputs(notebook, last)
+    add_status_note(notebook, RUNNING_AGAIN if last is not None else RUNNING)
+
+
+class _Served(NamedTuple):
+    inputs: str  # what the notebook was built from (`served_text`)
+    notebook: NotebookNode  # as built, without outputs
+    state: tuple[str, float] | None = None  # the run key and when the outputs given were stored
+    text: str = ""  # the notebook with those outputs, as written
+
+
+_served: dict[str, _Served] = {}
+
+
+def served_text(
+    name: str, page: str, inputs: str, build: Callable[[], NotebookNode], runs: Runs, root: Path = ROOT
+) -> str:
+    """The text of notebook `name` (of chapter `page`) under `make serve`: built by `build`
+    (again only when `inputs`, what it is built from, changed), with its outputs
+    (`give_outputs`, again only when its run key or the run stored for it changed)."""
+    served = _served.get(name)
+    if served is None or served.inputs != inputs:
+        served = _Served(inputs, build())
+    key = run_key(served.notebook, page, root)
+    runs.want(key)
+    state = (key, runs.stored_at(key, name))
+    if served.state != state:
+        notebook = copy.deepcopy(served.notebook)
+        give_outputs(notebook, name, runs, key)
+        served = served._replace(state=state, text=nbformat.writes(notebook) + "\n")
+    elif runs.done(key) is None:
+        runs.submit(key, name, served.notebook)  # again, if its run failed
+    _served[name] = served
+    return served.text
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m hooks._notebook_runs IN.ipynb OUT.ipynb", file=sys.stderr)
+        return 2
+    execute(Path(argv[0]), Path(argv[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,139 @@
+"""MkDocs hook: what `make serve` does so that an edit shows in a couple of seconds.
+
+`make serve` runs `mkdocs serve --dirty` with `ATTENTION_LAB_CACHE=true`. The first build
+is whole; after an edit MkDocs renders again only the pages whose source changed. This
+hook makes that partial rebuild right for this site:
+
+- chapter notebooks are never run inside a build: mkdocs-jupyter only renders them,
+  with the outputs of an earlier run of the same code, and a notebook whose code or
+  package modules changed runs again in the background (hooks/_notebook_runs.py); a
+  finished run rebuilds the site;
+- an API reference page is rendered again when a module it documents changed (its
+  Markdown did not, so MkDocS would skip it);
+- links to the API reference from a page rendered again resolve to the anchors found
+  when the reference pages were last rendered (mkdocs-autorefs forgets them between
+  builds and only sees the pages rendered in this one).
+
+`make test`, `make site` and CI run `mkdocs build`: none of this applies there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.livereload import LiveReloadServer
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+
+try:  # `python -m mkdocs` from the repository root, and the tests
+    from hooks import _cache, _notebook_runs
+except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
+    import _cache  # type: ignore[no-redef]
+    import _notebook_runs  # type: ignore[no-redef]
+
+ROOT = Path(__file__).resolve().parent.parent
+_DOCUMENTED = re.compile(r"^:::[ \t]+(attention_lab(?:\.\w+)*)", re.MULTILINE)
+# At most this many notebooks run at once (each a kernel and torch), never more than the cores.
+MAX_RUNS = 4
+
+_serving = False
+# Anchors of the API reference, as mkdocs-autorefs found them in the last build that rendered them.
+_anchors: dict[str, dict[str, Any]] = {}
+
+
+def serving() -> bool:
+    """Whether this process is `make serve`'s: `mkdocs serve` with the cache on."""
+    return _serving
+
+
+def on_startup(command: str, dirty: bool, **_: Any) -> None:
+    global _serving
+    _serving = command == "serve" and _cache.enabled()
+    if _serving:
+        _notebook_runs.start(workers=max(1, min(MAX_RUNS, os.cpu_count() or 1)))
+
+
+def on_shutdown(**_: Any) -> None:
+    _notebook_runs.stop()
+
+
+def on_pre_build(**_: Any) -> None:
+    runs = _notebook_runs.active()
+    if runs is not None:
+        runs.build_started()
+
+
+def on_post_build(**_: Any) -> None:
+    runs = _notebook_runs.active()
+    if runs is not None:
+        runs.build_ended()
+
+
+def on_build_error(**_: Any) -> None:
+    on_post_build()
+
+
+def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
+    if _serving:
+        # Under `make serve` the notebooks come with their outputs (hooks/_notebook_runs.py).
+        config.plugins["mkdocs-jupyter"].config["execute"] = False
+    return config
+
+
+def request_rebuild(server: LiveReloadServer) -> None:
+    """Ask `mkdocs serve` for a rebuild, as a change in a watched file does: the rebuild
+    starts now, or right after the one under way (MkDocs 1.6's LiveReloadServer)."""
+    with server._rebuild_cond:
+        server._want_rebuild = True
+        server._rebuild_cond.notify_all()
+
+
+def on_serve(server: LiveReloadServer, **_: Any) -> LiveReloadServer:
+    runs = _notebook_runs.active()
+    if runs is not None:  # a finished run rebuilds the site, which then shows its outputs
+        runs.notify(lambda: request_rebuild(server))
+    return server
+
+
+def documented_files(markdown: str, root: Path = ROOT) -> set[Path]:
+    """The package source files that define what a page documents (its `::: attention_lab.x` lines)."""
+    found = (_notebook_runs.defining_file(identifier, root) for identifier in _DOCUMENTED.findall(markdown))
+    return {path for path in found if path is not None}
+
+
+def _newer_than_output(file: File, sources: set[Path]) -> bool:
+    output = Path(file.abs_dest_path)
+    return not output.is_file() or any(source.stat().st_mtime > output.stat().st_mtime for source in sources)
+
+
+@event_priority(-100)  # after every other hook has added its files
+def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
+    if not _serving:
+        return files
+    for file in files.documentation_pages():
+        if file.abs_src_path is None or not file.src_uri.startswith("reference/"):
+            continue
+        sources = documented_files(Path(file.abs_src_path).read_text(encoding="utf-8"))
+        if sources and _newer_than_output(file, sources):
+            file.is_modified = lambda: True  # type: ignore[method-assign]
+    return files
+
+
+_AUTOREFS_MAPS = ("_primary_url_map", "_secondary_url_map", "_title_map")
+
+
+@event_priority(0)  # before mkdocs-autorefs resolves the links (-50)
+def on_env(env: Any, config: MkDocsConfig, **_: Any) -> Any:
+    autorefs = config.plugins.get("autorefs")
+    if not _serving or autorefs is None:
+        return env
+    for name in _AUTOREFS_MAPS:
+        current = getattr(autorefs, name)
+        for identifier, value in _anchors.get(name, {}).items():
+            current.setdefault(identifier, value)  # an anchor found in this build wins
+        _anchors[name] = dict(current)
+    return env

@@ -1,0 +1,247 @@
+"""hooks/author_loop.py and hooks/_notebook_runs.py: what `make serve` rebuilds after an edit.
+
+A notebook runs again only when what its run depends on changed (its code, the package
+modules that code imports, its chapter's exercise specs, the pins); a prose edit keeps
+its outputs; a page whose run is under way says so. The timings are `make bench`'s.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from mkdocs.livereload import LiveReloadServer
+from nbformat import NotebookNode
+
+from hooks import _notebook_runs, author_loop, figures
+from hooks._notebook_runs import Runs, imported_files, run_key, with_outputs
+
+from .conftest import ROOT
+
+PACKAGE_FILES = {path for path in (ROOT / "attention_lab").rglob("*.py") if "__pycache__" not in path.parts}
+
+
+def package(*names: str) -> set[Path]:
+    return {ROOT / "attention_lab" / name for name in names}
+
+
+def test_a_name_from_the_package_counts_as_the_module_that_defines_it() -> None:
+    assert imported_files("from attention_lab import softmax") == package(
+        "__init__.py", "simplified_attention.py", "_checks.py"
+    )
+
+
+def test_a_module_counts_with_the_package_modules_it_imports() -> None:
+    files = imported_files("from attention_lab.generation import kv_cache_bytes")
+    assert package("generation.py", "multihead_attention.py", "causal_attention.py", "simplified_attention.py") <= files
+    assert not files & package("positions.py", "memory_efficient_attention.py", "plotting.py")
+
+
+@pytest.mark.parametrize("code", ["import attention_lab", "x = (", "import attention_lab.plotting as p\nimport attention_lab"])
+def test_code_that_can_reach_anything_depends_on_everything(code: str) -> None:
+    assert imported_files(code) == PACKAGE_FILES
+
+
+def test_the_exercise_specs_of_a_page_are_found_by_the_page_they_name() -> None:
+    assert _notebook_runs.exercise_specs("memory-efficient-attention.md") == [
+        "attention_lab.exercises.memory_efficient_attention"
+    ]
+    assert _notebook_runs.exercise_specs("reproducibility.md") == []
+
+
+def notebook(*cells: tuple[str, str]) -> NotebookNode:
+    made = nbformat.v4.new_notebook()
+    made.cells = [
+        nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+        for kind, source in cells
+    ]
+    for number, cell in enumerate(made.cells):
+        cell["id"] = f"cell-{number}"
+    return made
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "attention_lab", tmp_path / "attention_lab", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("requirements.lock", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "docs" / "data", tmp_path / "docs" / "data")
+    return tmp_path
+
+
+def edit(path: Path) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + "\n# an edit\n", encoding="utf-8")
+
+
+CHAPTER_5 = notebook(
+    ("markdown", "# 5. Attention without the L×L matrix"),
+    ("code", "%matplotlib inline\nfrom attention_lab import tiled_attention"),
+    ("code", "from attention_lab.exercises import check"),
+)
+
+
+@pytest.mark.parametrize(
+    ("edited", "runs_again"),
+    [
+        ("attention_lab/memory_efficient_attention.py", True),  # defines tiled_attention
+        ("attention_lab/simplified_attention.py", True),  # imported by it
+        ("attention_lab/exercises/memory_efficient_attention.py", True),  # the chapter's exercises
+        ("requirements.lock", True),
+        ("attention_lab/generation.py", False),  # chapter 7's module
+        ("attention_lab/exercises/generation.py", False),  # chapter 7's exercises
+    ],
+)
+def test_a_notebook_runs_again_only_when_what_it_runs_changed(project_copy: Path, edited: str, runs_again: bool) -> None:
+    before = run_key(CHAPTER_5, "memory-efficient-attention.md", project_copy)
+    edit(project_copy / edited)
+    assert (run_key(CHAPTER_5, "memory-efficient-attention.md", project_copy) != before) is runs_again
+
+
+def test_prose_does_not_change_the_run_key_and_code_does() -> None:
+    key = run_key(CHAPTER_5, "memory-efficient-attention.md")
+    prose = nbformat.from_dict(CHAPTER_5)
+    prose.cells[0].source += "\n\nA new sentence."
+    assert run_key(prose, "memory-efficient-attention.md") == key
+    code = nbformat.from_dict(CHAPTER_5)
+    code.cells[2].source += "\nprint(1)"
+    assert run_key(code, "memory-efficient-attention.md") != key
+
+
+def ran(source: NotebookNode) -> NotebookNode:
+    """`source` as if run: each code cell prints its number."""
+    executed = nbformat.from_dict(source)
+    for number, cell in enumerate((c for c in executed.cells if c.cell_type == "code"), start=1):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"{number}\n")]
+        cell.execution_count = number
+    return executed
+
+
+def printed(cell: NotebookNode) -> str:
+    return "".join(output.get("text", "") for output in cell.get("outputs", []))
+
+
+def test_outputs_go_to_the_cells_with_the_same_code() -> None:
+    executed = ran(notebook(("code", "a"), ("code", "b"), ("code", "c")))
+    edited = notebook(("markdown", "prose"), ("code", "a"), ("code", "inserted"), ("code", "b"), ("code", "c"))
+    assert not with_outputs(edited, executed)
+    assert [printed(cell) for cell in edited.cells] == ["", "1\n", "", "2\n", "3\n"]
+    same = notebook(("code", "a"), ("markdown", "new prose"), ("code", "b"), ("code", "c"))
+    assert with_outputs(same, executed)
+    assert [printed(cell) for cell in same.cells] == ["1\n", "", "2\n", "3\n"]
+
+
+class RecordedRuns(Runs):
+    """Runs that record what is submitted instead of starting a kernel."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        super().__init__(workers=1, runs_dir=runs_dir)
+        self.submitted: list[str] = []
+
+    def submit(self, key: str, name: str, notebook: NotebookNode) -> None:
+        self.submitted.append(key)
+
+    def finish(self, key: str, name: str, executed: NotebookNode) -> None:
+        self._store(key, name, nbformat.writes(executed))
+
+
+def status_notes(text: str) -> list[str]:
+    return [
+        cell.source
+        for cell in nbformat.reads(text, as_version=4).cells
+        if cell.metadata.get("attention_lab", {}).get("role") == _notebook_runs.STATUS_ROLE
+    ]
+
+
+def test_a_served_notebook_shows_its_run_or_says_it_is_running(tmp_path: Path) -> None:
+    runs = RecordedRuns(tmp_path)
+    chapter = notebook(("markdown", "# 5. Title"), ("code", "from attention_lab import tiled_attention"))
+    page = "memory-efficient-attention.md"
+    key = run_key(chapter, page)
+
+    def build(inputs: str, built: NotebookNode) -> str:
+        """One build's part: the notebook's text, then the end of the build's on_files."""
+        text = _notebook_runs.served_text("chapter.ipynb", page, inputs, lambda: built, runs)
+        runs.forget_unwanted()
+        return text
+
+    first = build("v1", chapter)
+    assert runs.submitted == [key]
+    assert status_notes(first) == [f"*{_notebook_runs.RUNNING}*"]
+
+    runs.finish(key, "chapter.ipynb", ran(chapter))
+    done = build("v1", chapter)
+    assert status_notes(done) == []
+    assert printed(nbformat.reads(done, as_version=4).cells[1]) == "1\n"
+
+    prose = nbformat.from_dict(chapter)
+    prose.cells[0].source += "\n\nA new sentence."
+    edited = build("v2", prose)
+    assert "A new sentence." in edited and status_notes(edited) == []
+    assert printed(nbformat.reads(edited, as_version=4).cells[1]) == "1\n"
+    assert runs.submitted == [key]  # a prose edit runs nothing
+    assert runs.done(key) is not None
+
+    code = nbformat.from_dict(chapter)
+    code.cells.append(nbformat.v4.new_code_cell("print(2)"))
+    again = build("v3", code)
+    assert runs.submitted == [key, run_key(code, page)]
+    assert status_notes(again) == [f"*{_notebook_runs.RUNNING_AGAIN}*"]
+    assert printed(nbformat.reads(again, as_version=4).cells[2]) == "1\n"  # the last run's, meanwhile
+    assert runs.done(key) is None and runs.last("chapter.ipynb") is not None  # no notebook has the old key
+    runs.close()
+
+
+@pytest.mark.kernels
+def test_a_background_run_stores_the_outputs_and_asks_for_a_rebuild(tmp_path: Path) -> None:
+    runs = Runs(workers=1, runs_dir=tmp_path)
+    rebuilds: list[int] = []
+    runs.notify(lambda: rebuilds.append(1))
+    runs.build_ended()
+    chapter = notebook(("code", "print(6 * 7)"), ("code", "1 / 0"))
+    runs.submit("key", "chapter.ipynb", chapter)
+    runs._pending["key"].result(timeout=120)
+    executed = runs.done("key")
+    assert executed is not None and rebuilds == [1]
+    assert printed(executed.cells[0]) == "42\n"
+    assert _notebook_runs.run_errors(executed) == ["code cell 2: ZeroDivisionError: division by zero"]
+    assert runs.last("chapter.ipynb") == executed
+    runs.close()
+
+
+@pytest.mark.parametrize(
+    ("page", "modules"),
+    [
+        ("memory-efficient-attention.md", {"memory_efficient_attention.py"}),  # `::: attention_lab.tiled_attention`
+        ("exercises.md", {str(path.relative_to(ROOT / "attention_lab")) for path in (ROOT / "attention_lab" / "exercises").glob("*.py")}),
+        ("plotting.md", {"plotting.py"}),
+    ],
+)
+def test_an_api_page_is_rebuilt_with_the_modules_that_define_what_it_documents(page: str, modules: set[str]) -> None:
+    markdown = (ROOT / "docs" / "reference" / page).read_text(encoding="utf-8")
+    assert author_loop.documented_files(markdown) == package(*modules)
+
+
+def test_a_finished_run_asks_mkdocs_serve_for_a_rebuild() -> None:
+    """`request_rebuild` uses LiveReloadServer's own rebuild request (MkDocs 1.6): fails loudly if it changes."""
+    server = LiveReloadServer(builder=lambda: None, host="127.0.0.1", port=0, root=str(ROOT))
+    assert not server._want_rebuild
+    author_loop.request_rebuild(server)
+    assert server._want_rebuild
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("edited", "redrawn", "kept"),
+    [
+        ("attention_lab/generation.py", "generation/cache-size", "simplified-attention/query-2-weights"),
+        ("attention_lab/memory_efficient_attention.py", "memory-efficient-attention/causal-blocks", "positions/rope-angles"),
+        ("attention_lab/multihead_attention.py", "multihead-attention/heads", "positions/rope-angles"),
+    ],
+)
+def test_a_package_edit_redraws_only_the_figures_drawn_from_it(project_copy: Path, edited: str, redrawn: str, kept: str) -> None:
+    before = {name: figures.figure_inputs(name, project_copy) for name in (redrawn, kept)}
+    edit(project_copy / edited)
+    assert figures.figure_inputs(redrawn, project_copy) != before[redrawn]
+    assert figures.figure_inputs(kept, project_copy) == before[kept]
