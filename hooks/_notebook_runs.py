@@ -176,20 +176,51 @@ def exercise_specs(page: str, root: Path = ROOT) -> list[str]:
     return specs
 
 
+_digests: dict[tuple[Path, int, int], bytes] = {}
+
+
+def code_digest(path: Path) -> bytes:
+    """A hash of what a Python file does: its syntax tree without docstrings, comments or line
+    numbers (a docstring edit runs nothing again; the API page shows it). Remembered while
+    the file is unchanged."""
+    stat = path.stat()
+    memo = (path, stat.st_mtime_ns, stat.st_size)
+    if memo not in _digests:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (
+                isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+        _digests[memo] = hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).digest()
+    return _digests[memo]
+
+
+def input_digest(files: Iterable[Path], root: Path = ROOT, *, first: bytes = b"") -> str:
+    """SHA-256 over `first` then each file's path and content: a package module's `code_digest`,
+    any other file's bytes."""
+    digest = hashlib.sha256(first)
+    package = root / PACKAGE
+    for path in sorted(files):
+        content = code_digest(path) if path.suffix == ".py" and path.is_relative_to(package) else path.read_bytes()
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + content + b"\0")
+    return digest.hexdigest()
+
+
 def run_key(notebook: NotebookNode, page: str, root: Path = ROOT) -> str:
-    """SHA-256 over the notebook's code cells and the bytes of every file a run of it depends
-    on (`imported_files`, the chapter page's exercise specs, `ALWAYS`)."""
+    """A hash of the notebook's code cells and every file a run of it depends on
+    (`imported_files`, the chapter page's exercise specs, `ALWAYS`; `input_digest`)."""
     code = code_sources(notebook)
-    digest = hashlib.sha256()
-    for source in code:
-        digest.update(source.encode() + b"\0")
     # IPython's magics (`%matplotlib inline`) and shell lines are not Python: left out.
     parseable = "\n".join(line for source in code for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
     parseable += "".join(f"\nimport {spec}" for spec in exercise_specs(page, root))
     files = imported_files(parseable, root) | {path for pattern in ALWAYS for path in root.glob(pattern)}
-    for path in sorted(files):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return input_digest(files, root, first="\0".join(code).encode())
 
 
 def run_errors(notebook: NotebookNode) -> list[str]:
@@ -259,6 +290,7 @@ class Runs:
         self._rebuild: Callable[[], None] | None = None
         self._idle = threading.Event()  # set while no build is under way: runs start only then
         self._wanted: set[str] = set()  # the keys of the notebooks of the build under way
+        self.figures_to_draw: list[dict[str, object]] = []  # found missing by the build under way (hooks/figures.py)
 
     def done(self, key: str) -> NotebookNode | None:
         path = self.runs_dir / f"{key}.ipynb"
@@ -322,34 +354,58 @@ class Runs:
                 return
             self._pending[key] = self._pool.submit(self._run, key, name, nbformat.writes(notebook))
 
+    def submit_command(self, key: str, what: str, command: list[str]) -> None:
+        """Run `command` in the project root, as a run, unless a job of `key` is under way; it
+        stores what it makes itself. `what` names it in the log."""
+        with self._lock:
+            if self._closed or key in self._pending:
+                return
+            self._pending[key] = self._pool.submit(self._job, key, what, command)
+
+    def _job(self, key: str, what: str, command: list[str]) -> None:
+        try:
+            if self._process(what, command):
+                self._stored()
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+
+    def _process(self, what: str, command: list[str]) -> bool:
+        """Run `command` once no build is under way (a build's pages are what the author waits
+        for); whether it succeeded (a failure is logged)."""
+        self._idle.wait()
+        with self._lock:
+            if self._closed:
+                return False
+            process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            self._processes.add(process)
+        try:
+            output, _ = process.communicate(timeout=RUN_TIMEOUT_S + 60)
+        finally:
+            with self._lock:
+                self._processes.discard(process)
+        if process.returncode != 0 and not self._closed:
+            log.warning("%s failed (exit %s):\n%s", what, process.returncode, output[-3000:])
+        return process.returncode == 0
+
+    def _stored(self) -> None:
+        with self._lock:
+            self._finished += 1
+        self.rebuild_later()
+
     def _run(self, key: str, name: str, text: str) -> None:
-        self._idle.wait()  # a build under way goes first: its pages are what the author waits for
         try:
             with tempfile.TemporaryDirectory(prefix="attention-lab-run-") as scratch:
                 source, target = Path(scratch) / name, Path(scratch) / f"ran-{name}"
                 source.write_text(text, encoding="utf-8")
                 command = [sys.executable, "-m", "hooks._notebook_runs", str(source), str(target)]
-                with self._lock:
-                    if self._closed:
-                        return
-                    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                    self._processes.add(process)
-                try:
-                    output, _ = process.communicate(timeout=RUN_TIMEOUT_S + 60)
-                finally:
-                    with self._lock:
-                        self._processes.discard(process)
-                if process.returncode != 0 or not target.is_file():
-                    if not self._closed:
-                        log.warning("notebooks/%s: the run failed (exit %s):\n%s", name, process.returncode, output[-3000:])
+                if not self._process(f"the run of notebooks/{name}", command) or not target.is_file():
                     return
                 executed = nbformat.read(target, as_version=4)
                 for error in run_errors(executed):
                     log.warning("notebooks/%s: %s", name, error)
                 self._store(key, name, nbformat.writes(executed))
-                with self._lock:
-                    self._finished += 1
-                self.rebuild_later()
+                self._stored()
         finally:
             with self._lock:
                 self._pending.pop(key, None)

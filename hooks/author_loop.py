@@ -8,8 +8,10 @@ hook makes that partial rebuild right for this site:
   with the outputs of an earlier run of the same code, and a notebook whose code or
   package modules changed runs again in the background (hooks/_notebook_runs.py); a
   finished run rebuilds the site;
+- a figure drawn from an edited module is drawn again in the background too, the
+  pages showing its last drawing meanwhile (hooks/figures.py);
 - an API reference page is rendered again when a module it documents changed (its
-  Markdown did not, so MkDocS would skip it);
+  Markdown did not, so MkDocs would skip it);
 - links to the API reference from a page rendered again resolve to the anchors found
   when the reference pages were last rendered (mkdocs-autorefs forgets them between
   builds and only sees the pages rendered in this one).
@@ -30,30 +32,23 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 try:  # `python -m mkdocs` from the repository root, and the tests
-    from hooks import _cache, _notebook_runs
+    from hooks import _cache, _notebook_runs, figures
 except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
     import _cache  # type: ignore[no-redef]
     import _notebook_runs  # type: ignore[no-redef]
+    import figures  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parent.parent
 _DOCUMENTED = re.compile(r"^:::[ \t]+(attention_lab(?:\.\w+)*)", re.MULTILINE)
 # At most this many notebooks run at once (each a kernel and torch), never more than the cores.
 MAX_RUNS = 4
 
-_serving = False
 # Anchors of the API reference, as mkdocs-autorefs found them in the last build that rendered them.
 _anchors: dict[str, dict[str, Any]] = {}
 
 
-def serving() -> bool:
-    """Whether this process is `make serve`'s: `mkdocs serve` with the cache on."""
-    return _serving
-
-
 def on_startup(command: str, dirty: bool, **_: Any) -> None:
-    global _serving
-    _serving = command == "serve" and _cache.enabled()
-    if _serving:
+    if command == "serve" and _cache.enabled():  # `make serve`; from here on `_notebook_runs.active()`
         _notebook_runs.start(workers=max(1, min(MAX_RUNS, os.cpu_count() or 1)))
 
 
@@ -78,7 +73,7 @@ def on_build_error(**_: Any) -> None:
 
 
 def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
-    if _serving:
+    if _notebook_runs.active() is not None:
         # Under `make serve` the notebooks come with their outputs (hooks/_notebook_runs.py).
         config.plugins["mkdocs-jupyter"].config["execute"] = False
     return config
@@ -112,8 +107,10 @@ def _newer_than_output(file: File, sources: set[Path]) -> bool:
 
 @event_priority(-100)  # after every other hook has added its files
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
-    if not _serving:
+    runs = _notebook_runs.active()
+    if runs is None:
         return files
+    figures.draw_in_background(runs)  # the figures the notebooks and figures hooks found out of date
     for file in files.documentation_pages():
         if file.abs_src_path is None or not file.src_uri.startswith("reference/"):
             continue
@@ -129,7 +126,7 @@ _AUTOREFS_MAPS = ("_primary_url_map", "_secondary_url_map", "_title_map")
 @event_priority(0)  # before mkdocs-autorefs resolves the links (-50)
 def on_env(env: Any, config: MkDocsConfig, **_: Any) -> Any:
     autorefs = config.plugins.get("autorefs")
-    if not _serving or autorefs is None:
+    if _notebook_runs.active() is None or autorefs is None:
         return env
     for name in _AUTOREFS_MAPS:
         current = getattr(autorefs, name)

@@ -19,7 +19,9 @@ import functools
 import hashlib
 import io
 import json
+import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -462,23 +464,63 @@ def figure_paths() -> list[str]:
     return [f"{FIGURE_DIR}/{name}{suffix}.svg" for name in FIGURES for suffix in SCHEMES]
 
 
-def cached_svg(
-    name: str, suffix: str, fingerprint: str, draw: Callable[[], Figure] | None = None, *, opaque: bool = False
-) -> bytes:
+def _svg_paths(name: str, suffix: str, fingerprint: str, opaque: bool) -> tuple[Path, Path]:
+    """Where a figure variant drawn from `fingerprint` is kept, and where its last drawing is."""
+    key = hashlib.sha256(f"{fingerprint}\0{name}\0{suffix}\0{opaque}".encode()).hexdigest()
+    folder = _cache.CACHE_DIR / "figures"
+    return folder / f"{key}.svg", folder / "last" / f"{name.replace('/', '--')}{suffix}{'-opaque' if opaque else ''}.svg"
+
+
+def _write(path: Path, content: bytes) -> None:
+    """Write a file whole (a reader never sees half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
+
+
+def _draw(name: str, suffix: str, opaque: bool) -> bytes:
+    draw = NARROW_FIGURES[name] if suffix.endswith(NARROW_SUFFIX) else FIGURES[name]
+    return render_svg(draw, SCHEMES[suffix.removesuffix(NARROW_SUFFIX)], opaque=opaque)
+
+
+def cached_svg(name: str, suffix: str, fingerprint: str, *, opaque: bool = False) -> bytes:
     """The SVG of one figure variant from `.cache/figures/`, drawn and stored on a miss.
 
-    `suffix` is a scheme's suffix, optionally followed by `NARROW_SUFFIX` (then `draw`
-    draws the narrow variant); `fingerprint` is what the figure is drawn from
-    (`figure_inputs`); `opaque` as in `render_svg`.
+    `suffix` is a scheme's suffix, optionally followed by `NARROW_SUFFIX`; `fingerprint`
+    is what the figure is drawn from (`figure_inputs`); `opaque` as in `render_svg`.
+    Under `make serve`, a miss for a figure drawn before gives its last drawing and
+    leaves the new one to a background job (`draw_in_background`).
     """
-    key = hashlib.sha256(f"{fingerprint}\0{name}\0{suffix}\0{opaque}".encode()).hexdigest()
-    path = _cache.CACHE_DIR / "figures" / f"{key}.svg"
+    path, last = _svg_paths(name, suffix, fingerprint, opaque)
     if path.is_file():
         return path.read_bytes()
-    content = render_svg(draw or FIGURES[name], SCHEMES[suffix.removesuffix(NARROW_SUFFIX)], opaque=opaque)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
+    runs = _notebook_runs.active()
+    if runs is not None and last.is_file():
+        runs.figures_to_draw.append({"name": name, "suffix": suffix, "fingerprint": fingerprint, "opaque": opaque})
+        return last.read_bytes()
+    content = _draw(name, suffix, opaque)
+    _write(path, content)
+    _write(last, content)
     return content
+
+
+def notebook_figure_state(name: str) -> str:
+    """What a notebook showing figure `name` is built from: its inputs, and whether the
+    drawing from them is done (until then the notebook has the last one)."""
+    fingerprint = figure_inputs(name)
+    return fingerprint + ("" if _svg_paths(name, "", fingerprint, True)[0].is_file() else ":drawing")
+
+
+def draw_in_background(runs: _notebook_runs.Runs) -> None:
+    """Draw the figure variants this build found missing, in one background process
+    (`python -m hooks.figures`); its end rebuilds the site."""
+    if not runs.figures_to_draw:
+        return
+    entries = json.dumps(runs.figures_to_draw, sort_keys=True)
+    runs.figures_to_draw = []
+    key = "figures-" + hashlib.sha256(entries.encode()).hexdigest()
+    runs.submit_command(key, "drawing the figures", [sys.executable, "-m", "hooks.figures", entries])
 
 
 _HOOK = Path(__file__).resolve()
@@ -523,10 +565,7 @@ def figure_inputs(name: str, root: Path = _notebook_runs.ROOT) -> str:
     files = _notebook_runs.imported_files(code, root) | {
         path for pattern in _notebook_runs.ALWAYS for path in root.glob(pattern)
     }
-    digest = hashlib.sha256(_HOOK.read_bytes())
-    for path in sorted(files):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return _notebook_runs.input_digest(files, root, first=_HOOK.read_bytes())
 
 
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
@@ -539,6 +578,20 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     for name, draw in NARROW_FIGURES.items():
         for suffix, style in SCHEMES.items():
             narrow = f"{suffix}{NARROW_SUFFIX}"
-            content = cached_svg(name, narrow, inputs[name], draw) if cached else render_svg(draw, style)
+            content = cached_svg(name, narrow, inputs[name]) if cached else render_svg(draw, style)
             files.append(File.generated(config, f"{FIGURE_DIR}/{name}{narrow}.svg", content=content))
     return files
+
+
+def main(argv: list[str]) -> int:
+    """`python -m hooks.figures ENTRIES`: draw the figure variants `draw_in_background` lists
+    (a JSON list of name, suffix, fingerprint, opaque) into `.cache/figures/`."""
+    for entry in json.loads(argv[0]):
+        content = _draw(entry["name"], entry["suffix"], entry["opaque"])
+        for path in _svg_paths(entry["name"], entry["suffix"], entry["fingerprint"], entry["opaque"]):
+            _write(path, content)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -691,7 +691,7 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
             text = nbformat.writes(notebook) + "\n"
         else:
             # What the notebook is built from: the page, the links it makes, the figures it shows.
-            shown = [figures.figure_inputs(name) for name in figures.FIGURES if name.startswith(f"{Path(chapter).stem}/")]
+            shown = [figures.notebook_figure_state(name) for name in figures.FIGURES if name.startswith(f"{Path(chapter).stem}/")]
             inputs = "\0".join([source.read_text(encoding="utf-8"), site_url, repr(sorted(api_pages.items())), *shown])
             text = _notebook_runs.served_text(target.name, chapter, inputs, build, runs)
         if not target.is_file() or target.read_text(encoding="utf-8") != text:

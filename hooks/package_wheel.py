@@ -25,9 +25,10 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
 try:  # `python -m mkdocs` from the repository root, and the tests
-    from hooks import _cache
+    from hooks import _cache, _notebook_runs
 except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
     import _cache  # type: ignore[no-redef]
+    import _notebook_runs  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parent.parent
 DOWNLOAD_DIR = "downloads"
@@ -79,15 +80,31 @@ def _wheel_bytes() -> bytes:
         return build_wheel(Path(out_dir)).read_bytes()
 
 
+def _store(path: Path, content: bytes) -> None:
+    """Write the wheel whole under `.cache/wheel/`, and as the last one built."""
+    for target in (path, path.with_name("last.whl")):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_bytes(content)
+        partial.replace(target)
+
+
 def site_wheel() -> bytes:
     """The wheel's bytes: built now, or under `make serve` taken from `.cache/wheel/` while
-    the package, hooks and pins (`_cache.fingerprint`) are unchanged."""
+    the package, hooks and pins (`_cache.fingerprint`) are unchanged. After a change,
+    `make serve` serves the last wheel built while a background job builds the new one
+    (`python -m hooks.package_wheel`); its end rebuilds the site."""
     if not _cache.enabled():
         return _wheel_bytes()
     cached = _cache.CACHE_DIR / "wheel" / f"{_cache.fingerprint()}.whl"
-    if not cached.is_file():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_bytes(_wheel_bytes())
+    if cached.is_file():
+        return cached.read_bytes()
+    last = cached.with_name("last.whl")
+    runs = _notebook_runs.active()
+    if runs is not None and last.is_file():
+        runs.submit_command(f"wheel-{cached.stem}", "building the wheel", [sys.executable, "-m", "hooks.package_wheel", str(cached)])
+        return last.read_bytes()
+    _store(cached, _wheel_bytes())
     return cached.read_bytes()
 
 
@@ -107,3 +124,7 @@ def wheel_link() -> str:
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
     return markdown.replace(WHEEL_LINK_MARKER, wheel_link())
+
+
+if __name__ == "__main__":  # `python -m hooks.package_wheel TARGET`: the background build of `site_wheel`
+    _store(Path(sys.argv[1]), _wheel_bytes())

@@ -8,14 +8,16 @@ its outputs; a page whose run is under way says so. The timings are `make bench`
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 from mkdocs.livereload import LiveReloadServer
 from nbformat import NotebookNode
 
-from hooks import _notebook_runs, author_loop, figures
+from hooks import _cache, _notebook_runs, author_loop, figures, package_wheel
 from hooks._notebook_runs import Runs, imported_files, run_key, with_outputs
 
 from .conftest import ROOT
@@ -72,7 +74,20 @@ def project_copy(tmp_path: Path) -> Path:
 
 
 def edit(path: Path) -> None:
-    path.write_text(path.read_text(encoding="utf-8") + "\n# an edit\n", encoding="utf-8")
+    """Change what a file does (a line of code at its end)."""
+    path.write_text(path.read_text(encoding="utf-8") + "\nEDITED = 1\n", encoding="utf-8")
+
+
+def test_a_docstring_or_comment_edit_runs_nothing_again(project_copy: Path) -> None:
+    before = run_key(CHAPTER_5, "memory-efficient-attention.md", project_copy)
+    module = project_copy / "attention_lab" / "memory_efficient_attention.py"
+    source = module.read_text(encoding="utf-8")
+    assert source.count('"""') >= 4
+    first, rest = source.split('"""', 1)
+    module.write_text(first + '"""An edited sentence. ' + rest + "\n# a comment\n", encoding="utf-8")
+    assert run_key(CHAPTER_5, "memory-efficient-attention.md", project_copy) == before
+    edit(module)
+    assert run_key(CHAPTER_5, "memory-efficient-attention.md", project_copy) != before
 
 
 CHAPTER_5 = notebook(
@@ -138,9 +153,13 @@ class RecordedRuns(Runs):
     def __init__(self, runs_dir: Path) -> None:
         super().__init__(workers=1, runs_dir=runs_dir)
         self.submitted: list[str] = []
+        self.commands: list[list[str]] = []
 
     def submit(self, key: str, name: str, notebook: NotebookNode) -> None:
         self.submitted.append(key)
+
+    def submit_command(self, key: str, what: str, command: list[str]) -> None:
+        self.commands.append(command)
 
     def finish(self, key: str, name: str, executed: NotebookNode) -> None:
         self._store(key, name, nbformat.writes(executed))
@@ -245,3 +264,66 @@ def test_a_package_edit_redraws_only_the_figures_drawn_from_it(project_copy: Pat
     edit(project_copy / edited)
     assert figures.figure_inputs(redrawn, project_copy) != before[redrawn]
     assert figures.figure_inputs(kept, project_copy) == before[kept]
+
+
+def test_a_figure_out_of_date_shows_its_last_drawing_until_redrawn_in_the_background(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(_cache, "CACHE_DIR", tmp_path)
+    runs = RecordedRuns(tmp_path / "runs")
+    monkeypatch.setattr(_notebook_runs, "_runs", runs)
+    name = "memory-efficient-attention/cost"
+    first = figures.cached_svg(name, "-dark", "inputs-a")  # never drawn: drawn now
+    assert first.startswith(b"<?xml") and runs.figures_to_draw == []
+
+    assert figures.cached_svg(name, "-dark", "inputs-b") == first  # the last drawing, meanwhile
+    assert runs.figures_to_draw == [{"name": name, "suffix": "-dark", "fingerprint": "inputs-b", "opaque": False}]
+    figures.draw_in_background(runs)
+    assert runs.figures_to_draw == [] and len(runs.commands) == 1
+    command = runs.commands[0]
+    assert command[:3] == [sys.executable, "-m", "hooks.figures"]
+
+    figures.main(command[3:])  # what the background process does
+    (tmp_path / "figures" / "last").rename(tmp_path / "moved")  # the drawing now comes from its key
+    assert figures.cached_svg(name, "-dark", "inputs-b") == first and runs.figures_to_draw == []
+    runs.close()
+
+
+def test_links_into_the_api_reference_survive_a_partial_rebuild(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """mkdocs-autorefs (private maps, pinned version) forgets anchors between builds; a partial
+    build renders no API page, so its links resolve to the anchors of the last full one."""
+    from mkdocs_autorefs import AutorefsPlugin
+
+    monkeypatch.setattr(_notebook_runs, "_runs", RecordedRuns(tmp_path))
+    monkeypatch.setattr(author_loop, "_anchors", {})
+    anchor = ["reference/simplified-attention/#attention_lab.softmax"]
+    full = AutorefsPlugin()
+    full._primary_url_map["attention_lab.softmax"] = anchor
+    author_loop.on_env(None, SimpleNamespace(plugins={"autorefs": full}))
+    partial = AutorefsPlugin()
+    partial._primary_url_map["attention_lab.new_name"] = ["reference/x/#attention_lab.new_name"]
+    author_loop.on_env(None, SimpleNamespace(plugins={"autorefs": partial}))
+    assert partial._primary_url_map["attention_lab.softmax"] == anchor
+    assert partial.get_item_url("attention_lab.softmax", from_url="self-attention/")[0] == "../" + anchor[0]
+
+
+def test_after_a_package_edit_the_last_wheel_is_served_until_the_new_one_is_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(_cache, "CACHE_DIR", tmp_path)
+    monkeypatch.setenv("ATTENTION_LAB_CACHE", "true")
+    runs = RecordedRuns(tmp_path / "runs")
+    monkeypatch.setattr(_notebook_runs, "_runs", runs)
+    built = iter([b"wheel 1", b"wheel 2"])
+    monkeypatch.setattr(package_wheel, "_wheel_bytes", lambda: next(built))
+    monkeypatch.setattr(_cache, "fingerprint", lambda: "package-a")
+    assert package_wheel.site_wheel() == b"wheel 1"  # none built yet: built now
+    assert package_wheel.site_wheel() == b"wheel 1" and runs.commands == []  # unchanged: from the cache
+
+    monkeypatch.setattr(_cache, "fingerprint", lambda: "package-b")
+    assert package_wheel.site_wheel() == b"wheel 1"  # the last one, meanwhile
+    [command] = runs.commands
+    assert command[:3] == [sys.executable, "-m", "hooks.package_wheel"]
+    package_wheel._store(Path(command[3]), package_wheel._wheel_bytes())  # what the background job does
+    assert package_wheel.site_wheel() == b"wheel 2"
+    runs.close()

@@ -58,11 +58,11 @@ def test_a_cached_figure_is_keyed_on_the_fingerprint(monkeypatch: pytest.MonkeyP
     name = next(iter(figures.FIGURES))
     first = figures.cached_svg(name, "", "fingerprint-a")
     assert first == figures.render_svg(figures.FIGURES[name], figures.SCHEMES[""])
-    assert len(list((tmp_path / "figures").iterdir())) == 1
-    (next((tmp_path / "figures").iterdir())).write_bytes(b"<svg>stale</svg>")
+    assert len(list((tmp_path / "figures").glob("*.svg"))) == 1
+    (next((tmp_path / "figures").glob("*.svg"))).write_bytes(b"<svg>stale</svg>")
     assert figures.cached_svg(name, "", "fingerprint-a") == b"<svg>stale</svg>"  # a hit reads the file
     assert figures.cached_svg(name, "", "fingerprint-b") == first  # a new fingerprint draws afresh
-    assert len(list((tmp_path / "figures").iterdir())) == 2
+    assert len(list((tmp_path / "figures").glob("*.svg"))) == 2
 
 
 def test_the_test_build_is_cold(built_site: BuiltSite) -> None:
