@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -94,10 +95,18 @@ def _report(label: str, seconds: float, target: float | None = None) -> None:
     print(f"{label:56} {seconds:7.2f} s{beside}", flush=True)
 
 
+DRAWING = "Drawing this figure"  # in the SVG served for a figure whose drawing is under way
+_FIGURE_SRC = re.compile(r'src="(?:\.\./)*(figures/[^"#]+\.svg)')
+
+
 def _notebooks_current(base: str, chapters: list[str]) -> bool:
-    """Whether every chapter's notebook page is served with its outputs current (no run under way)."""
+    """Whether every chapter's notebook page is served with its outputs current (no run under
+    way) and every figure of the chapter pages drawn."""
     pages = [_page(f"{base}notebooks/{chapter}/") for chapter in chapters]
-    return all(page and STATUS_NOTE not in page for page in pages)
+    if not all(page and STATUS_NOTE not in page for page in pages):
+        return False
+    figures = {src for chapter in chapters for src in _FIGURE_SRC.findall(_page(f"{base}{chapter}/"))}
+    return bool(figures) and all(DRAWING not in _page(base + src) for src in sorted(figures))
 
 
 _serving: list[subprocess.Popen[bytes]] = []  # the `mkdocs serve` being measured
@@ -136,6 +145,12 @@ def _chapters(project: Path) -> list[str]:
     return [Path(page).with_suffix("").as_posix() for page in notebooks.chapter_pages(notebooks.read_nav(project / "mkdocs.yml"))]
 
 
+def _interruptible() -> None:
+    """In the child, before it runs: Ctrl-C (SIGINT) stops it, even when this script runs in the
+    background (where a shell starts it with SIGINT ignored, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def author_loop(env: dict[str, str]) -> None:
     """`make serve` on a copy of the project with no cache: the first page, the notebooks filling
     in, prose edits (a chapter page and its notebook page, another page), a docstring edit in
@@ -152,13 +167,17 @@ def author_loop(env: dict[str, str]) -> None:
         serve_env = {**env, "ATTENTION_LAB_CACHE": "true", "SITE_URL": base}
         command = [sys.executable, "-m", "mkdocs", "serve", "--no-strict", "--dirty", "--dev-addr", f"127.0.0.1:{port}"]
         for run in ("first run (nothing cached)", "restart (cached)"):
-            server = subprocess.Popen(command, cwd=project, env=serve_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            server = subprocess.Popen(
+                command, cwd=project, env=serve_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                preexec_fn=_interruptible,
+            )  # fmt: skip
             _serving.append(server)
             try:
                 started = time.perf_counter()
                 _report(f"make serve, {run}: first page", _wait_for(base + "reproducibility/", "Reproducibility", started), FIRST_PAGE_TARGET_S)
                 seconds = _wait_until(lambda: _notebooks_current(base, chapters), started, "every notebook run")
-                _report(f"make serve, {run}: every notebook run", seconds)
+                _report(f"make serve, {run}: every notebook run, figure drawn", seconds)
+                time.sleep(5.0)  # the last rebuild, and the kernels made ready for the next runs
                 if run != "first run (nothing cached)":
                     continue
                 chapter = project / "docs" / "memory-efficient-attention.md"
@@ -188,11 +207,11 @@ def author_loop(env: dict[str, str]) -> None:
                     _append(project / "attention_lab" / f"{module}.py", f"\nBENCHMARK_EDIT = {started!r}\n")
                     _wait_for(base + f"notebooks/{shown}/", RUNNING_AGAIN, started)
                     seconds = _wait_until(lambda: _notebooks_current(base, chapters), started, "the notebook runs")
-                    reruns = "its chapter's notebook" if module != "simplified_attention" else "every notebook"
+                    reruns = "its chapter's notebook" if module != "simplified_attention" else "every notebook and figure"
                     _report(f"code edit in {module}.py -> {reruns} run again, served", seconds, PACKAGE_TARGET_S)
             finally:
-                server.terminate()
-                server.wait(timeout=30)
+                server.send_signal(signal.SIGINT)  # as Ctrl-C: mkdocs serve stops its runs and kernels
+                server.wait(timeout=60)
 
 
 def main() -> int:

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -254,26 +254,50 @@ def with_outputs(notebook: NotebookNode, executed: NotebookNode) -> bool:
 
 def add_status_note(notebook: NotebookNode, text: str) -> None:
     """Put a note under the notebook's first cell (the preamble) saying its outputs are not current."""
-    note = nbformat.v4.new_markdown_cell(f"*{text}*")
+    note = nbformat.v4.new_markdown_cell(text)
     note.metadata["attention_lab"] = {"role": STATUS_ROLE}
     note["id"] = STATUS_ROLE
     notebook.cells.insert(1, note)
 
 
-def execute(source: Path, target: Path) -> None:
-    """Run a notebook in a new kernel started in the project root; keep errors as outputs."""
+# What a kernel imports while it waits for a notebook: what every chapter's first cells
+# import (about 2 s of a run). Never attention_lab, which an edit may have changed.
+WARM_UP = "import torch\nimport matplotlib\n"
+
+
+def execute_when_asked(lines: Iterator[str]) -> None:
+    """Start a kernel in the project root and run `WARM_UP` in it (silently, outside the
+    history: execution counts start at 1 as in a new kernel), print "ready", then run the
+    notebook named by the next line ("IN<TAB>OUT"), keeping errors as outputs."""
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(source, as_version=4)
-    NotebookClient(
-        notebook, kernel_name="python3", timeout=RUN_TIMEOUT_S, allow_errors=True, resources={"metadata": {"path": str(ROOT)}}
-    ).execute()
+    client = NotebookClient(
+        nbformat.v4.new_notebook(), kernel_name="python3", timeout=RUN_TIMEOUT_S, allow_errors=True,
+        resources={"metadata": {"path": str(ROOT)}},
+    )  # fmt: skip
+    with client.setup_kernel():
+        assert client.kc is not None
+        client.wait_for_reply(client.kc.execute(WARM_UP, silent=True, store_history=False))
+        print("ready", flush=True)
+        line = next(lines, "").rstrip("\n")
+        if not line:
+            return
+        source, target = line.split("\t")
+        notebook = nbformat.read(source, as_version=4)
+        client.nb = notebook
+        client.reset_execution_trackers()
+        info = client.wait_for_reply(client.kc.kernel_info())
+        if info is not None:
+            notebook.metadata["language_info"] = info["content"]["language_info"]
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+        client.set_widgets_metadata()
     nbformat.write(notebook, target)
 
 
 class Runs:
     """Background runs of notebooks, one process each, at most `workers` at a time, each
-    started while no build is under way.
+    started while no build is under way, in a kernel started beforehand (`warm_up`).
 
     A finished run is written to `RUNS_DIR/<key>.ipynb` and, as the last run of its
     notebook, to `RUNS_DIR/last/<name>`.
@@ -291,6 +315,9 @@ class Runs:
         self._idle = threading.Event()  # set while no build is under way: runs start only then
         self._wanted: set[str] = set()  # the keys of the notebooks of the build under way
         self.figures_to_draw: list[dict[str, object]] = []  # found missing by the build under way (hooks/figures.py)
+        self._workers = workers
+        self._warm: list[subprocess.Popen[str]] = []  # kernels warming or warm, waiting for a notebook
+        self._running = 0  # notebooks running now
 
     def done(self, key: str) -> NotebookNode | None:
         path = self.runs_dir / f"{key}.ipynb"
@@ -393,13 +420,56 @@ class Runs:
             self._finished += 1
         self.rebuild_later()
 
+    def _kernel(self) -> subprocess.Popen[str] | None:
+        """A process with a kernel warm or warming up (`execute_when_asked`); None once closed."""
+        with self._lock:
+            if self._closed:
+                return None
+            self._running += 1
+            return self._warm.pop() if self._warm else self._start_kernel()
+
+    def _start_kernel(self) -> subprocess.Popen[str]:  # under self._lock
+        command = [sys.executable, "-m", "hooks._notebook_runs"]
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self._processes.add(process)
+        return process
+
+    def warm_up(self) -> None:
+        """Have a kernel warm for each worker not running a notebook, so that the next runs
+        skip starting one (called once the first build is served, and after each run). Never
+        more kernels than workers: on a busy machine a kernel started early only competes."""
+        with self._lock:
+            while not self._closed and len(self._warm) + self._running < self._workers:
+                self._warm.append(self._start_kernel())
+
     def _run(self, key: str, name: str, text: str) -> None:
+        process: subprocess.Popen[str] | None = None
         try:
             with tempfile.TemporaryDirectory(prefix="attention-lab-run-") as scratch:
                 source, target = Path(scratch) / name, Path(scratch) / f"ran-{name}"
                 source.write_text(text, encoding="utf-8")
-                command = [sys.executable, "-m", "hooks._notebook_runs", str(source), str(target)]
-                if not self._process(f"the run of notebooks/{name}", command) or not target.is_file():
+                self._idle.wait()  # a build under way goes first: its pages are what the author waits for
+                process = self._kernel()
+                if process is None:
+                    return
+                assert process.stdin is not None and process.stdout is not None
+                said = ""
+                try:
+                    for line in process.stdout:  # the kernel's log lines, then "ready"
+                        if line.strip() == "ready":
+                            process.stdin.write(f"{source}\t{target}\n")
+                            process.stdin.flush()
+                            break
+                        said += line
+                    output, _ = process.communicate(timeout=RUN_TIMEOUT_S + 60)
+                finally:
+                    with self._lock:
+                        self._processes.discard(process)
+                if process.returncode != 0 or not target.is_file():
+                    if not self._closed:
+                        log.warning("the run of notebooks/%s failed (exit %s):\n%s", name, process.returncode, (said + output)[-3000:])
                     return
                 executed = nbformat.read(target, as_version=4)
                 for error in run_errors(executed):
@@ -409,6 +479,8 @@ class Runs:
         finally:
             with self._lock:
                 self._pending.pop(key, None)
+                self._running -= process is not None
+            self.warm_up()
 
     def _store(self, key: str, name: str, text: str) -> None:
         """Write each file whole (written under `last/`, then renamed): the notebook's last run,
@@ -425,9 +497,19 @@ class Runs:
         with self._lock:
             self._closed = True
             processes = list(self._processes)
+            self._warm = []
         self._idle.set()
         for process in processes:
             process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    pipe.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -508,10 +590,10 @@ def served_text(
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m hooks._notebook_runs IN.ipynb OUT.ipynb", file=sys.stderr)
+    if argv:
+        print("usage: python -m hooks._notebook_runs  (then IN.ipynb<TAB>OUT.ipynb on stdin)", file=sys.stderr)
         return 2
-    execute(Path(argv[0]), Path(argv[1]))
+    execute_when_asked(iter(sys.stdin))
     return 0
 
 

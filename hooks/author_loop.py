@@ -62,14 +62,37 @@ def on_pre_build(**_: Any) -> None:
         runs.build_started()
 
 
-def on_post_build(**_: Any) -> None:
+def keep_rendered_notebooks(plugin: Any, notebooks: list[str]) -> None:
+    """Keep mkdocs-jupyter's rendering of every notebook of the site in its cache.
+
+    At the end of a build it deletes the renderings that build did not use, and a partial
+    build renders only the notebooks that changed: without this, a restart of `make serve`
+    would render them all again. Uses mkdocs-jupyter's own cache key (pinned version).
+    """
+    from mkdocs_jupyter.plugin import _compute_cache_key, _get_cache_path
+
+    if not plugin.config["cache"]:
+        return
+    for notebook in notebooks:
+        key = _compute_cache_key(notebook, plugin.config, plugin.config["execute"])
+        plugin._used_cache_paths.add(_get_cache_path(plugin.config["cache_dir"], key))
+
+
+_notebooks: list[str] = []  # this build's notebook files (on_files)
+
+
+@event_priority(100)  # before mkdocs-jupyter's end of build
+def on_post_build(config: MkDocsConfig, **_: Any) -> None:
     runs = _notebook_runs.active()
     if runs is not None:
+        keep_rendered_notebooks(config.plugins["mkdocs-jupyter"], _notebooks)
         runs.build_ended()
 
 
 def on_build_error(**_: Any) -> None:
-    on_post_build()
+    runs = _notebook_runs.active()
+    if runs is not None:
+        runs.build_ended()
 
 
 def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
@@ -91,6 +114,7 @@ def on_serve(server: LiveReloadServer, **_: Any) -> LiveReloadServer:
     runs = _notebook_runs.active()
     if runs is not None:  # a finished run rebuilds the site, which then shows its outputs
         runs.notify(lambda: request_rebuild(server))
+        runs.warm_up()  # kernels for the runs, now that the first build is served
     return server
 
 
@@ -111,6 +135,7 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     if runs is None:
         return files
     figures.draw_in_background(runs)  # the figures the notebooks and figures hooks found out of date
+    _notebooks[:] = [file.abs_src_path for file in files if file.src_uri.endswith(".ipynb") and file.abs_src_path]
     for file in files.documentation_pages():
         if file.abs_src_path is None or not file.src_uri.startswith("reference/"):
             continue

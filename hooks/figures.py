@@ -464,6 +464,15 @@ def figure_paths() -> list[str]:
     return [f"{FIGURE_DIR}/{name}{suffix}.svg" for name in FIGURES for suffix in SCHEMES]
 
 
+# What `make serve` shows in place of a figure never drawn before, until its drawing is done.
+DRAWING = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="640" height="160" viewBox="0 0 640 160">'
+    b'<rect x="1" y="1" width="638" height="158" fill="none" stroke="#888" stroke-dasharray="6 4"/>'
+    b'<text x="320" y="86" text-anchor="middle" font-family="sans-serif" font-size="18" fill="#888">'
+    b"Drawing this figure (make serve)\xe2\x80\xa6</text></svg>"
+)
+
+
 def _svg_paths(name: str, suffix: str, fingerprint: str, opaque: bool) -> tuple[Path, Path]:
     """Where a figure variant drawn from `fingerprint` is kept, and where its last drawing is."""
     key = hashlib.sha256(f"{fingerprint}\0{name}\0{suffix}\0{opaque}".encode()).hexdigest()
@@ -489,16 +498,17 @@ def cached_svg(name: str, suffix: str, fingerprint: str, *, opaque: bool = False
 
     `suffix` is a scheme's suffix, optionally followed by `NARROW_SUFFIX`; `fingerprint`
     is what the figure is drawn from (`figure_inputs`); `opaque` as in `render_svg`.
-    Under `make serve`, a miss for a figure drawn before gives its last drawing and
-    leaves the new one to a background job (`draw_in_background`).
+    Under `make serve` a miss gives the figure's last drawing (or `DRAWING`, the first
+    time) and leaves the new one to a background job (`draw_in_background`): the pages
+    are served without waiting for some 15 s of drawing.
     """
     path, last = _svg_paths(name, suffix, fingerprint, opaque)
     if path.is_file():
         return path.read_bytes()
     runs = _notebook_runs.active()
-    if runs is not None and last.is_file():
+    if runs is not None:
         runs.figures_to_draw.append({"name": name, "suffix": suffix, "fingerprint": fingerprint, "opaque": opaque})
-        return last.read_bytes()
+        return last.read_bytes() if last.is_file() else DRAWING
     content = _draw(name, suffix, opaque)
     _write(path, content)
     _write(last, content)

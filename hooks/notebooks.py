@@ -882,6 +882,8 @@ def notebook_page_html(content: str, notebook: nbformat.NotebookNode, out_dir: P
             continue
         if "jp-MarkdownCell" in cell.get("class", []):
             markdown = _markdown_html(cell, meta, cell_id, out_dir)
+            if meta.get("role") == _notebook_runs.STATUS_ROLE:  # make serve: the outputs are not current
+                markdown = f'<div class="admonition info"><p class="admonition-title">Running</p>{markdown}</div>'
             parts.append(f'<div class="jp-Cell jp-MarkdownCell nb-cell">{markdown}</div>')
         else:
             parts.append(f'<div class="jp-Cell jp-CodeCell nb-cell">{_code_html(cell, meta, cell_id, out_dir)}</div>')

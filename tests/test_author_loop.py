@@ -187,7 +187,7 @@ def test_a_served_notebook_shows_its_run_or_says_it_is_running(tmp_path: Path) -
 
     first = build("v1", chapter)
     assert runs.submitted == [key]
-    assert status_notes(first) == [f"*{_notebook_runs.RUNNING}*"]
+    assert status_notes(first) == [_notebook_runs.RUNNING]
 
     runs.finish(key, "chapter.ipynb", ran(chapter))
     done = build("v1", chapter)
@@ -206,7 +206,7 @@ def test_a_served_notebook_shows_its_run_or_says_it_is_running(tmp_path: Path) -
     code.cells.append(nbformat.v4.new_code_cell("print(2)"))
     again = build("v3", code)
     assert runs.submitted == [key, run_key(code, page)]
-    assert status_notes(again) == [f"*{_notebook_runs.RUNNING_AGAIN}*"]
+    assert status_notes(again) == [_notebook_runs.RUNNING_AGAIN]
     assert printed(nbformat.reads(again, as_version=4).cells[2]) == "1\n"  # the last run's, meanwhile
     assert runs.done(key) is None and runs.last("chapter.ipynb") is not None  # no notebook has the old key
     runs.close()
@@ -273,7 +273,10 @@ def test_a_figure_out_of_date_shows_its_last_drawing_until_redrawn_in_the_backgr
     runs = RecordedRuns(tmp_path / "runs")
     monkeypatch.setattr(_notebook_runs, "_runs", runs)
     name = "memory-efficient-attention/cost"
-    first = figures.cached_svg(name, "-dark", "inputs-a")  # never drawn: drawn now
+    assert figures.cached_svg(name, "-dark", "inputs-a") == figures.DRAWING  # never drawn: said so, drawn later
+    figures.draw_in_background(runs)
+    figures.main(runs.commands.pop()[3:])  # what the background process does
+    first = figures.cached_svg(name, "-dark", "inputs-a")
     assert first.startswith(b"<?xml") and runs.figures_to_draw == []
 
     assert figures.cached_svg(name, "-dark", "inputs-b") == first  # the last drawing, meanwhile
@@ -327,3 +330,22 @@ def test_after_a_package_edit_the_last_wheel_is_served_until_the_new_one_is_buil
     package_wheel._store(Path(command[3]), package_wheel._wheel_bytes())  # what the background job does
     assert package_wheel.site_wheel() == b"wheel 2"
     runs.close()
+
+
+def test_a_partial_build_keeps_the_rendering_of_the_notebooks_it_did_not_render(tmp_path: Path) -> None:
+    """mkdocs-jupyter (pinned) evicts what a build did not use; `make serve` keeps every notebook's."""
+    from mkdocs_jupyter.plugin import Plugin, _compute_cache_key
+
+    plugin = Plugin()
+    plugin.load_config({"cache": True, "cache_dir": str(tmp_path / "cache"), "execute": False})
+    plugin.on_pre_build(None)
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(notebook(("code", "1 + 1")), path)
+    rendered = tmp_path / "cache" / f"{_compute_cache_key(str(path), plugin.config, False)}.json"
+    rendered.parent.mkdir()
+    rendered.write_text("{}", encoding="utf-8")
+    unused = tmp_path / "cache" / "an-older-version.json"
+    unused.write_text("{}", encoding="utf-8")
+    author_loop.keep_rendered_notebooks(plugin, [str(path)])
+    plugin.on_post_build(None)
+    assert rendered.is_file() and not unused.is_file()
