@@ -1,11 +1,12 @@
-"""What the build's generated outputs depend on, as one hash: the key of the author-loop caches.
+"""What the build's generated outputs depend on, as one hash: the key of some author-loop caches.
 
-`make serve` sets `ATTENTION_LAB_CACHE=true`: the notebooks hook then writes this
-fingerprint into each generated notebook (so mkdocs-jupyter's cache, which keys on
-the notebook's bytes, misses as soon as the package changes) and the figures hook
-keeps its SVGs under `.cache/figures/`, keyed on it. `make test`, `make site` and
-CI leave the variable unset: every build there is cold, so a test can never pass
-on stale outputs.
+`make serve` sets `ATTENTION_LAB_CACHE=true`: the package's wheel is then kept under
+`.cache/wheel/`, keyed on this fingerprint, and the notebooks' and figures' caches key
+on what each one depends on (hooks/_notebook_runs.py, hooks/figures.py). In a
+`mkdocs build` with the variable set, the notebooks hook writes the fingerprint into
+each generated notebook, so that mkdocs-jupyter's cache (which keys on the notebook's
+bytes) misses as soon as the package changes. `make test`, `make site` and CI leave
+the variable unset: every build there is cold, so a test can never pass on stale outputs.
 """
 
 from __future__ import annotations
