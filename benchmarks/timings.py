@@ -145,16 +145,14 @@ def _chapters(project: Path) -> list[str]:
     return [Path(page).with_suffix("").as_posix() for page in notebooks.chapter_pages(notebooks.read_nav(project / "mkdocs.yml"))]
 
 
-def _interruptible() -> None:
-    """In the child, before it runs: Ctrl-C (SIGINT) stops it, even when this script runs in the
-    background (where a shell starts it with SIGINT ignored, and children inherit that)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def author_loop(env: dict[str, str]) -> None:
     """`make serve` on a copy of the project with no cache: the first page, the notebooks filling
     in, prose edits (a chapter page and its notebook page, another page), a docstring edit in
     one chapter's module and in a module every chapter imports, then a restart."""
+    # Ctrl-C (SIGINT) stops `mkdocs serve` below as it stops it for an author, even when this
+    # script runs in the background, where a shell starts it with SIGINT ignored: a handled
+    # signal is reset to the default in a child, an ignored one stays ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
         for name in COPIED:
@@ -167,10 +165,7 @@ def author_loop(env: dict[str, str]) -> None:
         serve_env = {**env, "ATTENTION_LAB_CACHE": "true", "SITE_URL": base}
         command = [sys.executable, "-m", "mkdocs", "serve", "--no-strict", "--dirty", "--dev-addr", f"127.0.0.1:{port}"]
         for run in ("first run (nothing cached)", "restart (cached)"):
-            server = subprocess.Popen(
-                command, cwd=project, env=serve_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                preexec_fn=_interruptible,
-            )  # fmt: skip
+            server = subprocess.Popen(command, cwd=project, env=serve_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             _serving.append(server)
             try:
                 started = time.perf_counter()
