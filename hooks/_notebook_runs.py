@@ -84,13 +84,19 @@ def _imports(tree: ast.AST) -> Iterable[tuple[str, tuple[str, ...]]]:
 _parsed: dict[tuple[Path, int, int], list[tuple[str, tuple[str, ...]]]] = {}
 
 
-def _file_imports(path: Path) -> list[tuple[str, tuple[str, ...]]]:
-    """`_imports` of a source file, remembered while the file is unchanged (size, mtime)."""
+def file_imports(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """The package imports of a source file, (module, names) each (names empty for `import
+    attention_lab...`), remembered while the file is unchanged (size, mtime)."""
     stat = path.stat()
     key = (path, stat.st_mtime_ns, stat.st_size)
     if key not in _parsed:
         _parsed[key] = list(_imports(ast.parse(path.read_text(encoding="utf-8"))))
     return _parsed[key]
+
+
+def _defined_in(init: Path) -> dict[str, str]:
+    """Where each name a package's `__init__` imports comes from: name -> module."""
+    return {name: module for module, names in file_imports(init) for name in names}
 
 
 def defining_file(identifier: str, root: Path = ROOT) -> Path | None:
@@ -103,7 +109,7 @@ def defining_file(identifier: str, root: Path = ROOT) -> Path | None:
             continue
         rest = parts[end:]
         if rest and path.name == "__init__.py":
-            defined_in = {name: source for source, imported in _file_imports(path) for name in imported}
+            defined_in = _defined_in(path)
             if rest[0] in defined_in:
                 return defining_file(".".join([defined_in[rest[0]], *rest]), root)
         return path
@@ -141,7 +147,7 @@ def imported_files(code: str, root: Path = ROOT) -> set[Path]:
                 found.add(init)
         found.add(path)
         if path.name == "__init__.py" and names:
-            defined_in = {name: source for source, imported in _file_imports(path) for name in imported}
+            defined_in = _defined_in(path)
             for name in names:
                 if name in defined_in:
                     pending.append((defined_in[name], (name,)))
@@ -153,7 +159,7 @@ def imported_files(code: str, root: Path = ROOT) -> set[Path]:
         if path in followed:
             continue
         followed.add(path)
-        pending.extend(_file_imports(path))
+        pending.extend(file_imports(path))
     return found
 
 
@@ -221,6 +227,14 @@ def run_key(notebook: NotebookNode, page: str, root: Path = ROOT) -> str:
     parseable += "".join(f"\nimport {spec}" for spec in exercise_specs(page, root))
     files = imported_files(parseable, root) | {path for pattern in ALWAYS for path in root.glob(pattern)}
     return input_digest(files, root, first="\0".join(code).encode())
+
+
+def write_whole(path: Path, content: bytes) -> None:
+    """Write a file that a reader never sees half of: a partial file beside it, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(content)
+    os.replace(partial, path)
 
 
 def run_errors(notebook: NotebookNode) -> list[str]:
@@ -370,10 +384,6 @@ class Runs:
         if rebuild is not None:
             rebuild()
 
-    def pending(self, key: str) -> bool:
-        with self._lock:
-            return key in self._pending
-
     def submit(self, key: str, name: str, notebook: NotebookNode) -> None:
         """Run `notebook` (saved as `name`) unless a run of `key` is done or under way."""
         with self._lock:
@@ -391,28 +401,45 @@ class Runs:
 
     def _job(self, key: str, what: str, command: list[str]) -> None:
         try:
-            if self._process(what, command):
+            self._idle.wait()  # a build under way goes first: its pages are what the author waits for
+            with self._lock:
+                if self._closed:
+                    return
+                process = self._start(command)
+            if self._finish(process, what):
                 self._stored()
         finally:
             with self._lock:
                 self._pending.pop(key, None)
 
-    def _process(self, what: str, command: list[str]) -> bool:
-        """Run `command` once no build is under way (a build's pages are what the author waits
-        for); whether it succeeded (a failure is logged)."""
-        self._idle.wait()
-        with self._lock:
-            if self._closed:
-                return False
-            process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            self._processes.add(process)
+    def _start(self, command: list[str], *, asked: bool = False) -> subprocess.Popen[str]:  # under self._lock
+        """Start `command` in the project root (with a pipe to its stdin if it is to be `asked`)."""
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.PIPE if asked else None, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        self._processes.add(process)
+        return process
+
+    def _finish(self, process: subprocess.Popen[str], what: str, ask: str | None = None) -> bool:
+        """Wait for `process` to end, first giving it the line `ask` once it says "ready";
+        whether it succeeded (a failure is logged with its output)."""
+        said = ""
         try:
+            if ask is not None:
+                assert process.stdin is not None and process.stdout is not None
+                for line in process.stdout:  # the kernel's log lines, then "ready"
+                    if line.strip() == "ready":
+                        process.stdin.write(f"{ask}\n")
+                        process.stdin.flush()
+                        break
+                    said += line
             output, _ = process.communicate(timeout=RUN_TIMEOUT_S + 60)
         finally:
             with self._lock:
                 self._processes.discard(process)
         if process.returncode != 0 and not self._closed:
-            log.warning("%s failed (exit %s):\n%s", what, process.returncode, output[-3000:])
+            log.warning("%s failed (exit %s):\n%s", what, process.returncode, (said + output)[-3000:])
         return process.returncode == 0
 
     def _stored(self) -> None:
@@ -429,12 +456,7 @@ class Runs:
             return self._warm.pop() if self._warm else self._start_kernel()
 
     def _start_kernel(self) -> subprocess.Popen[str]:  # under self._lock
-        command = [sys.executable, "-m", "hooks._notebook_runs"]
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self._processes.add(process)
-        return process
+        return self._start([sys.executable, "-m", "hooks._notebook_runs"], asked=True)
 
     def warm_up(self) -> None:
         """Have a kernel warm for each worker not running a notebook, so that the next runs
@@ -454,22 +476,7 @@ class Runs:
                 process = self._kernel()
                 if process is None:
                     return
-                assert process.stdin is not None and process.stdout is not None
-                said = ""
-                try:
-                    for line in process.stdout:  # the kernel's log lines, then "ready"
-                        if line.strip() == "ready":
-                            process.stdin.write(f"{source}\t{target}\n")
-                            process.stdin.flush()
-                            break
-                        said += line
-                    output, _ = process.communicate(timeout=RUN_TIMEOUT_S + 60)
-                finally:
-                    with self._lock:
-                        self._processes.discard(process)
-                if process.returncode != 0 or not target.is_file():
-                    if not self._closed:
-                        log.warning("the run of notebooks/%s failed (exit %s):\n%s", name, process.returncode, (said + output)[-3000:])
+                if not self._finish(process, f"the run of notebooks/{name}", ask=f"{source}\t{target}") or not target.is_file():
                     return
                 executed = nbformat.read(target, as_version=4)
                 for error in run_errors(executed):
@@ -483,14 +490,9 @@ class Runs:
             self.warm_up()
 
     def _store(self, key: str, name: str, text: str) -> None:
-        """Write each file whole (written under `last/`, then renamed): the notebook's last run,
-        then the keyed run."""
-        scratch = self.runs_dir / "last"
-        scratch.mkdir(parents=True, exist_ok=True)
-        for path in (scratch / name, self.runs_dir / f"{key}.ipynb"):
-            partial = scratch / f".{path.name}.partial"
-            partial.write_text(text, encoding="utf-8")
-            os.replace(partial, path)
+        """Keep a run: as the last run of notebook `name`, and as the run of `key`."""
+        for path in (self.runs_dir / "last" / name, self.runs_dir / f"{key}.ipynb"):
+            write_whole(path, text.encode())
 
     def close(self) -> None:
         """Stop: queued runs are dropped, running kernels' processes terminated."""

@@ -19,7 +19,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -480,14 +479,6 @@ def _svg_paths(name: str, suffix: str, fingerprint: str, opaque: bool) -> tuple[
     return folder / f"{key}.svg", folder / "last" / f"{name.replace('/', '--')}{suffix}{'-opaque' if opaque else ''}.svg"
 
 
-def _write(path: Path, content: bytes) -> None:
-    """Write a file whole (a reader never sees half of it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(content)
-    os.replace(partial, path)
-
-
 def _draw(name: str, suffix: str, opaque: bool) -> bytes:
     draw = NARROW_FIGURES[name] if suffix.endswith(NARROW_SUFFIX) else FIGURES[name]
     return render_svg(draw, SCHEMES[suffix.removesuffix(NARROW_SUFFIX)], opaque=opaque)
@@ -510,8 +501,8 @@ def cached_svg(name: str, suffix: str, fingerprint: str, *, opaque: bool = False
         runs.figures_to_draw.append({"name": name, "suffix": suffix, "fingerprint": fingerprint, "opaque": opaque})
         return last.read_bytes() if last.is_file() else DRAWING
     content = _draw(name, suffix, opaque)
-    _write(path, content)
-    _write(last, content)
+    _notebook_runs.write_whole(path, content)
+    _notebook_runs.write_whole(last, content)
     return content
 
 
@@ -537,22 +528,13 @@ _HOOK = Path(__file__).resolve()
 
 
 @functools.lru_cache(maxsize=2)
-def _uses(source: str) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """This file's package imports (name -> `from` statement) and, for each module-level
-    function, the names it refers to."""
-    tree = ast.parse(source)
-    imports = {
-        alias.asname or alias.name: f"from {node.module} import {alias.name}"
-        for node in tree.body
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "attention_lab"
-        for alias in node.names
-    }
-    functions = {
+def _names_used(source: str) -> dict[str, set[str]]:
+    """For each module-level function of this file's `source`, the names it refers to."""
+    return {
         node.name: {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-        for node in tree.body
+        for node in ast.parse(source).body
         if isinstance(node, ast.FunctionDef)
     }
-    return imports, functions
 
 
 def figure_inputs(name: str, root: Path = _notebook_runs.ROOT) -> str:
@@ -562,7 +544,8 @@ def figure_inputs(name: str, root: Path = _notebook_runs.ROOT) -> str:
 
     So under `make serve` an edit to a package module redraws only the figures that use it.
     """
-    imports, functions = _uses(_HOOK.read_text(encoding="utf-8"))
+    functions = _names_used(_HOOK.read_text(encoding="utf-8"))
+    imports = {name: f"from {module} import {name}" for module, names in _notebook_runs.file_imports(_HOOK) for name in names}
     seen: set[str] = set()
     pending = [FIGURES[name].__name__]
     while pending:
@@ -599,7 +582,7 @@ def main(argv: list[str]) -> int:
     for entry in json.loads(argv[0]):
         content = _draw(entry["name"], entry["suffix"], entry["opaque"])
         for path in _svg_paths(entry["name"], entry["suffix"], entry["fingerprint"], entry["opaque"]):
-            _write(path, content)
+            _notebook_runs.write_whole(path, content)
     return 0
 
 

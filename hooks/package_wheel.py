@@ -81,12 +81,9 @@ def _wheel_bytes() -> bytes:
 
 
 def _store(path: Path, content: bytes) -> None:
-    """Write the wheel whole under `.cache/wheel/`, and as the last one built."""
+    """Keep the wheel under `.cache/wheel/`, and as the last one built."""
     for target in (path, path.with_name("last.whl")):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        partial.write_bytes(content)
-        partial.replace(target)
+        _notebook_runs.write_whole(target, content)
 
 
 def site_wheel() -> bytes:
