@@ -4,12 +4,21 @@ Every public function of `attention_lab` validates its arguments here, at the
 boundary, so that a mistake is reported in terms of the project's shape legend
 (`L` tokens, `E` embedding size, `H` hidden size) instead of surfacing as a
 torch error from deep inside a matrix product.
+
+Types, dtypes and shapes are checked before anything is computed; the usual argument passes
+in one test (`is_usual`). Values (NaN, inf) cost a reduction per tensor, more than the
+attention itself at a few tokens, so the one-call functions (`simplified_self_attention`,
+`trainable_self_attention`, `causal_self_attention`, `multihead_self_attention`,
+`full_attention`) check them through their results, which any NaN or inf in an argument
+makes non-finite, and name the argument only then (`require_finite_arguments`): the same
+errors, word for word, for one or two reductions per call instead of one per argument.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeGuard
 
 import torch
 
@@ -27,6 +36,11 @@ def _shape_text(tensor: torch.Tensor) -> str:
     return f"({dims},)" if tensor.dim() == 1 else f"({dims})"
 
 
+def _legend_text(legend: Sequence[str]) -> str:
+    """Format a shape legend as `(B, L, E)`."""
+    return "(" + ", ".join(legend) + (",)" if len(legend) == 1 else ")")
+
+
 def require_tensor(name: str, value: object) -> torch.Tensor:
     """Return `value` if it is a tensor; raise `TypeError` naming what it is."""
     if not isinstance(value, torch.Tensor):
@@ -40,6 +54,7 @@ def require_tensor(name: str, value: object) -> torch.Tensor:
 SUPPORTED_DTYPES: tuple[torch.dtype, ...] = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 """The floating-point dtypes every computation of the package runs in on the CPU (float8 does not)."""
 
+_HALF_DTYPES = (torch.float16, torch.bfloat16)  # summed in float32 by the finiteness checks
 _SUPPORTED_TEXT = "torch.float16, torch.bfloat16, torch.float32 or torch.float64"
 
 _SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed accepts (torch 2.13)
@@ -86,11 +101,6 @@ def require_tokens(name: str, tensor: torch.Tensor) -> None:
         )
 
 
-def _accumulation_dtype(tensor: torch.Tensor) -> torch.dtype:
-    """Sum half-precision tensors in float32, so that a large sum rarely overflows."""
-    return torch.float32 if tensor.dtype in (torch.float16, torch.bfloat16) else tensor.dtype
-
-
 def finite_flag(tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> bool:
     """True when `tensor` surely holds no NaN and no infinity: one reduction, one host sync.
 
@@ -100,7 +110,12 @@ def finite_flag(tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> bool:
     a sum below +inf proves there is no NaN and no +inf. The converse can fail (finite
     values whose sum overflows), so False means "look closer", not "bad".
     """
-    total = float(tensor.detach().sum(dtype=_accumulation_dtype(tensor)))  # the host sync
+    if tensor.requires_grad:
+        tensor = tensor.detach()  # a sum that records no graph
+    if tensor.dtype in _HALF_DTYPES:
+        total = tensor.sum(dtype=torch.float32).item()  # the host sync; half sums overflow early
+    else:
+        total = tensor.sum().item()
     return total < math.inf if allow_neg_inf else math.isfinite(total)
 
 
@@ -121,7 +136,7 @@ def require_finite(name: str, tensor: torch.Tensor, *, allow_neg_inf: bool = Fal
     The happy path is one reduction and one host sync; what is wrong is counted only
     when raising. Tensors on the `meta` device have no values and are not checked.
     """
-    if tensor.device.type == "meta" or finite_flag(tensor, allow_neg_inf=allow_neg_inf):
+    if tensor.is_meta or finite_flag(tensor, allow_neg_inf=allow_neg_inf):
         return
     found = _count_non_finite(tensor, allow_neg_inf=allow_neg_inf)
     if found:
@@ -150,37 +165,102 @@ def raise_overflow(stage: str, culprits: Sequence[tuple[str, Sequence[torch.Tens
     )
 
 
+def require_finite_arguments(arguments: Sequence[tuple[str, torch.Tensor]]) -> None:
+    """Raise `require_finite`'s error for the first of `arguments` holding NaN or inf.
+
+    The one-call functions check the values of their arguments through their results
+    (one reduction over a result instead of one per argument; at a few tokens those
+    reductions cost more than the attention): under IEEE 754 arithmetic a NaN or an
+    infinity in an argument makes the results of its products and sums non-finite. A
+    result that is not finite comes here first, so that a NaN given is reported as given,
+    with the same message as an argument checked up front, and never blamed on an overflow.
+    """
+    for name, tensor in arguments:
+        require_finite(name, tensor)
+
+
 def require_no_overflow(
-    stage: str, results: Sequence[torch.Tensor], culprits: Sequence[tuple[str, Sequence[torch.Tensor]]]
+    stage: str,
+    results: Sequence[torch.Tensor],
+    culprits: Sequence[tuple[str, Sequence[torch.Tensor]]],
+    *,
+    unchecked: Sequence[tuple[str, torch.Tensor]] = (),
 ) -> None:
     """Raise an overflow error naming `culprits` if `results`, computed from finite values, are not.
 
     One reduction and one host sync per result on the happy path; `meta` tensors are not checked.
+    `unchecked` names the arguments whose values were not checked before the computation:
+    when a result is not finite, a non-finite one of them is reported first.
     """
-    if results[0].device.type == "meta" or all(finite_flag(result) for result in results):
+    if results[0].is_meta or all(finite_flag(result) for result in results):
         return
+    require_finite_arguments(unchecked)
     for result in results:
         if _count_non_finite(result, allow_neg_inf=False):
             raise_overflow(stage, culprits, result.dtype)
 
 
-def check_matrix(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
-    """Check a 2-D, non-empty, finite floating-point tensor and return it."""
+def is_usual(value: object, fewest_dims: int, most_dims: float) -> TypeGuard[torch.Tensor]:
+    """The usual argument, nothing to explain, in one test: a non-empty tensor of a supported
+    floating-point dtype with `fewest_dims` to `most_dims` dimensions.
+
+    The `check_*` functions below accept such a tensor at once (a call costs microseconds at
+    a few tokens); anything else goes through the `require_*` steps, which name the mistake.
+    """
+    return (
+        isinstance(value, torch.Tensor)
+        and value.dtype in SUPPORTED_DTYPES
+        and fewest_dims <= value.dim() <= most_dims
+        and value.numel() != 0
+    )
+
+
+def usual_matrix(value: object) -> TypeGuard[torch.Tensor]:
+    """A non-empty 2-D tensor of a supported floating-point dtype: nothing to explain but its values."""
+    return is_usual(value, 2, 2)
+
+
+def _tensor_of_rank(
+    name: str, value: object, fewest_dims: int, most_dims: float, shapes: Sequence[Sequence[str]]
+) -> torch.Tensor:
+    """Return `value` if it is a non-empty floating-point tensor of `fewest_dims` to `most_dims`
+    dimensions (the usual case, one test); else raise the error that names the mistake.
+
+    `shapes` are the legends of the shapes accepted, written into the message: `(("L", "E"),)`
+    gives "must have shape (L, E) (2-D)".
+    """
+    if is_usual(value, fewest_dims, most_dims):
+        return value
     tensor = require_tensor(name, value)
     require_floating(name, tensor)
-    require_dims(name, tensor, legend)
+    if not fewest_dims <= tensor.dim() <= most_dims:
+        if fewest_dims == most_dims:
+            ranks = f"{fewest_dims}-D"
+        elif most_dims == math.inf:
+            ranks = f"{fewest_dims}-D or more"
+        else:
+            ranks = f"{fewest_dims}-D or {int(most_dims)}-D"
+        raise ValueError(
+            f"{name} must have shape {' or '.join(_legend_text(legend) for legend in shapes)} ({ranks}), "
+            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
+        )
     require_tokens(name, tensor)
-    require_finite(name, tensor)
     return tensor
 
 
-def check_vector(name: str, value: object, legend: str) -> torch.Tensor:
-    """Check a 1-D, non-empty, finite floating-point tensor and return it."""
-    tensor = require_tensor(name, value)
-    require_floating(name, tensor)
-    require_dims(name, tensor, (legend,))
-    require_tokens(name, tensor)
-    require_finite(name, tensor)
+def check_matrix(name: str, value: object, legend: tuple[str, str], *, check_values: bool = True) -> torch.Tensor:
+    """Check a 2-D, non-empty, finite floating-point tensor and return it (its values only if `check_values`)."""
+    tensor = _tensor_of_rank(name, value, 2, 2, (legend,))
+    if check_values:
+        require_finite(name, tensor)
+    return tensor
+
+
+def check_vector(name: str, value: object, legend: str, *, check_values: bool = True) -> torch.Tensor:
+    """Check a 1-D, non-empty, finite floating-point tensor and return it (its values only if `check_values`)."""
+    tensor = _tensor_of_rank(name, value, 1, 1, ((legend,),))
+    if check_values:
+        require_finite(name, tensor)
     return tensor
 
 
@@ -228,17 +308,10 @@ def check_vector_or_matrix(
     name: str, value: object, vector_legend: str, matrix_legend: tuple[str, str]
 ) -> torch.Tensor:
     """Check a 1-D or 2-D, non-empty, finite floating-point tensor and return it."""
-    tensor = require_tensor(name, value)
-    require_floating(name, tensor)
-    if tensor.dim() not in (1, 2):
-        matrix = "(" + ", ".join(matrix_legend) + ")"
-        raise ValueError(
-            f"{name} must have shape ({vector_legend},) or {matrix} (1-D or 2-D), "
-            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
-        )
-    require_tokens(name, tensor)
+    tensor = _tensor_of_rank(name, value, 1, 2, ((vector_legend,), matrix_legend))
     require_finite(name, tensor)
     return tensor
+
 
 
 def check_size(name: str, value: object) -> int:
@@ -315,22 +388,6 @@ def make_generator(seed: object, generator: object) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def check_sequence(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
-    """Check a finite floating-point `(L, H)` tensor, or a batch of them `(B, L, H)`; return it."""
-    tensor = require_tensor(name, value)
-    require_floating(name, tensor)
-    if tensor.dim() not in (2, 3):
-        single = "(" + ", ".join(legend) + ")"
-        batched = "(B, " + ", ".join(legend) + ")"
-        raise ValueError(
-            f"{name} must have shape {single} or {batched} (2-D or 3-D), "
-            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
-        )
-    require_tokens(name, tensor)
-    require_finite(name, tensor)
-    return tensor
-
-
 def require_same_device(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:
     """Raise `ValueError` when two tensors that are multiplied live on different devices."""
     if first.device != second.device:
@@ -343,29 +400,22 @@ def require_same_device(first_name: str, first: torch.Tensor, second_name: str, 
 # --- Chapter 3: batches, boolean masks, dropout rates ------------------------------------
 
 
-def _legend_text(legend: Sequence[str]) -> str:
-    """Format a shape legend as `(B, L, E)`."""
-    return "(" + ", ".join(legend) + (",)" if len(legend) == 1 else ")")
-
-
-def check_tokens_maybe_batched(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
-    """Check a non-empty, finite floating-point `(L, X)` or `(B, L, X)` tensor and return it."""
-    tensor = require_tensor(name, value)
-    require_floating(name, tensor)
-    if tensor.dim() not in (2, 3):
-        raise ValueError(
-            f"{name} must have shape {_legend_text(legend)} or {_legend_text(('B', *legend))} (2-D or 3-D), "
-            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
-        )
-    require_tokens(name, tensor)
-    require_finite(name, tensor)
+def check_tokens_maybe_batched(
+    name: str, value: object, legend: tuple[str, str], *, check_values: bool = True
+) -> torch.Tensor:
+    """Check a non-empty, finite floating-point `(L, X)` or `(B, L, X)` tensor and return it
+    (its values only if `check_values`)."""
+    tensor = _tensor_of_rank(name, value, 2, 3, (legend, ("B", *legend)))
+    if check_values:
+        require_finite(name, tensor)
     return tensor
 
 
-def check_inputs_for(value: object, weights_name: str, weight: torch.Tensor) -> torch.Tensor:
+
+def check_inputs_for(value: object, weights_name: str, weight: torch.Tensor, *, check_values: bool = True) -> torch.Tensor:
     """Check `(L, E)` or `(B, L, E)` inputs for projections whose first weight is `weight (E, ...)`:
     the same embedding size `E` and the same dtype. Return the inputs."""
-    tensor = check_tokens_maybe_batched("inputs", value, ("L", "E"))
+    tensor = check_tokens_maybe_batched("inputs", value, ("L", "E"), check_values=check_values)
     require_same_size("inputs", tensor.shape[-1], weights_name, weight.shape[0], "embedding size E")
     require_same_dtype("inputs", tensor, weights_name, weight)
     return tensor
@@ -373,16 +423,10 @@ def check_inputs_for(value: object, weights_name: str, weight: torch.Tensor) -> 
 
 def check_tokens_any_batch(name: str, value: object, legend: tuple[str, str]) -> torch.Tensor:
     """Check a non-empty, finite floating-point `(..., L, X)` tensor (2-D or more) and return it."""
-    tensor = require_tensor(name, value)
-    require_floating(name, tensor)
-    if tensor.dim() < 2:
-        raise ValueError(
-            f"{name} must have shape (..., {', '.join(legend)}) (2-D or more), "
-            f"got shape {_shape_text(tensor)} ({tensor.dim()}-D)"
-        )
-    require_tokens(name, tensor)
+    tensor = _tensor_of_rank(name, value, 2, math.inf, (("...", *legend),))
     require_finite(name, tensor)
     return tensor
+
 
 
 def require_same_shape(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:

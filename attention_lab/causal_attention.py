@@ -38,6 +38,7 @@ from attention_lab.self_attention import (
     ProjectionWeights,
     SelfAttentionParams,
     _check_projection_weights,
+    _named_weights,
     _project,
     _weight_culprits,
 )
@@ -421,28 +422,38 @@ def _attend(
     dropout: float,
     generator: torch.Generator | None,
     culprits: tuple[tuple[str, tuple[torch.Tensor, ...]], ...],
+    unchecked: tuple[tuple[str, torch.Tensor], ...] = (),
+    projection_stage: str = "the projections (queries, keys, values)",
 ) -> AttentionResult:
-    """Masked attention of validated `(..., L, H)` queries, keys and values; overflow named by `culprits`."""
+    """Masked attention of `(..., L, H)` queries, keys and values, checked but for the values of
+    the arguments named in `unchecked`; an overflow names `culprits` (see `_check_attention_overflow`)."""
     queries, keys, values = projections
     raw_scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's kernel: (..., L, L)
-    keep = _combined_mask(raw_scores, mask, causal=causal)
-    scores = raw_scores if keep is None else _mask_scores(raw_scores, keep)  # -inf where masked out
+    scores = _masked(raw_scores, mask, causal=causal)  # -inf where masked out
     weights = _softmax_fused(scores, empty_slices=mask is not None)  # (..., L, L); causal alone empties no row
     if dropout > 0.0:
         assert generator is not None  # checked at the boundary
         weights = _dropout(weights, dropout, generator)  # (..., L, L)
     context = weights @ values  # (..., L, H)
     # Checked on the scores before masking: there an -inf can only be an overflow, not a mask.
-    _check_attention_overflow(queries, keys, values, AttentionResult(raw_scores, weights, context), culprits)
+    _check_attention_overflow(
+        queries, keys, values, AttentionResult(raw_scores, weights, context), culprits,
+        unchecked=unchecked, projection_stage=projection_stage,
+    )  # fmt: skip
     return AttentionResult(scores, weights, context)
 
 
-def _combined_mask(scores: torch.Tensor, mask: torch.Tensor | None, *, causal: bool) -> torch.Tensor | None:
-    """The causal mask and the caller's mask, AND-ed (True = may attend); None when neither is given."""
-    keep = _causal_mask(scores.shape[-1], scores.device) if causal else None  # (L, L)
-    if mask is not None:  # already on the scores' device: moved where it was checked
-        keep = mask if keep is None else keep & mask  # broadcasts to (..., L, L)
-    return keep
+def _masked(scores: torch.Tensor, mask: torch.Tensor | None, *, causal: bool) -> torch.Tensor:
+    """`scores` with `-inf` where the causal mask (when `causal`) or `mask` (True = may attend)
+    masks them out, both AND-ed; `scores` itself when neither is given."""
+    if mask is None:
+        if not causal:
+            return scores
+        tokens = scores.shape[-1]
+        future = torch.ones(tokens, tokens, dtype=torch.bool, device=scores.device).triu(1)  # (L, L), True above the diagonal
+        return scores.masked_fill(future, float("-inf"))  # one mask, no negation
+    keep = _causal_mask(scores.shape[-1], scores.device) & mask if causal else mask  # broadcasts to (..., L, L)
+    return _mask_scores(scores, keep)
 
 
 def _check_dropout_source(dropout: object, generator: object) -> tuple[float, torch.Generator | None]:
@@ -607,14 +618,17 @@ def causal_self_attention(
         >>> causal_self_attention(example_inputs(), parameters).weights[2]
         tensor([0.3363, 0.3380, 0.3257, 0.0000, 0.0000, 0.0000])
     """
-    weights = _check_projection_weights(projection_weights)
-    tensor = _checks.check_inputs_for(inputs, "projection_weights", weights.query)
+    weights = _check_projection_weights(projection_weights, check_values=False)  # values: through the result
+    tensor = _checks.check_inputs_for(inputs, "projection_weights", weights.query, check_values=False)
     scaled = _checks.check_flag("scaled", scaled)
     rate, source = _check_dropout_source(dropout, generator)
     keep = _check_mask_for_inputs(mask, tensor)
     projections = _project(tensor, weights)  # chapter 2's kernel: three (..., L, H)
     culprits = _weight_culprits(tensor, weights)
-    return _attend(projections, keep, causal=True, scaled=scaled, dropout=rate, generator=source, culprits=culprits)
+    unchecked = (*_named_weights(weights), ("inputs", tensor))
+    return _attend(
+        projections, keep, causal=True, scaled=scaled, dropout=rate, generator=source, culprits=culprits, unchecked=unchecked
+    )
 
 
 def _check_mask_for_inputs(mask: object, inputs: torch.Tensor) -> torch.Tensor | None:

@@ -368,11 +368,26 @@ def attention_blocks(tokens: int, *, block_size: int, causal: bool = False) -> l
     return [tile for _, _, tiles in _query_blocks(tokens, block_size, causal) for tile in tiles]
 
 
-def _check_qkv(queries: object, keys: object, values: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Q, K, V: all `(L, H)` or all `(B, L, H)`, one L, one B, one dtype and device; H shared by Q and K."""
-    q = _checks.check_sequence("queries", queries, ("L", "H"))
-    k = _checks.check_sequence("keys", keys, ("L", "H"))
-    v = _checks.check_sequence("values", values, ("L", "Hv"))
+def _check_qkv(
+    queries: object, keys: object, values: object, *, check_values: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Q, K, V: all `(L, H)` or all `(B, L, H)`, one L, one B, one dtype and device; H shared by Q and K.
+    Their values are checked only if `check_values`."""
+    if (
+        _checks.is_usual(queries, 2, 3)
+        and _checks.is_usual(keys, 2, 3)
+        and _checks.is_usual(values, 2, 3)
+        and queries.shape[:-1] == keys.shape[:-1] == values.shape[:-1]
+        and queries.shape[-1] == keys.shape[-1]
+        and queries.dtype == keys.dtype == values.dtype
+        and queries.device == keys.device == values.device
+    ):  # the usual call, nothing to explain
+        if check_values:
+            _checks.require_finite_arguments((("queries", queries), ("keys", keys), ("values", values)))
+        return queries, keys, values
+    q = _checks.check_tokens_maybe_batched("queries", queries, ("L", "H"), check_values=check_values)
+    k = _checks.check_tokens_maybe_batched("keys", keys, ("L", "H"), check_values=check_values)
+    v = _checks.check_tokens_maybe_batched("values", values, ("L", "Hv"), check_values=check_values)
     for name, tensor in (("keys", k), ("values", v)):
         if tensor.dim() != q.dim():
             raise ValueError(
@@ -436,11 +451,10 @@ def full_attention(
         tensor([[1.0000],
                 [2.3395]])
     """
-    queries, keys, values = _check_qkv(queries, keys, values)
+    queries, keys, values = _check_qkv(queries, keys, values, check_values=False)  # values: through the results
     causal = _checks.check_flag("causal", causal)
     scaled = _checks.check_flag("scaled", scaled)
     scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's kernel: (..., L, L), scaled in place
-    _checks.require_no_overflow("the scores queries @ keys.T", (scores,), _culprits(queries, keys))
     if causal:
         tokens = queries.shape[-2]
         future = torch.ones(tokens, tokens, dtype=torch.bool, device=scores.device).triu(diagonal=1)  # (L, L)
@@ -448,8 +462,27 @@ def full_attention(
     # The fused softmax: its two (L, L) at the peak are the naive form's. No row is empty (a
     # causal query sees itself), so no search for one.
     context = _softmax_fused(scores, empty_slices=False) @ values  # (..., L, L) @ (..., L, Hv) -> (..., L, Hv)
-    _checks.require_no_overflow("the context vectors weights @ values", (context,), (("values", (values,)),))
+    if not (context.is_meta or _checks.finite_flag(context)):  # the one check on the way: see _explain_full_attention
+        _explain_full_attention(queries, keys, values, context, scaled=scaled)
     return context
+
+
+def _explain_full_attention(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, context: torch.Tensor, *, scaled: bool
+) -> None:
+    """Raise the error behind `full_attention`'s non-finite context: an argument's NaN or inf, else an overflow.
+
+    The context is the only result, so it is the only tensor checked on the way: a NaN or
+    inf in an argument, a score that overflowed to +inf, or a row that overflowed to `-inf`
+    entirely makes it non-finite (a softmax over such a row is NaN). A score that overflowed
+    to `-inf` in a row with a finite maximum gets weight 0, as `exp` of any score so far below
+    the maximum does in the dtype, and leaves the context right. Here, off the fast path,
+    the scores are computed again to name the stage.
+    """
+    _checks.require_finite_arguments((("queries", queries), ("keys", keys), ("values", values)))
+    scores = _score_matrix(queries, keys, scaled=scaled)  # (..., L, L), before any mask
+    _checks.require_no_overflow("the scores queries @ keys.T", (scores,), _culprits(queries, keys))
+    _checks.require_no_overflow("the context vectors weights @ values", (context,), (("values", (values,)),))
 
 
 def _culprits(queries: torch.Tensor, keys: torch.Tensor) -> tuple[tuple[str, tuple[torch.Tensor]], ...]:

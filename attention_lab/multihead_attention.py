@@ -248,15 +248,15 @@ def merge_heads(tensor: torch.Tensor) -> torch.Tensor:
 # --- one-matrix multi-head attention ----------------------------------------------------------
 
 
-def _check_multihead_weights(candidate: object) -> MultiHeadWeights:
-    """Four finite (E, E) matrices of one dtype and an optional (E,) bias."""
+def _check_multihead_weights(candidate: object, *, check_values: bool = True) -> MultiHeadWeights:
+    """Four finite (E, E) matrices of one dtype and an optional (E,) bias (their values only if `check_values`)."""
     if not isinstance(candidate, tuple) or len(candidate) != 5:
         raise TypeError(
             "multihead_weights must be a MultiHeadWeights(query, key, value, out, out_bias), "
             f"got {type(candidate).__qualname__}"
         )
     query, key, value, out = (
-        _checks.check_matrix(f"multihead_weights.{name}", matrix, ("E", "E"))
+        _checks.check_matrix(f"multihead_weights.{name}", matrix, ("E", "E"), check_values=check_values)
         for name, matrix in zip(MultiHeadWeights._fields[:4], candidate[:4])
     )
     size = query.shape[0]
@@ -269,10 +269,18 @@ def _check_multihead_weights(candidate: object) -> MultiHeadWeights:
         _checks.require_same_dtype("multihead_weights.query", query, f"multihead_weights.{name}", matrix)
     bias = candidate[4]
     if bias is not None:
-        bias = _checks.check_vector("multihead_weights.out_bias", bias, "E")
+        bias = _checks.check_vector("multihead_weights.out_bias", bias, "E", check_values=check_values)
         _checks.require_same_size("multihead_weights.out", size, "multihead_weights.out_bias", bias.shape[0], "size E")
         _checks.require_same_dtype("multihead_weights.out", out, "multihead_weights.out_bias", bias)
-    return MultiHeadWeights(query, key, value, out, bias)
+    return candidate if type(candidate) is MultiHeadWeights else MultiHeadWeights(query, key, value, out, bias)
+
+
+_WEIGHT_NAMES = tuple(f"multihead_weights.{name}" for name in MultiHeadWeights._fields)
+
+
+def _named_weights(weights: MultiHeadWeights) -> tuple[tuple[str, torch.Tensor], ...]:
+    """`(name, tensor)` for each weight given (no bias when `None`), named as its errors name it."""
+    return tuple((name, tensor) for name, tensor in zip(_WEIGHT_NAMES, weights) if tensor is not None)
 
 
 def _heads_mask(keep: torch.Tensor | None) -> torch.Tensor | None:
@@ -292,18 +300,23 @@ def _multihead(
     scaled: bool,
     dropout: float,
     generator: torch.Generator | None,
+    unchecked: tuple[tuple[str, torch.Tensor], ...] = (),
 ) -> MultiHeadResult:
-    """One-matrix multi-head attention of validated inputs."""
+    """One-matrix multi-head attention of inputs checked but for the values named in `unchecked`.
+
+    Checked here: the projections, scores and context (by chapter 3's kernel); the output is
+    the caller's to check (`_require_no_overflow`), with the same `unchecked`.
+    """
     projections = Projections(
         _split_heads(inputs @ weights.query, num_heads),  # (..., L, E) @ (E, E) -> (..., heads, L, H)
         _split_heads(inputs @ weights.key, num_heads),  # (..., heads, L, H)
         _split_heads(inputs @ weights.value, num_heads),  # (..., heads, L, H)
     )
-    _checks.require_no_overflow("the projections inputs @ W", projections, (("inputs", (inputs,)), ("W_q, W_k, W_v", weights[:3])))
     culprits = (("inputs", (inputs,)), ("W_q, W_k, W_v", tuple(weights[:3])))
     result = _attend(
-        projections, _heads_mask(keep), causal=causal, scaled=scaled, dropout=dropout, generator=generator, culprits=culprits
-    )  # chapter 3's kernel, every head in one batched matmul: context (..., heads, L, H)
+        projections, _heads_mask(keep), causal=causal, scaled=scaled, dropout=dropout, generator=generator,
+        culprits=culprits, unchecked=unchecked, projection_stage="the projections inputs @ W",
+    )  # fmt: skip  # chapter 3's kernel, every head in one batched matmul: context (..., heads, L, H)
     context = _merge_heads(result.context)  # (..., L, E)
     output = context @ weights.out  # (..., L, E) @ (E, E) -> (..., L, E)
     if weights.out_bias is not None:
@@ -377,31 +390,39 @@ def multihead_self_attention(
         >>> torch.equal(result.output, result.context)  # W_o = I
         True
     """
-    weights = _check_multihead_weights(multihead_weights)
-    tensor = _checks.check_inputs_for(inputs, "multihead_weights", weights.query)
+    weights = _check_multihead_weights(multihead_weights, check_values=False)  # values: through the result
+    tensor = _checks.check_inputs_for(inputs, "multihead_weights", weights.query, check_values=False)
     heads = _check_heads(weights.query.shape[0], num_heads)
     causal = _checks.check_flag("causal", causal)
     scaled = _checks.check_flag("scaled", scaled)
     rate, source = _check_dropout_source(dropout, generator)
     keep = _check_mask_for_inputs(mask, tensor)
-    result = _multihead(tensor, weights, heads, keep, causal=causal, scaled=scaled, dropout=rate, generator=source)
-    _require_no_overflow([result.scores], result.output, tensor, "multihead_weights", [m for m in weights if m is not None])
+    unchecked = (*_named_weights(weights), ("inputs", tensor))  # in the order they are checked elsewhere
+    result = _multihead(
+        tensor, weights, heads, keep, causal=causal, scaled=scaled, dropout=rate, generator=source, unchecked=unchecked
+    )
+    _require_no_overflow(result.output, tensor, "multihead_weights", [m for m in weights if m is not None], unchecked=unchecked)
     return result
 
 
 def _require_no_overflow(
-    scores: Sequence[torch.Tensor], output: torch.Tensor, inputs: torch.Tensor, owner: str, parameters: Sequence[torch.Tensor]
+    output: torch.Tensor,
+    inputs: torch.Tensor,
+    owner: str,
+    parameters: Sequence[torch.Tensor],
+    *,
+    unchecked: Sequence[tuple[str, torch.Tensor]] = (),
 ) -> None:
-    """Finite, validated arguments whose products overflowed get a clear error; a few reductions on the happy path.
+    """The output projection: an error if the output is not finite; one reduction on the happy path.
 
-    Scores may be -inf (masked out); +inf or NaN there, or anything non-finite in the output, is an overflow.
+    The scores and context were checked by chapter 3's kernel: what is left is `context @ W_o + b_o`.
+    A non-finite output blames the first non-finite argument named in `unchecked`, else an overflow.
     """
-    if output.device.type == "meta":
+    if output.is_meta or _checks.finite_flag(output):
         return
-    scores_fine = all(_checks.finite_flag(head_scores, allow_neg_inf=True) for head_scores in scores)
-    if not (scores_fine and _checks.finite_flag(output)):
-        culprits = (("inputs", (inputs,)), (owner, tuple(parameters)))
-        _checks.raise_overflow("multi-head attention", culprits, output.dtype)
+    _checks.require_finite_arguments(unchecked)
+    culprits = (("inputs", (inputs,)), (owner, tuple(parameters)))
+    _checks.raise_overflow("multi-head attention", culprits, output.dtype)
 
 
 def multihead_parameter_count(
@@ -580,7 +601,7 @@ class MultiHeadAttention(nn.Module):
         result = _multihead(
             tensor, self._weights(), self.num_heads, keep, causal=self.causal, scaled=self.scaled, dropout=rate, generator=source
         )
-        _require_no_overflow([result.scores], result.output, tensor, "the module's parameters", list(self.parameters()))
+        _require_no_overflow(result.output, tensor, "the module's parameters", list(self.parameters()))
         return (result.output, result.weights) if return_weights else result.output
 
     def multihead_weights(self) -> MultiHeadWeights:
@@ -797,7 +818,7 @@ class MultiHeadAttentionWrapper(nn.Module):
             for head, projection in zip(heads, projections)
         ]  # one chapter 3 head after the other: context (..., L, H), weights (..., L, L)
         context = torch.cat([result.context for result in results], dim=-1)  # (..., L, heads*H)
-        _require_no_overflow([result.scores for result in results], context, tensor, "the module's parameters", list(self.parameters()))
+        _require_no_overflow(context, tensor, "the module's parameters", list(self.parameters()))
         if not return_weights:
             return context
         return context, torch.stack([result.weights for result in results], dim=-3)  # (..., heads, L, L)

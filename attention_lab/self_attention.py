@@ -172,13 +172,32 @@ def init_projection_weights(
     return ProjectionWeights(query, key, value)
 
 
-def _check_projection_weights(candidate: object) -> ProjectionWeights:
-    """Check three finite (E, H) matrices of one shape and one dtype."""
+_WEIGHT_NAMES = tuple(f"projection_weights.{name}" for name in ProjectionWeights._fields)
+
+
+def _check_projection_weights(candidate: object, *, check_values: bool = True) -> ProjectionWeights:
+    """Check three finite (E, H) matrices of one shape and one dtype (their values only if `check_values`)."""
     if not isinstance(candidate, tuple) or len(candidate) != 3:
         raise TypeError(
             "projection_weights must be a ProjectionWeights(query, key, value), "
             f"got {type(candidate).__qualname__}"
         )
+    query, key, value = candidate
+    if not (
+        _checks.usual_matrix(query)
+        and _checks.usual_matrix(key)
+        and _checks.usual_matrix(value)
+        and query.shape == key.shape == value.shape
+        and query.dtype == key.dtype == value.dtype
+    ):
+        _explain_projection_weights(candidate)  # raises, naming the first mistake
+    if check_values:
+        _checks.require_finite_arguments(_named_weights(candidate))
+    return candidate if type(candidate) is ProjectionWeights else ProjectionWeights(query, key, value)
+
+
+def _explain_projection_weights(candidate: tuple[object, ...]) -> None:
+    """Raise the error that names what is wrong with three would-be `(E, H)` weight matrices."""
     query, key, value = (
         _checks.check_matrix(f"projection_weights.{name}", matrix, ("E", "H"))
         for name, matrix in zip(ProjectionWeights._fields, candidate)
@@ -188,12 +207,16 @@ def _check_projection_weights(candidate: object) -> ProjectionWeights:
         _checks.require_same_size("projection_weights.query", query.shape[0], other, matrix.shape[0], "embedding size E")
         _checks.require_same_size("projection_weights.query", query.shape[1], other, matrix.shape[1], "hidden size H")
         _checks.require_same_dtype("projection_weights.query", query, other, matrix)
-    return ProjectionWeights(query, key, value)
 
 
-def _check_inputs_for(inputs: object, weights: ProjectionWeights) -> torch.Tensor:
+def _named_weights(weights: tuple[torch.Tensor, ...]) -> tuple[tuple[str, torch.Tensor], ...]:
+    """`(name, matrix)` for each projection weight, named as its errors name it."""
+    return tuple(zip(_WEIGHT_NAMES, weights))
+
+
+def _check_inputs_for(inputs: object, weights: ProjectionWeights, *, check_values: bool = True) -> torch.Tensor:
     """Check `(L, E)` inputs whose `E` and dtype match the projection weights."""
-    tensor = _checks.check_matrix("inputs", inputs, ("L", "E"))
+    tensor = _checks.check_matrix("inputs", inputs, ("L", "E"), check_values=check_values)
     _checks.require_same_size(
         "inputs", tensor.shape[1], "projection_weights", weights.query.shape[0], "embedding size E"
     )
@@ -514,12 +537,13 @@ def trainable_self_attention(
         >>> trainable_self_attention(example_inputs(), parameters).weights[1]  # scaled=True
         tensor([0.1792, 0.1802, 0.1736, 0.1581, 0.0787, 0.2303])
     """
-    weights = _check_projection_weights(projection_weights)
-    inputs = _check_inputs_for(inputs, weights)
+    weights = _check_projection_weights(projection_weights, check_values=False)  # values: through the result
+    inputs = _check_inputs_for(inputs, weights, check_values=False)
     scaled = _checks.check_flag("scaled", scaled)
     projections = _project(inputs, weights)  # three (L, H)
     result = _attend(*projections, scaled=scaled)  # (L, L), (L, L), (L, H)
-    _check_attention_overflow(*projections, result, _weight_culprits(inputs, weights))
+    unchecked = (*_named_weights(weights), ("inputs", inputs))  # in the order they are checked elsewhere
+    _check_attention_overflow(*projections, result, _weight_culprits(inputs, weights), unchecked=unchecked)
     return result
 
 

@@ -106,7 +106,7 @@ def _score_matrix(queries: torch.Tensor, keys: torch.Tensor, *, scaled: bool) ->
 
     Shapes: `queries (..., Lq, H)`, `keys (..., Lk, H)`, returns `(..., Lq, Lk)`.
     """
-    scores = queries @ keys.transpose(-2, -1)  # (..., Lq, H) @ (..., H, Lk) -> (..., Lq, Lk)
+    scores = queries @ keys.mT  # (..., Lq, H) @ (..., H, Lk) -> (..., Lq, Lk); mT: the last two axes swapped
     if scaled:
         scores = scores.div_(math.sqrt(keys.shape[-1]))  # in place: a fresh tensor, one (L, L) fewer
     return scores
@@ -144,49 +144,61 @@ def _check_attention_overflow(
     result: AttentionResult,
     culprits: Sequence[tuple[str, Sequence[torch.Tensor]]],
     *,
-    masked: bool = False,
+    unchecked: Sequence[tuple[str, torch.Tensor]] = (),
+    projection_stage: str = "the projections (queries, keys, values)",
 ) -> None:
-    """Raise an overflow error naming `culprits` if `_attend` on finite arguments left the float range.
+    """Raise an error if `_attend` left the float range: an argument's NaN or inf, else an overflow.
 
-    The happy path costs three reductions over `(L, H)` tensors and one host sync: every score,
-    and every partial sum of it, is at most `H * max|q| * max|k|` in magnitude, so when that
-    bound is well inside the dtype's range no score overflowed; a finite sum of the context
-    vectors rules out the rest (values, weights). With no more scores than entries of Q and K
-    (`L <= 2H`) and no mask, a finite sum of the scores and the context says the same in two
-    reductions. Otherwise the stages are checked exactly.
+    `result.scores` must be the scores before any mask (there an `-inf` can only be an
+    overflow). `unchecked` names the arguments whose values the caller did not check: a
+    non-finite result blames the first non-finite one of them
+    (`_checks.require_finite_arguments`); otherwise an overflow names `culprits`, at the
+    first stage that left the range (`projection_stage` names the first).
+
+    The happy path costs one to three reductions: with no more scores than entries of Q and
+    K (`L <= 2H`), finite sums of the scores and of the context prove both finite (and with
+    `Q = K = V = X`, finite scores alone: see `_averages_of_finite_rows`); with more,
+    every score (and every partial sum of it) is at most `H * max|q| * max|k|` in magnitude,
+    so when that bound is well inside the dtype's range no score overflowed, and a finite sum
+    of the context rules out the rest (values, weights), in one host sync.
     """
-    if queries.device.type == "meta":
+    if queries.is_meta:
         return
-    accumulate = torch.float32 if queries.dtype in (torch.float16, torch.bfloat16) else queries.dtype
-    if not masked and result.scores.numel() <= queries.numel() + keys.numel():
-        # Few tokens: the scores are no bigger than Q and K, so sum them instead of bounding them
-        # (one sum over scores and context, one host sync): a finite total proves both finite.
-        total = result.scores.detach().sum(dtype=accumulate) + result.context.detach().sum(dtype=accumulate)
-        if math.isfinite(float(total)):
+    if result.scores.numel() <= queries.numel() + keys.numel():
+        if _checks.finite_flag(result.scores) and (_averages_of_finite_rows(queries, keys, values) or _checks.finite_flag(result.context)):
             return
-    largest_query, largest_key, context_sum = torch.stack(
-        (
-            queries.detach().abs().amax().to(accumulate),
-            keys.detach().abs().amax().to(accumulate),
-            result.context.detach().sum(dtype=accumulate),
-        )
-    ).tolist()  # the one host sync
-    bound = largest_query * largest_key * queries.shape[-1]  # a Python float: float64, no overflow here
-    if bound <= torch.finfo(queries.dtype).max / 4 and math.isfinite(context_sum):
-        return
+    else:
+        accumulate = torch.float32 if queries.dtype in (torch.float16, torch.bfloat16) else queries.dtype
+        largest_query, largest_key, context_sum = torch.stack(
+            (
+                queries.detach().abs().amax().to(accumulate),
+                keys.detach().abs().amax().to(accumulate),
+                result.context.detach().sum(dtype=accumulate),
+            )
+        ).tolist()  # the one host sync
+        bound = largest_query * largest_key * queries.shape[-1]  # a Python float: float64, no overflow here
+        if bound <= torch.finfo(queries.dtype).max / 4 and math.isfinite(context_sum):
+            return
+    _checks.require_finite_arguments(unchecked)
     stages = (
-        ("the projections (queries, keys, values)", (queries, keys, values), False),
-        ("the scores Q K^T", (result.scores,), masked),
-        ("the context vectors", (result.context,), False),
+        (projection_stage, (queries, keys, values)),
+        ("the scores Q K^T", (result.scores,)),
+        ("the context vectors", (result.context,)),
     )
-    for stage, tensors, allow_neg_inf in stages:
+    for stage, tensors in stages:
         for tensor in tensors:
-            if not _checks.finite_flag(tensor, allow_neg_inf=allow_neg_inf) and (
-                bool(torch.isnan(tensor).any())
-                or bool(torch.isposinf(tensor).any())
-                or (not allow_neg_inf and bool(torch.isneginf(tensor).any()))
-            ):
+            if not _checks.finite_flag(tensor) and (bool(torch.isnan(tensor).any()) or bool(torch.isinf(tensor).any())):
                 _checks.raise_overflow(stage, culprits, tensor.dtype)
+
+
+def _averages_of_finite_rows(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> bool:
+    """True for chapter 1's attention, `Q = K = V = X`, where finite scores prove the context finite.
+
+    The diagonal score `x_i . x_i` is a sum of squares: finite, it bounds every `|x_ie|` by
+    the square root of the dtype's largest value, and each context vector is a weighted
+    average of rows of `X` (weights >= 0 summing to 1), no larger.
+    """
+    return queries is keys and keys is values
 
 
 def example_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -516,9 +528,9 @@ def simplified_self_attention(inputs: torch.Tensor) -> AttentionResult:
         >>> result.weights.sum(dim=1)
         tensor([1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000])
     """
-    inputs = _checks.check_matrix("inputs", inputs, ("L", "E"))
+    inputs = _checks.check_matrix("inputs", inputs, ("L", "E"), check_values=False)  # values: through the result
     result = _attend(inputs, inputs, inputs, scaled=False)  # (L, L), (L, L), (L, E)
-    _check_attention_overflow(inputs, inputs, inputs, result, (("inputs", (inputs,)),))
+    _check_attention_overflow(inputs, inputs, inputs, result, (("inputs", (inputs,)),), unchecked=(("inputs", inputs),))
     return result
 
 

@@ -145,14 +145,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"report: {report_path.relative_to(ROOT)}; screenshots: build/screenshots/")
 
 
-def record_checks(monkeypatch: pytest.MonkeyPatch, watched: dict[str, torch.Tensor]) -> dict[tuple[str, str], int]:
-    """Wrap every function of attention_lab._checks; count, per watched tensor, the calls it is passed to."""
+def record_checks(
+    monkeypatch: pytest.MonkeyPatch, watched: dict[str, torch.Tensor], calls: dict[str, int] | None = None
+) -> dict[tuple[str, str], int]:
+    """Wrap every function of attention_lab._checks; count, per watched tensor, the calls it is passed to
+    (and, into `calls` when given, every call of each function, whatever its arguments)."""
     counts: dict[tuple[str, str], int] = {}
     for function_name, function in list(vars(_checks).items()):
         if not inspect.isfunction(function) or function.__module__ != _checks.__name__:
             continue
 
         def wrapper(*args: object, _function=function, _name=function_name, **kwargs: object) -> object:
+            if calls is not None:
+                calls[_name] = calls.get(_name, 0) + 1
             for argument in (*args, *kwargs.values()):
                 for tensor_name, tensor in watched.items():
                     if argument is tensor:

@@ -398,3 +398,75 @@ def test_the_table_is_large_and_covers_the_public_api() -> None:
     missing = set(attention_lab.__all__) - not_callable - covered
     assert not missing, missing
     assert set(attention_lab.plotting.__all__) <= covered
+
+
+# --- values checked through the result (issue 33) ------------------------------------------------
+# The one-call functions check their arguments' types and shapes up front and their values through
+# their results: a NaN or inf in an argument makes a result non-finite (IEEE 754), and only then are
+# the arguments examined. The error must be the one a check up front gives, word for word, wherever
+# the bad value sits, including where it meets exact zeros (0 * NaN and 0 * inf are NaN) and where
+# a mask or a zero attention weight hides it.
+
+
+def _arguments(function: str, zeros_meet: int) -> dict[str, torch.Tensor]:
+    """Finite arguments of `function` (L = 4, E = 6, 2 heads), with the row or column that a bad value at
+    feature `zeros_meet` multiplies set to zero (so nothing but IEEE arithmetic carries it on)."""
+    generator = torch.Generator().manual_seed(33)
+    x = torch.randn(4, 6, generator=generator)
+    if function == "simplified_self_attention":
+        x[1:, zeros_meet] = 0.0  # the other tokens' feature: the bad value's only partners are zeros
+        return {"inputs": x}
+    if function == "full_attention":
+        q, k, v = (torch.randn(4, 6, generator=generator) for _ in range(3))
+        k[:, zeros_meet] = 0.0  # a bad query feature meets only zero key features, and the other way round
+        q[:, zeros_meet] = 0.0
+        return {"queries": q, "keys": k, "values": v}
+    size = 6
+    weights = {name: torch.randn(6, size, generator=generator) / 3 for name in ("query", "key", "value", "out")}
+    for matrix in weights.values():
+        matrix[zeros_meet, :] = 0.0  # a bad input feature meets only zero weights
+    x[:, zeros_meet] = 0.0  # a bad weight in row zeros_meet meets only zero inputs
+    if function == "multihead_self_attention":
+        named = {f"multihead_weights.{name}": matrix for name, matrix in weights.items()}
+        return {**named, "multihead_weights.out_bias": torch.zeros(6), "inputs": x}
+    return {**{f"projection_weights.{name}": weights[name] for name in ("query", "key", "value")}, "inputs": x}
+
+
+def _call(function: str, arguments: dict[str, torch.Tensor]) -> object:
+    values = list(arguments.values())
+    if function == "simplified_self_attention":
+        return simplified_self_attention(*values)
+    if function == "full_attention":
+        return full_attention(*values, causal=True)  # a bad value row of a later key meets masked (zero) weights
+    if function == "multihead_self_attention":
+        return multihead_self_attention(values[-1], MultiHeadWeights(*values[:5]), 2)
+    weights = ProjectionWeights(*values[:3])
+    return (trainable_self_attention if function == "trainable_self_attention" else causal_self_attention)(values[-1], weights)
+
+
+ONE_CALL = ["simplified_self_attention", "trainable_self_attention", "causal_self_attention", "multihead_self_attention", "full_attention"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")], ids=["NaN", "+inf", "-inf"])
+@pytest.mark.parametrize("function", ONE_CALL)
+def test_a_bad_value_checked_through_the_result_is_reported_as_a_check_up_front_reports_it(function: str, bad: float) -> None:
+    for name in _arguments(function, 0):
+        for position in range(3):  # a few places in each argument, each meeting zeros where it can
+            arguments = _arguments(function, zeros_meet=position % 2)
+            tensor = arguments[name]
+            index = (position % 2,) if tensor.dim() == 1 else (position % tensor.shape[0], position % 2)
+            tensor[index] = bad
+            expected = f"{name} must hold finite values, found 1 {'NaN' if bad != bad else ('+inf' if bad > 0 else '-inf')}"
+            with pytest.raises(ValueError) as caught:
+                _call(function, arguments)
+            assert str(caught.value) == expected, (name, index)
+
+
+@pytest.mark.parametrize("function", ONE_CALL)
+def test_the_first_bad_argument_is_named_in_the_order_of_the_arguments_checks(function: str) -> None:
+    arguments = _arguments(function, 0)
+    for tensor in arguments.values():
+        tensor.view(-1)[0] = float("nan")  # every argument bad: the first one checked is named
+    first = next(iter(arguments))
+    with pytest.raises(ValueError, match=f"^{first} must hold finite values"):
+        _call(function, arguments)

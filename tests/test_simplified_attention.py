@@ -344,14 +344,16 @@ def test_finite_scores_whose_sum_overflows_are_accepted() -> None:
 # --- check once, at the boundary ----------------------------------------------------
 
 
-def test_simplified_self_attention_checks_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_simplified_self_attention_checks_its_inputs_once_and_their_values_through_the_scores(monkeypatch: pytest.MonkeyPatch) -> None:
     inputs = example_inputs()
-    counts = record_checks(monkeypatch, {"inputs": inputs})
-    simplified_self_attention(inputs)
-    assert counts[("require_tensor", "inputs")] == 1
-    assert counts[("require_finite", "inputs")] == 1
-    assert counts[("finite_flag", "inputs")] == 1
+    calls: dict[str, int] = {}
+    counts = record_checks(monkeypatch, {"inputs": inputs}, calls)
+    result = simplified_self_attention(inputs)
+    assert counts[("is_usual", "inputs")] == 1  # type, dtype and shape: once
+    assert ("finite_flag", "inputs") not in counts and ("require_finite", "inputs") not in counts  # no reduction over it
     assert all(count == 1 for count in counts.values()), counts
+    assert calls["finite_flag"] == 1  # the scores: the happy path's one reduction (they bound the context)
+    assert result.context.isfinite().all()
 
 
 def test_checks_on_the_meta_device_skip_values() -> None:
