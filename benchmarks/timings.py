@@ -6,9 +6,10 @@ slow or busy machine cannot make the test suite flaky. Targets on a 2-core machi
 - under `make serve`: the first page served within 30 s of starting it with nothing
   cached (the notebooks run after, in the background); a prose edit in the served
   page within 2 s; a docstring edit in the API page within 15 s (no notebook runs
-  again); a code edit: the notebooks of the chapters that import the edited
-  module run again and served within 15 s (chapter 5's module, then chapter 1's,
-  which every chapter imports);
+  again); a code edit: the edited module's chapter, its notebook run again and its
+  figures redrawn, served within 15 s (chapter 5's module, then chapter 1's), the
+  later chapters that import the module after it (reported: for chapter 1's, all
+  seven notebooks and every figure);
 - `mkdocs build --strict`, cold, notebooks executing: under 20 s (before the
   chapters 3-5 and the explorer were added);
 - the test suite without the site build and browser (`-m "not site"`): under 30 s;
@@ -42,6 +43,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -109,6 +111,36 @@ def _notebooks_current(base: str, chapters: list[str]) -> bool:
     return bool(figures) and all(DRAWING not in _page(base + src) for src in sorted(figures))
 
 
+def _bytes(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (127.0.0.1 only)
+            return bytes(response.read())
+    except OSError:
+        return b""
+
+
+def _drawings(base: str, chapter: str, project: Path) -> dict[str, Path]:
+    """For each figure served on a chapter page (`figures/<name><suffix>.svg`), where the copy's
+    `.cache/figures/` keeps its drawing from the code as it is now (hooks/figures.py's key)."""
+    figures = _project_hooks(project).figures
+    suffixes = [scheme + narrow for scheme in figures.SCHEMES for narrow in ("", figures.NARROW_SUFFIX)]
+    drawings = {}
+    for src in sorted(set(_FIGURE_SRC.findall(_page(f"{base}{chapter}/")))):
+        stem = src.removeprefix(f"{figures.FIGURE_DIR}/").removesuffix(".svg")
+        name, suffix = next((n, x) for n in figures.FIGURES for x in suffixes if stem == n + x)
+        drawings[src] = figures._svg_paths(name, suffix, figures.figure_inputs(name, project), False)[0]
+    return drawings
+
+
+def _chapter_current(base: str, chapter: str, drawings: dict[str, Path]) -> bool:
+    """Whether a chapter's notebook page is served with its outputs current (no run under way)
+    and every figure of its page is served as drawn from the code as it is now (`drawings`)."""
+    notebook = _page(f"{base}notebooks/{chapter}/")
+    if not notebook or STATUS_NOTE in notebook:
+        return False
+    return all(path.is_file() and _bytes(base + src) == path.read_bytes() for src, path in drawings.items())
+
+
 _serving: list[subprocess.Popen[bytes]] = []  # the `mkdocs serve` being measured
 
 
@@ -136,12 +168,19 @@ def _docstring_edit(module: Path, marker: str) -> None:
     module.write_text(source[:at] + marker + " " + source[at:], encoding="utf-8")
 
 
-def _chapters(project: Path) -> list[str]:
+def _project_hooks(project: Path) -> Any:
+    """The copy's `hooks` package (its figures' keys and cache are the copy's)."""
     sys.path.insert(0, str(project))
     try:
-        from hooks import notebooks
+        import hooks
+        from hooks import figures, notebooks  # noqa: F401  (loaded as attributes of hooks)
     finally:
         sys.path.pop(0)
+    return hooks
+
+
+def _chapters(project: Path) -> list[str]:
+    notebooks = _project_hooks(project).notebooks
     return [Path(page).with_suffix("").as_posix() for page in notebooks.chapter_pages(notebooks.read_nav(project / "mkdocs.yml"))]
 
 
@@ -197,13 +236,17 @@ def author_loop(env: dict[str, str]) -> None:
                 _report(f"docstring edit in {module}.py -> API page", seconds, PACKAGE_TARGET_S)
                 time.sleep(2.0)
                 print(f"  ... notebooks run again: {'none' if _notebooks_current(base, chapters) else 'SOME'}", flush=True)
-                for module, shown in (("memory_efficient_attention", "memory-efficient-attention"), ("simplified_attention", "generation")):
+                for module, chapter in (("memory_efficient_attention", "memory-efficient-attention"), ("simplified_attention", "simplified-attention")):
                     started = time.perf_counter()
                     _append(project / "attention_lab" / f"{module}.py", f"\nBENCHMARK_EDIT = {started!r}\n")
-                    _wait_for(base + f"notebooks/{shown}/", RUNNING_AGAIN, started)
-                    seconds = _wait_until(lambda: _notebooks_current(base, chapters), started, "the notebook runs")
-                    reruns = "its chapter's notebook" if module != "simplified_attention" else "every notebook and figure"
-                    _report(f"code edit in {module}.py -> {reruns} run again, served", seconds, PACKAGE_TARGET_S)
+                    drawings = {name: _drawings(base, name, project) for name in chapters}  # as drawn from the edited code
+                    _wait_for(base + f"notebooks/{chapter}/", RUNNING_AGAIN, started)
+                    seconds = _wait_until(lambda: _chapter_current(base, chapter, drawings[chapter]), started, f"{chapter} redone")
+                    shown = f"its chapter's notebook and {len(drawings[chapter])} figures"
+                    _report(f"code edit in {module}.py -> {shown}, served", seconds, PACKAGE_TARGET_S)
+                    every = lambda: all(_chapter_current(base, name, drawings[name]) for name in chapters)  # noqa: E731
+                    _report("  ... -> every chapter's notebook and figures, served", _wait_until(every, started, "every chapter redone"))
+                    time.sleep(5.0)  # the last rebuild, and the kernels made ready for the next runs
             finally:
                 server.send_signal(signal.SIGINT)  # as Ctrl-C: mkdocs serve stops its runs and kernels
                 server.wait(timeout=60)

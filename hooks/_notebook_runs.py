@@ -30,12 +30,15 @@ import ast
 import copy
 import difflib
 import hashlib
+import heapq
+import itertools
 import logging
 import os
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -310,23 +313,35 @@ def execute_when_asked(lines: Iterator[str]) -> None:
 
 
 class Runs:
-    """Background runs of notebooks, one process each, at most `workers` at a time, each
-    started while no build is under way, in a kernel started beforehand (`warm_up`).
+    """Background jobs (notebook runs, and commands that draw figures or build the wheel), one
+    process each, at most `workers` at a time and one fewer while a build is under way (MkDocs
+    builds on one core); a notebook runs in a kernel started beforehand (`warm_up`).
 
     A finished run is written to `RUNS_DIR/<key>.ipynb` and, as the last run of its
     notebook, to `RUNS_DIR/last/<name>`.
+
+    Jobs wait in the order of the chapters (`page_order`), not of their arrival: a chapter's
+    figures, then its notebook, then the next chapter's. An edit of a chapter's module
+    changes that chapter and the later ones that import it, so the edited chapter, the page
+    its author is reading, is redone first and shown before the others are.
     """
 
     def __init__(self, workers: int, runs_dir: Path = RUNS_DIR) -> None:
         self.runs_dir = runs_dir
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notebook-run")
-        self._pending: dict[str, Future[None]] = {}
+        self._pending: dict[str, Future[None]] = {}  # queued or running, by key
+        self._jobs: list[tuple[tuple[int, int], int, Callable[[], None]]] = []  # a heap: (rank, arrival, job)
+        self._arrivals = itertools.count()
+        self.page_order: list[str] = []  # the chapter pages' stems, in reading order (hooks/author_loop.py)
+        self._making: dict[str, frozenset[str]] = {}  # job key -> what the job makes (`making`)
         self._processes: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self._closed = False
         self._finished = 0  # runs stored so far
         self._rebuild: Callable[[], None] | None = None
-        self._idle = threading.Event()  # set while no build is under way: runs start only then
+        self._turns = threading.Condition(self._lock)  # a job starts when `_may_start`
+        self._building = False  # a build under way, or asked for
+        self._busy = 0  # jobs started and not ended
         self._wanted: set[str] = set()  # the keys of the notebooks of the build under way
         self.figures_to_draw: list[dict[str, object]] = []  # found missing by the build under way (hooks/figures.py)
         self._workers = workers
@@ -371,11 +386,19 @@ class Runs:
             rebuild()
 
     def build_started(self) -> None:
-        """A build began: runs not yet started wait for its end (a run takes a core a build needs)."""
-        self._idle.clear()
+        """A build began: until it ends, one job fewer may run (`_may_start`)."""
+        with self._turns:
+            self._building = True
 
     def build_ended(self) -> None:
-        self._idle.set()
+        with self._turns:
+            self._building = False
+            self._turns.notify_all()
+
+    def _may_start(self) -> bool:  # under self._lock
+        """Whether a job may start now: one a worker, one fewer while a build is under way or
+        asked for (MkDocs builds on one core: the others run jobs meanwhile)."""
+        return self._closed or self._busy < self._workers - self._building
 
     def rebuild_later(self) -> None:
         """Ask for one more rebuild after the one under way."""
@@ -384,33 +407,70 @@ class Runs:
         if rebuild is not None:
             rebuild()
 
+    def rank(self, page: str, step: int) -> tuple[int, int]:
+        """A job's place in the queue: its chapter's place in `page_order` (other pages after
+        the chapters), then `step` within the chapter (0 its figures, 1 its notebook)."""
+        return (self.page_order.index(page) if page in self.page_order else len(self.page_order), step)
+
     def submit(self, key: str, name: str, notebook: NotebookNode) -> None:
-        """Run `notebook` (saved as `name`) unless a run of `key` is done or under way."""
+        """Run `notebook` (saved as `name`, its chapter's page stem and `.ipynb`) unless a run of
+        `key` is done or under way."""
         with self._lock:
             if self._closed or key in self._pending or (self.runs_dir / f"{key}.ipynb").is_file():
                 return
-            self._pending[key] = self._pool.submit(self._run, key, name, nbformat.writes(notebook))
+            text = nbformat.writes(notebook)
+            self._enqueue(key, self.rank(Path(name).stem, 1), lambda: self._run(key, name, text))
 
-    def submit_command(self, key: str, what: str, command: list[str]) -> None:
+    def submit_command(
+        self, key: str, what: str, command: list[str], *, rank: tuple[int, int] | None = None, makes: Iterable[str] = ()
+    ) -> None:
         """Run `command` in the project root, as a run, unless a job of `key` is under way; it
-        stores what it makes itself. `what` names it in the log."""
+        stores what it makes itself. `what` names it in the log; `rank` places it in the
+        queue (by default after every chapter); `makes` names what it makes, for `making`."""
         with self._lock:
             if self._closed or key in self._pending:
                 return
-            self._pending[key] = self._pool.submit(self._job, key, what, command)
+            place = rank if rank is not None else (len(self.page_order) + 1, 0)
+            self._making[key] = frozenset(makes)
+            self._enqueue(key, place, lambda: self._job(key, what, command))
+
+    def making(self) -> frozenset[str]:
+        """What the commands queued or running make (their `makes`): not to be asked for again."""
+        with self._lock:
+            return frozenset().union(*self._making.values())
+
+    def _enqueue(self, key: str, rank: tuple[int, int], job: Callable[[], None]) -> None:  # under self._lock
+        """Queue `job` at `rank`: the pool gets one turn for it, and each turn runs the first
+        job waiting when the turn comes (not necessarily the one it was given for)."""
+        heapq.heappush(self._jobs, (rank, next(self._arrivals), job))
+        self._pending[key] = self._pool.submit(self._next_job)
+
+    def _next_job(self) -> None:
+        with self._turns:
+            self._turns.wait_for(self._may_start)  # the job is chosen then, from all queued by then
+            _, _, job = heapq.heappop(self._jobs)
+            self._busy += 1
+        try:
+            job()
+        finally:
+            with self._turns:
+                self._busy -= 1
+                self._turns.notify_all()
 
     def _job(self, key: str, what: str, command: list[str]) -> None:
         try:
-            self._idle.wait()  # a build under way goes first: its pages are what the author waits for
             with self._lock:
                 if self._closed:
                     return
                 process = self._start(command)
+            started = time.perf_counter()
             if self._finish(process, what):
+                log.info("%s: done in %.1f s", what, time.perf_counter() - started)
                 self._stored()
         finally:
             with self._lock:
                 self._pending.pop(key, None)
+                self._making.pop(key, None)
 
     def _start(self, command: list[str], *, asked: bool = False) -> subprocess.Popen[str]:  # under self._lock
         """Start `command` in the project root (with a pipe to its stdin if it is to be `asked`)."""
@@ -445,6 +505,8 @@ class Runs:
     def _stored(self) -> None:
         with self._lock:
             self._finished += 1
+            if self._rebuild is not None:
+                self._building = True  # the rebuild asked for below: one job fewer until it ends
         self.rebuild_later()
 
     def _kernel(self) -> subprocess.Popen[str] | None:
@@ -472,12 +534,13 @@ class Runs:
             with tempfile.TemporaryDirectory(prefix="attention-lab-run-") as scratch:
                 source, target = Path(scratch) / name, Path(scratch) / f"ran-{name}"
                 source.write_text(text, encoding="utf-8")
-                self._idle.wait()  # a build under way goes first: its pages are what the author waits for
                 process = self._kernel()
                 if process is None:
                     return
+                started = time.perf_counter()
                 if not self._finish(process, f"the run of notebooks/{name}", ask=f"{source}\t{target}") or not target.is_file():
                     return
+                log.info("notebooks/%s: ran in %.1f s", name, time.perf_counter() - started)
                 executed = nbformat.read(target, as_version=4)
                 for error in run_errors(executed):
                     log.warning("notebooks/%s: %s", name, error)
@@ -500,7 +563,7 @@ class Runs:
             self._closed = True
             processes = list(self._processes)
             self._warm = []
-        self._idle.set()
+            self._turns.notify_all()  # queued turns end at once
         for process in processes:
             process.terminate()
         for process in processes:

@@ -514,14 +514,25 @@ def notebook_figure_state(name: str) -> str:
 
 
 def draw_in_background(runs: _notebook_runs.Runs) -> None:
-    """Draw the figure variants this build found missing, in one background process
-    (`python -m hooks.figures`); its end rebuilds the site."""
-    if not runs.figures_to_draw:
-        return
-    entries = json.dumps(runs.figures_to_draw, sort_keys=True)
+    """Draw the figure variants this build found missing, and no job is drawing yet, in two
+    background processes (`python -m hooks.figures`), each of which rebuilds the site when it
+    ends: first the figures of the first chapter among them (the edited one: later chapters
+    import its module), queued before that chapter's notebook; then all the others, after it."""
+    drawing = runs.making()
+    missing = {json.dumps(entry, sort_keys=True): entry for entry in runs.figures_to_draw}
     runs.figures_to_draw = []
-    key = "figures-" + hashlib.sha256(entries.encode()).hexdigest()
-    runs.submit_command(key, "drawing the figures", [sys.executable, "-m", "hooks.figures", entries])
+    pages = {text: str(entry["name"]).split("/")[0] for text, entry in missing.items() if text not in drawing}
+    if not pages:
+        return
+    first = min(pages.values(), key=lambda page: runs.rank(page, 0))
+    for texts, rank, what in (
+        ([text for text, page in pages.items() if page == first], runs.rank(first, 0), f"drawing the figures of {first}"),
+        ([text for text, page in pages.items() if page != first], runs.rank(first, 2), "drawing the other figures"),
+    ):
+        if texts:
+            entries = json.dumps([missing[text] for text in sorted(texts)], sort_keys=True)
+            key = "figures-" + hashlib.sha256(entries.encode()).hexdigest()
+            runs.submit_command(key, what, [sys.executable, "-m", "hooks.figures", entries], rank=rank, makes=texts)
 
 
 _HOOK = Path(__file__).resolve()

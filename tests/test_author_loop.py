@@ -7,8 +7,10 @@ its outputs; a page whose run is under way says so. The timings are `make bench`
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -154,12 +156,16 @@ class RecordedRuns(Runs):
         super().__init__(workers=1, runs_dir=runs_dir)
         self.submitted: list[str] = []
         self.commands: list[list[str]] = []
+        self.ranks: list[tuple[int, int] | None] = []
 
     def submit(self, key: str, name: str, notebook: NotebookNode) -> None:
         self.submitted.append(key)
 
-    def submit_command(self, key: str, what: str, command: list[str]) -> None:
+    def submit_command(
+        self, key: str, what: str, command: list[str], *, rank: tuple[int, int] | None = None, makes: Iterable[str] = ()
+    ) -> None:
         self.commands.append(command)
+        self.ranks.append(rank)
 
     def finish(self, key: str, name: str, executed: NotebookNode) -> None:
         self._store(key, name, nbformat.writes(executed))
@@ -289,6 +295,58 @@ def test_a_figure_out_of_date_shows_its_last_drawing_until_redrawn_in_the_backgr
     figures.main(command[3:])  # what the background process does
     (tmp_path / "figures" / "last").rename(tmp_path / "moved")  # the drawing now comes from its key
     assert figures.cached_svg(name, "-dark", "inputs-b") == first and runs.figures_to_draw == []
+    runs.close()
+
+
+def test_jobs_run_chapter_by_chapter_each_chapters_figures_before_its_notebook(tmp_path: Path) -> None:
+    runs = Runs(workers=1, runs_dir=tmp_path)
+    runs.page_order = ["simplified-attention", "self-attention", "causal-attention"]
+    ran: list[str] = []
+    runs.build_started()  # nothing starts while a build is under way: all of these queue
+    with runs._lock:
+        for page, step in [("causal-attention", 1), ("self-attention", 1), ("reproducibility", 0), ("causal-attention", 0),
+                           ("self-attention", 2), ("simplified-attention", 1), ("self-attention", 0)]:  # fmt: skip
+            runs._enqueue(f"{page}-{step}", runs.rank(page, step), lambda name=f"{page}-{step}": ran.append(name))
+    runs.build_ended()
+    runs._pool.shutdown(wait=True)
+    assert ran == ["simplified-attention-1", "self-attention-0", "self-attention-1", "self-attention-2",
+                   "causal-attention-0", "causal-attention-1", "reproducibility-0"]  # fmt: skip
+
+
+def test_the_edited_chapters_figures_are_drawn_first_and_the_rest_after_its_notebook(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(_cache, "CACHE_DIR", tmp_path)
+    runs = RecordedRuns(tmp_path / "runs")
+    runs.page_order = ["simplified-attention", "self-attention", "causal-attention"]
+    monkeypatch.setattr(_notebook_runs, "_runs", runs)
+    for name in ("causal-attention/weights", "self-attention/weights", "self-attention/flow"):
+        figures.cached_svg(name, "", "inputs")
+    figures.draw_in_background(runs)
+    drawn = [sorted(entry["name"] for entry in json.loads(command[3])) for command in runs.commands]
+    assert drawn == [["self-attention/flow", "self-attention/weights"], ["causal-attention/weights"]]
+    assert runs.ranks == [(1, 0), (1, 2)]  # before self-attention's notebook (1, 1), and after it
+    assert runs.figures_to_draw == []
+    runs.close()
+
+
+def test_a_figure_being_drawn_is_not_asked_for_again_by_the_next_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(_cache, "CACHE_DIR", tmp_path)
+    runs = Runs(workers=1, runs_dir=tmp_path / "runs")
+    runs.page_order = ["simplified-attention", "self-attention"]
+    monkeypatch.setattr(_notebook_runs, "_runs", runs)
+    runs.build_started()  # the jobs queue and wait, as while a build is under way
+    for name in ("simplified-attention/query-2-weights", "self-attention/weight-heatmap"):
+        figures.cached_svg(name, "", "inputs")
+    figures.draw_in_background(runs)
+    assert len(runs._pending) == 2 and len(runs.making()) == 2
+    # the next build finds the same figures missing (their drawing not done) and one more
+    for name in ("simplified-attention/query-2-weights", "self-attention/weight-heatmap", "self-attention/flow"):
+        figures.cached_svg(name, "", "inputs")
+    figures.draw_in_background(runs)
+    assert len(runs._pending) == 3  # one job more, for the new figure alone
+    assert sorted(json.loads(text)["name"] for text in runs.making()) == [
+        "self-attention/flow", "self-attention/weight-heatmap", "simplified-attention/query-2-weights"]  # fmt: skip
     runs.close()
 
 
