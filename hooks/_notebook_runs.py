@@ -52,7 +52,6 @@ PACKAGE = "attention_lab"
 RUNS_DIR = ROOT / ".cache" / "notebooks"
 # Besides the code and the modules it imports, what can change a run's outputs.
 ALWAYS = ("requirements.lock", "pyproject.toml", "docs/data/*.json")
-STATUS_ROLE = "run-status"  # metadata role of the note on a notebook whose outputs are not current
 RUN_TIMEOUT_S = 600
 log = logging.getLogger("mkdocs.hooks.notebook_runs")
 
@@ -267,14 +266,6 @@ def with_outputs(notebook: NotebookNode, executed: NotebookNode) -> bool:
             cell.execution_count = source.get("execution_count")
             matched += 1
     return matched == len(cells) == len(ran)
-
-
-def add_status_note(notebook: NotebookNode, text: str) -> None:
-    """Put a note under the notebook's first cell (the preamble) saying its outputs are not current."""
-    note = nbformat.v4.new_markdown_cell(text)
-    note.metadata["attention_lab"] = {"role": STATUS_ROLE}
-    note["id"] = STATUS_ROLE
-    notebook.cells.insert(1, note)
 
 
 # What a kernel imports while it waits for a notebook: what every chapter's first cells
@@ -607,19 +598,19 @@ RUNNING_AGAIN = (
 RUNNING = "This notebook is running (make serve): its outputs appear here when the run ends."
 
 
-def give_outputs(notebook: NotebookNode, name: str, runs: Runs, key: str) -> None:
+def give_outputs(notebook: NotebookNode, name: str, runs: Runs, key: str) -> str | None:
     """Give a freshly built notebook the outputs of a run of its code: the run of the same
     key if there is one; else start that run and give it its last run's outputs (or
-    none) under a note saying they are not current."""
+    none), and return the note its page shows meanwhile, saying they are not current."""
     executed = runs.done(key)
     if executed is not None:
         with_outputs(notebook, executed)
-        return
+        return None
     runs.submit(key, name, notebook)
     last = runs.last(name)
     if last is not None:
         with_outputs(notebook, last)
-    add_status_note(notebook, RUNNING_AGAIN if last is not None else RUNNING)
+    return RUNNING_AGAIN if last is not None else RUNNING
 
 
 class _Served(NamedTuple):
@@ -627,6 +618,7 @@ class _Served(NamedTuple):
     notebook: NotebookNode  # as built, without outputs
     state: tuple[str, float] | None = None  # the run key and when the outputs given were stored
     text: str = ""  # the notebook with those outputs, as written
+    status: str | None = None  # the note on its page while those outputs are not current
 
 
 _served: dict[str, _Served] = {}
@@ -637,7 +629,10 @@ def served_text(
 ) -> str:
     """The text of notebook `name` (of chapter `page`) under `make serve`: built by `build`
     (again only when `inputs`, what it is built from, changed), with its outputs
-    (`give_outputs`, again only when its run key or the run stored for it changed)."""
+    (`give_outputs`, again only when its run key or the run stored for it changed). The note
+    its page shows while they are not current is `served_status`: on the page, not in the
+    notebook, whose bytes (and so mkdocs-jupyter's rendering, from its cache) stay the same
+    when only the note changes."""
     served = _served.get(name)
     if served is None or served.inputs != inputs:
         served = _Served(inputs, build())
@@ -646,12 +641,18 @@ def served_text(
     state = (key, runs.stored_at(key, name))
     if served.state != state:
         notebook = copy.deepcopy(served.notebook)
-        give_outputs(notebook, name, runs, key)
-        served = served._replace(state=state, text=nbformat.writes(notebook) + "\n")
+        status = give_outputs(notebook, name, runs, key)
+        served = served._replace(state=state, text=nbformat.writes(notebook) + "\n", status=status)
     elif runs.done(key) is None:
         runs.submit(key, name, served.notebook)  # again, if its run failed
     _served[name] = served
     return served.text
+
+
+def served_status(name: str) -> str | None:
+    """The note on notebook `name`'s page (`served_text`): None when its outputs are current."""
+    served = _served.get(name)
+    return served.status if served is not None else None
 
 
 def main(argv: Sequence[str]) -> int:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import doctest
 import html
+import os
 import re
 import shutil
 import tempfile
@@ -65,6 +66,8 @@ _chapters: tuple[str, ...] = ()
 # Where this process writes the generated notebooks: its own temporary folder, so that
 # two builds at once (a test run beside `mkdocs serve`) never read each other's files.
 _output_root: Path | None = None
+# Under `make serve`: the note each notebook page was last rendered with (`on_page_content`).
+_status_shown: dict[str, str | None] = {}
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ ]*)(?P<ticks>`{3,})python[ \t]*$")
 _FIGURE = re.compile(r"<figure\b.*?</figure>", re.DOTALL)
@@ -694,24 +697,28 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
             shown = [figures.notebook_figure_state(name) for name in figures.FIGURES if name.startswith(f"{Path(chapter).stem}/")]
             inputs = "\0".join([source.read_text(encoding="utf-8"), site_url, repr(sorted(api_pages.items())), *shown])
             text = _notebook_runs.served_text(target.name, chapter, inputs, build, runs)
+        waits = False
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
             page = files.get_file_from_path(chapter)
             if runs is not None and target.is_file() and page is not None and page.is_modified():
                 # The author is looking at the chapter's page: it is rebuilt now, alone; its
                 # notebook's page follows in the next rebuild (rendering it takes a few seconds).
-                deferred = True
+                deferred = waits = True
             else:
                 target.write_text(text, encoding="utf-8")
         # A real File with its own src_dir (not File.generated): mkdocs-jupyter's wrapper
         # finds the source only through src_dir.
-        files.append(
-            File(
-                f"{NOTEBOOK_DIR}/{target.name}",
-                src_dir=str(_output_root),
-                dest_dir=config.site_dir,
-                use_directory_urls=config.use_directory_urls,
-            )
+        file = File(
+            f"{NOTEBOOK_DIR}/{target.name}",
+            src_dir=str(_output_root),
+            dest_dir=config.site_dir,
+            use_directory_urls=config.use_directory_urls,
         )
+        if runs is not None and not waits and _notebook_runs.served_status(target.name) != _status_shown.get(target.name, ""):
+            # Its page's note changed (make serve): a newer file renders the page again (mkdocs-jupyter
+            # wraps the File, so only its time counts), the notebook from mkdocs-jupyter's cache (by bytes).
+            os.utime(target)
+        files.append(file)
     if runs is not None:
         runs.forget_unwanted()
         if deferred:
@@ -857,8 +864,9 @@ def _box_close(box: dict[str, Any]) -> str:
     return "</details>" if box["collapsible"] else "</div>"
 
 
-def notebook_page_html(content: str, notebook: nbformat.NotebookNode, out_dir: Path) -> str:
-    """Rewrite mkdocs-jupyter's HTML of a notebook (see the comment above); figures go to `out_dir`."""
+def notebook_page_html(content: str, notebook: nbformat.NotebookNode, out_dir: Path, *, status: str | None = None) -> str:
+    """Rewrite mkdocs-jupyter's HTML of a notebook (see the comment above); figures go to `out_dir`.
+    A `status` (make serve: the outputs are not current) is shown under the first cell, in an info box."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(content, "html.parser")
@@ -882,13 +890,14 @@ def notebook_page_html(content: str, notebook: nbformat.NotebookNode, out_dir: P
             continue
         if "jp-MarkdownCell" in cell.get("class", []):
             markdown = _markdown_html(cell, meta, cell_id, out_dir)
-            if meta.get("role") == _notebook_runs.STATUS_ROLE:  # make serve: the outputs are not current
-                markdown = f'<div class="admonition info"><p class="admonition-title">Running</p>{markdown}</div>'
             parts.append(f'<div class="jp-Cell jp-MarkdownCell nb-cell">{markdown}</div>')
         else:
             parts.append(f'<div class="jp-Cell jp-CodeCell nb-cell">{_code_html(cell, meta, cell_id, out_dir)}</div>')
     if box is not None:
         parts.append(_box_close(box))
+    if status is not None:  # under the first cell, the title and what the notebook is
+        note = f'<div class="admonition info"><p class="admonition-title">Running</p><p>{html.escape(status)}</p></div>'
+        parts.insert(1, f'<div class="jp-Cell jp-MarkdownCell nb-cell">{note}</div>')
     return "\n".join(['<div class="jp-Notebook nb-notebook">', *parts, "</div>", *widget_state])
 
 
@@ -903,7 +912,9 @@ def on_page_content(content: str, page: Page, config: MkDocsConfig, **_: Any) ->
     notebook = nbformat.read(page.file.abs_src_path, as_version=4)
     page.meta["template"] = NOTEBOOK_TEMPLATE
     out_dir = Path(config.site_dir) / Path(page.file.dest_uri).parent
-    return notebook_page_html(content, notebook, out_dir)
+    name = Path(page.file.src_uri).name
+    status = _status_shown[name] = _notebook_runs.served_status(name)
+    return notebook_page_html(content, notebook, out_dir, status=status)
 
 
 @event_priority(50)  # before Material's search plugin indexes the page

@@ -171,14 +171,6 @@ class RecordedRuns(Runs):
         self._store(key, name, nbformat.writes(executed))
 
 
-def status_notes(text: str) -> list[str]:
-    return [
-        cell.source
-        for cell in nbformat.reads(text, as_version=4).cells
-        if cell.metadata.get("attention_lab", {}).get("role") == _notebook_runs.STATUS_ROLE
-    ]
-
-
 def test_a_served_notebook_shows_its_run_or_says_it_is_running(tmp_path: Path) -> None:
     runs = RecordedRuns(tmp_path)
     chapter = notebook(("markdown", "# 5. Title"), ("code", "from attention_lab import tiled_attention"))
@@ -193,17 +185,17 @@ def test_a_served_notebook_shows_its_run_or_says_it_is_running(tmp_path: Path) -
 
     first = build("v1", chapter)
     assert runs.submitted == [key]
-    assert status_notes(first) == [_notebook_runs.RUNNING]
+    assert _notebook_runs.served_status("chapter.ipynb") == _notebook_runs.RUNNING
 
     runs.finish(key, "chapter.ipynb", ran(chapter))
     done = build("v1", chapter)
-    assert status_notes(done) == []
+    assert _notebook_runs.served_status("chapter.ipynb") is None
     assert printed(nbformat.reads(done, as_version=4).cells[1]) == "1\n"
 
     prose = nbformat.from_dict(chapter)
     prose.cells[0].source += "\n\nA new sentence."
     edited = build("v2", prose)
-    assert "A new sentence." in edited and status_notes(edited) == []
+    assert "A new sentence." in edited and _notebook_runs.served_status("chapter.ipynb") is None
     assert printed(nbformat.reads(edited, as_version=4).cells[1]) == "1\n"
     assert runs.submitted == [key]  # a prose edit runs nothing
     assert runs.done(key) is not None
@@ -212,8 +204,9 @@ def test_a_served_notebook_shows_its_run_or_says_it_is_running(tmp_path: Path) -
     code.cells.append(nbformat.v4.new_code_cell("print(2)"))
     again = build("v3", code)
     assert runs.submitted == [key, run_key(code, page)]
-    assert status_notes(again) == [_notebook_runs.RUNNING_AGAIN]
-    assert printed(nbformat.reads(again, as_version=4).cells[2]) == "1\n"  # the last run's, meanwhile
+    assert _notebook_runs.served_status("chapter.ipynb") == _notebook_runs.RUNNING_AGAIN
+    assert len(nbformat.reads(again, as_version=4).cells) == 3  # the note is the page's, not the notebook's
+    assert printed(nbformat.reads(again, as_version=4).cells[1]) == "1\n"  # the last run's, meanwhile
     assert runs.done(key) is None and runs.last("chapter.ipynb") is not None  # no notebook has the old key
     runs.close()
 
@@ -407,3 +400,23 @@ def test_a_partial_build_keeps_the_rendering_of_the_notebooks_it_did_not_render(
     author_loop.keep_rendered_notebooks(plugin, [str(path)])
     plugin.on_post_build(None)
     assert rendered.is_file() and not unused.is_file()
+
+
+def test_a_notebook_page_shows_the_running_note_under_its_first_cell(tmp_path: Path) -> None:
+    """Under make serve the note is the page's: the notebook (and its rendering, cached by its
+    bytes) stays the same while only the note changes."""
+    from hooks.notebooks import notebook_page_html
+
+    cells = [nbformat.v4.new_markdown_cell("# 5. Title"), nbformat.v4.new_markdown_cell("Prose.")]
+    for number, cell in enumerate(cells):
+        cell["id"] = f"c{number}"
+    content = "".join(
+        f'<div id="cell-id=c{number}" class="jp-Cell jp-MarkdownCell"><div class="jp-RenderedMarkdown"><p>{text}</p></div></div>'
+        for number, text in enumerate(("Title", "Prose."))
+    )
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    plain = notebook_page_html(content, notebook, tmp_path)
+    noted = notebook_page_html(content, notebook, tmp_path, status=_notebook_runs.RUNNING_AGAIN)
+    assert "admonition" not in plain
+    assert noted.index("Title") < noted.index('<p class="admonition-title">Running</p>') < noted.index("Prose.")
+    assert _notebook_runs.RUNNING_AGAIN in noted
