@@ -101,6 +101,17 @@ def require_tokens(name: str, tensor: torch.Tensor) -> None:
         )
 
 
+def all_finite(first: torch.Tensor, second: torch.Tensor) -> bool:
+    """`finite_flag` of two tensors, in one call (the hot path of the one-call functions)."""
+    for tensor in (first, second):
+        if tensor.requires_grad:
+            tensor = tensor.detach()
+        total = (tensor.sum(dtype=torch.float32) if tensor.dtype in _HALF_DTYPES else tensor.sum()).item()
+        if not math.isfinite(total):
+            return False
+    return True
+
+
 def finite_flag(tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> bool:
     """True when `tensor` surely holds no NaN and no infinity: one reduction, one host sync.
 

@@ -185,11 +185,11 @@ def _check_projection_weights(candidate: object, *, check_values: bool = True) -
     query, key, value = candidate
     if not (
         _checks.usual_matrix(query)
-        and _checks.usual_matrix(key)
-        and _checks.usual_matrix(value)
-        and query.shape == key.shape == value.shape
-        and query.dtype == key.dtype == value.dtype
-    ):
+        and query.shape == getattr(key, "shape", None) == getattr(value, "shape", None)
+        and query.dtype == getattr(key, "dtype", None) == getattr(value, "dtype", None)
+        and isinstance(key, torch.Tensor)
+        and isinstance(value, torch.Tensor)
+    ):  # key and value: tensors of query's shape and dtype, so as usual as query
         _explain_projection_weights(candidate)  # raises, naming the first mistake
     if check_values:
         _checks.require_finite_arguments(_named_weights(candidate))
@@ -211,7 +211,8 @@ def _explain_projection_weights(candidate: tuple[object, ...]) -> None:
 
 def _named_weights(weights: tuple[torch.Tensor, ...]) -> tuple[tuple[str, torch.Tensor], ...]:
     """`(name, matrix)` for each projection weight, named as its errors name it."""
-    return tuple(zip(_WEIGHT_NAMES, weights))
+    query, key, value = weights
+    return ((_WEIGHT_NAMES[0], query), (_WEIGHT_NAMES[1], key), (_WEIGHT_NAMES[2], value))
 
 
 def _check_inputs_for(inputs: object, weights: ProjectionWeights, *, check_values: bool = True) -> torch.Tensor:
@@ -235,7 +236,7 @@ def _project(inputs: torch.Tensor, weights: ProjectionWeights) -> Projections:
 
 def _weight_culprits(inputs: torch.Tensor, weights: ProjectionWeights) -> tuple[tuple[str, tuple[torch.Tensor, ...]], ...]:
     """The arguments an overflow of the attention comes from, for its error message."""
-    return (("inputs", (inputs,)), ("projection_weights", tuple(weights)))
+    return (("inputs", (inputs,)), ("projection_weights", weights))  # weights: already a tuple of the three
 
 
 def project(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

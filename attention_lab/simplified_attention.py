@@ -157,7 +157,7 @@ def _check_attention_overflow(
 
     The happy path costs one to three reductions: with no more scores than entries of Q and
     K (`L <= 2H`), finite sums of the scores and of the context prove both finite (and with
-    `Q = K = V = X`, finite scores alone: see `_averages_of_finite_rows`); with more,
+    `Q = K = V = X`, finite scores alone: they bound the context); with more,
     every score (and every partial sum of it) is at most `H * max|q| * max|k|` in magnitude,
     so when that bound is well inside the dtype's range no score overflowed, and a finite sum
     of the context rules out the rest (values, weights), in one host sync.
@@ -165,7 +165,13 @@ def _check_attention_overflow(
     if queries.is_meta:
         return
     if result.scores.numel() <= queries.numel() + keys.numel():
-        if _checks.finite_flag(result.scores) and (_averages_of_finite_rows(queries, keys, values) or _checks.finite_flag(result.context)):
+        if queries is keys is values:
+            # Chapter 1's attention: the diagonal score x_i . x_i is a sum of squares; finite, it
+            # bounds every |x_ie| by the square root of the dtype's largest value, and each context
+            # vector is a weighted average of rows of X (weights >= 0 summing to 1), no larger.
+            if _checks.finite_flag(result.scores):
+                return
+        elif _checks.all_finite(result.scores, result.context):
             return
     else:
         accumulate = torch.float32 if queries.dtype in (torch.float16, torch.bfloat16) else queries.dtype
@@ -189,16 +195,6 @@ def _check_attention_overflow(
         for tensor in tensors:
             if not _checks.finite_flag(tensor) and (bool(torch.isnan(tensor).any()) or bool(torch.isinf(tensor).any())):
                 _checks.raise_overflow(stage, culprits, tensor.dtype)
-
-
-def _averages_of_finite_rows(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> bool:
-    """True for chapter 1's attention, `Q = K = V = X`, where finite scores prove the context finite.
-
-    The diagonal score `x_i . x_i` is a sum of squares: finite, it bounds every `|x_ie|` by
-    the square root of the dtype's largest value, and each context vector is a weighted
-    average of rows of `X` (weights >= 0 summing to 1), no larger.
-    """
-    return queries is keys and keys is values
 
 
 def example_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
