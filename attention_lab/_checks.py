@@ -101,17 +101,6 @@ def require_tokens(name: str, tensor: torch.Tensor) -> None:
         )
 
 
-def all_finite(first: torch.Tensor, second: torch.Tensor) -> bool:
-    """`finite_flag` of two tensors, in one call (the hot path of the one-call functions)."""
-    for tensor in (first, second):
-        if tensor.requires_grad:
-            tensor = tensor.detach()
-        total = (tensor.sum(dtype=torch.float32) if tensor.dtype in _HALF_DTYPES else tensor.sum()).item()
-        if not math.isfinite(total):
-            return False
-    return True
-
-
 def finite_flag(tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> bool:
     """True when `tensor` surely holds no NaN and no infinity: one reduction, one host sync.
 
@@ -226,11 +215,6 @@ def is_usual(value: object, fewest_dims: int, most_dims: float) -> TypeGuard[tor
     )
 
 
-def usual_matrix(value: object) -> TypeGuard[torch.Tensor]:
-    """A non-empty 2-D tensor of a supported floating-point dtype: nothing to explain but its values."""
-    return is_usual(value, 2, 2)
-
-
 def _tensor_of_rank(
     name: str, value: object, fewest_dims: int, most_dims: float, shapes: Sequence[Sequence[str]]
 ) -> torch.Tensor:
@@ -322,7 +306,6 @@ def check_vector_or_matrix(
     tensor = _tensor_of_rank(name, value, 1, 2, ((vector_legend,), matrix_legend))
     require_finite(name, tensor)
     return tensor
-
 
 
 def check_size(name: str, value: object) -> int:
@@ -422,7 +405,6 @@ def check_tokens_maybe_batched(
     return tensor
 
 
-
 def check_inputs_for(value: object, weights_name: str, weight: torch.Tensor, *, check_values: bool = True) -> torch.Tensor:
     """Check `(L, E)` or `(B, L, E)` inputs for projections whose first weight is `weight (E, ...)`:
     the same embedding size `E` and the same dtype. Return the inputs."""
@@ -437,7 +419,6 @@ def check_tokens_any_batch(name: str, value: object, legend: tuple[str, str]) ->
     tensor = _tensor_of_rank(name, value, 2, math.inf, (("...", *legend),))
     require_finite(name, tensor)
     return tensor
-
 
 
 def require_same_shape(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:

@@ -45,6 +45,7 @@ from attention_lab.self_attention import (
 from attention_lab.simplified_attention import (
     AttentionResult,
     _check_attention_overflow,
+    _future_mask,
     _score_matrix,
     _softmax_fused,
 )
@@ -449,9 +450,7 @@ def _masked(scores: torch.Tensor, mask: torch.Tensor | None, *, causal: bool) ->
     if mask is None:
         if not causal:
             return scores
-        tokens = scores.shape[-1]
-        future = torch.ones(tokens, tokens, dtype=torch.bool, device=scores.device).triu(1)  # (L, L), True above the diagonal
-        return scores.masked_fill(future, float("-inf"))  # one mask, no negation
+        return scores.masked_fill(_future_mask(scores.shape[-1], scores.device), float("-inf"))  # one mask, no negation
     keep = _causal_mask(scores.shape[-1], scores.device) & mask if causal else mask  # broadcasts to (..., L, L)
     return _mask_scores(scores, keep)
 

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import torch
 
 from attention_lab import _checks
-from attention_lab.simplified_attention import _score_matrix, _softmax_fused
+from attention_lab.simplified_attention import _future_mask, _score_matrix, _softmax_fused
 
 __all__ = [
     "AttentionBlock",
@@ -456,9 +456,7 @@ def full_attention(
     scaled = _checks.check_flag("scaled", scaled)
     scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's kernel: (..., L, L), scaled in place
     if causal:
-        tokens = queries.shape[-2]
-        future = torch.ones(tokens, tokens, dtype=torch.bool, device=scores.device).triu(diagonal=1)  # (L, L)
-        scores.masked_fill_(future, _NEG_INF)  # in place: a fresh tensor, no third (L, L)
+        scores.masked_fill_(_future_mask(queries.shape[-2], scores.device), _NEG_INF)  # in place: a fresh tensor, no third (L, L)
     # The fused softmax: its two (L, L) at the peak are the naive form's. No row is empty (a
     # causal query sees itself), so no search for one.
     context = _softmax_fused(scores, empty_slices=False) @ values  # (..., L, L) @ (..., L, Hv) -> (..., L, Hv)

@@ -184,11 +184,11 @@ def _check_projection_weights(candidate: object, *, check_values: bool = True) -
         )
     query, key, value = candidate
     if not (
-        _checks.usual_matrix(query)
-        and query.shape == getattr(key, "shape", None) == getattr(value, "shape", None)
-        and query.dtype == getattr(key, "dtype", None) == getattr(value, "dtype", None)
+        _checks.is_usual(query, 2, 2)
         and isinstance(key, torch.Tensor)
         and isinstance(value, torch.Tensor)
+        and query.shape == key.shape == value.shape
+        and query.dtype == key.dtype == value.dtype
     ):  # key and value: tensors of query's shape and dtype, so as usual as query
         _explain_projection_weights(candidate)  # raises, naming the first mistake
     if check_values:

@@ -101,6 +101,12 @@ def _softmax_fused(scores: torch.Tensor, dim: int = -1, *, empty_slices: bool = 
     return torch.softmax(scores, dim=dim)
 
 
+def _future_mask(tokens: int, device: torch.device) -> torch.Tensor:
+    """`(L, L)` bool, True above the diagonal: the keys a causal query must not see (chapter 3's
+    mask in the form `masked_fill` takes, shared by the kernels of chapters 3 and 5)."""
+    return torch.ones(tokens, tokens, dtype=torch.bool, device=device).triu(1)
+
+
 def _score_matrix(queries: torch.Tensor, keys: torch.Tensor, *, scaled: bool) -> torch.Tensor:
     """Every query against every key, `Q K^T`, divided by `sqrt(H)` when `scaled`; unchecked.
 
@@ -171,7 +177,7 @@ def _check_attention_overflow(
             # vector is a weighted average of rows of X (weights >= 0 summing to 1), no larger.
             if _checks.finite_flag(result.scores):
                 return
-        elif _checks.all_finite(result.scores, result.context):
+        elif _checks.finite_flag(result.scores) and _checks.finite_flag(result.context):
             return
     else:
         accumulate = torch.float32 if queries.dtype in (torch.float16, torch.bfloat16) else queries.dtype
@@ -192,9 +198,7 @@ def _check_attention_overflow(
         ("the context vectors", (result.context,)),
     )
     for stage, tensors in stages:
-        for tensor in tensors:
-            if not _checks.finite_flag(tensor) and (bool(torch.isnan(tensor).any()) or bool(torch.isinf(tensor).any())):
-                _checks.raise_overflow(stage, culprits, tensor.dtype)
+        _checks.require_no_overflow(stage, tensors, culprits)
 
 
 def example_inputs(dtype: torch.dtype = torch.float32) -> torch.Tensor:
