@@ -256,6 +256,49 @@ READ_JS = r"""() => {
 }"""
 
 
+# Each table region of the explorer: does it scroll sideways, and does it take a Tab stop?
+REGIONS_JS = """() => [...document.querySelectorAll('#attention-explorer .ax-scroll')].filter((e) => e.checkVisibility())
+  .map((e) => ({ label: e.getAttribute('aria-label') || e.getAttribute('aria-labelledby'),
+                 scrolls: e.scrollWidth > e.clientWidth + 1, focusable: e.tabIndex >= 0 }))"""
+
+# The weights' shading as drawn: each cell's colour laid over the page's background (a canvas
+# composites it, whatever CSS colour syntax the browser reports), then its WCAG contrast with the
+# background, for the largest and the smallest weight.
+SHADING_JS = r"""() => {
+  const cells = [...document.querySelectorAll('#attention-explorer .ax-heat td')];
+  const page = (() => { for (let e = cells[0].parentElement; e; e = e.parentElement) {
+    const c = getComputedStyle(e).backgroundColor; if (!/rgba\(0, 0, 0, 0\)|transparent/.test(c)) return c; } return "white"; })();
+  const canvas = Object.assign(document.createElement("canvas"), { width: 1, height: 1 });
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  const shown = (color) => { context.fillStyle = page; context.fillRect(0, 0, 1, 1); context.fillStyle = color;
+    context.fillRect(0, 0, 1, 1); return [...context.getImageData(0, 0, 1, 1).data].slice(0, 3); };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  const background = luminance(shown(page));
+  const contrast = (td) => { const l = luminance(shown(getComputedStyle(td).backgroundColor));
+    return (Math.max(l, background) + 0.05) / (Math.min(l, background) + 0.05); };
+  const weights = window.attentionExplorer.result.weights.flat();
+  const largest = cells[weights.indexOf(Math.max(...weights))], smallest = cells[weights.indexOf(Math.min(...weights))];
+  return { caption: document.getElementById("ax-weights-title").textContent,
+           largest: contrast(largest), smallest: contrast(smallest) };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_weights_legend_holds_in_both_schemes(browser: Browser, served_site: str, scheme: str) -> None:  # noqa: F811
+    """"More colour: larger": the largest weight's cell stands out from the page more than the
+    smallest's, on the light and on the dark background (darker only on the light one)."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        Explorer(page).open(served_site + "explore/#chapter-2")
+        shading = page.evaluate(SHADING_JS)
+    finally:
+        context.close()
+    assert shading["caption"].endswith("(more colour: larger)") and "darker" not in shading["caption"]
+    assert shading["largest"] - 1 > 5 * (shading["smallest"] - 1), shading  # 1: no contrast at all
+
+
 class Explorer:
     """The explorer on a page, driven only through its controls, as a reader would."""
 
@@ -486,6 +529,39 @@ def test_bad_input_shows_a_message_and_keeps_the_last_valid_state(page: Page, se
     check_page_shows(explorer_page.read(), replace(config, x=Config().x))
 
 
+def test_the_minus_sign_the_page_shows_is_accepted_typed_or_pasted(page: Page, served_site: str) -> None:  # noqa: F811
+    """The page writes negatives with U+2212 (−), in its numbers and in the example its own error
+    message gives; a reader who types or pastes that sign gets the number, not an error."""
+    explorer_page = Explorer(page).open(served_site + "explore/#chapter-2")
+    explorer_page.field(1, 2).fill("abc")
+    example = re.search(r"such as 0\.43 or (\S+?)\.? ", explorer_page.read()["messages"][0])
+    assert example and example.group(1) == "\u22121.5", explorer_page.read()["messages"]
+    config = Config(mode=2, query=1, scaled=False)
+    for text, value, typed in ((example.group(1), -1.5, False), ("\u22122.25e-1", -0.225, True)):
+        if typed:  # key by key: "−" alone passes through as half-typed
+            explorer_page.field(1, 2).fill("")
+            explorer_page.field(1, 2).press_sequentially(text)
+        else:  # pasted at once
+            explorer_page.field(1, 2).fill(text)
+        x = tuple(tuple(value if (i, e) == (1, 2) else v for e, v in enumerate(row)) for i, row in enumerate(Config().x))
+        check_page_shows(explorer_page.read(), replace(config, x=x))
+
+
+def test_the_scale_box_is_unticked_where_it_has_no_effect(page: Page, served_site: str) -> None:  # noqa: F811
+    """Chapter 1 scales nothing: there the box is unticked and disabled; chapter 2 shows its own setting again."""
+    explorer_page = Explorer(page).open(served_site + "explore/#chapter-1")
+    scale = page.locator("#ax-scaled")
+    assert explorer_page.read()["config"]["scaled"] is True  # kept for chapter 2
+    assert scale.is_disabled() and not scale.is_checked()
+    page.locator("input[name=ax-mode][value='2']").check()
+    assert scale.is_enabled() and scale.is_checked()
+    scale.set_checked(False)
+    page.locator("input[name=ax-mode][value='1']").check()
+    assert scale.is_disabled() and not scale.is_checked()
+    page.locator("input[name=ax-mode][value='2']").check()
+    assert scale.is_enabled() and not scale.is_checked() and explorer_page.read()["config"]["scaled"] is False
+
+
 def test_a_link_with_bad_settings_says_so_and_shows_the_defaults(page: Page, served_site: str) -> None:  # noqa: F811
     state = Explorer(page).open(served_site + "explore/#mode=9&query=2&tau=NaN&x=1,2,Infinity&NaN=1").read()
     assert state["messages"] == [
@@ -510,6 +586,10 @@ def test_every_control_is_reachable_by_keyboard_and_labelled(page: Page, served_
             break
         reached.append(described)
     assert reached[:3] == ["chapter-2", "chapter-2-scaled", "chapter-3"]
+    # A table region is a Tab stop only while it scrolls (at 1366 px, none does).
+    regions = page.evaluate(REGIONS_JS)
+    assert regions and all(r["scrolls"] == r["focusable"] for r in regions), regions
+    assert reached.count("DIV") == sum(r["scrolls"] for r in regions)
     expected = {"ax-mode", "ax-seed", "ax-hidden", "ax-scaled", "ax-causal", "ax-tau", "ax-query", "ax-reset"}
     expected |= {f"{token}, dimension {e}" for token in TOKENS for e in range(E)}
     assert expected <= set(reached)
@@ -544,6 +624,12 @@ def test_the_explorer_fits_a_390_px_screen(browser: Browser, served_site: str, s
         page = context.new_page()
         Explorer(page).open(served_site + "explore/#chapter-2")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        small = page.evaluate("""() => [...document.querySelectorAll('#attention-explorer input[type=radio], #attention-explorer input[type=checkbox]')]
+          .map((e) => e.getBoundingClientRect()).filter((r) => r.width < 24 || r.height < 24).map((r) => [r.width, r.height])""")
+        assert not small, f"radio buttons and boxes under 24 x 24 px: {small}"
+        page.click(".ax-out details summary")  # the projection matrices too
+        regions = page.evaluate(REGIONS_JS)
+        assert regions and all(r["scrolls"] == r["focusable"] for r in regions), regions
         for selector in ("#ax-tau", "#ax-reset", "input[data-i='5'][data-e='2']", ".ax-bars"):
             box = page.locator(selector).bounding_box()
             assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, selector

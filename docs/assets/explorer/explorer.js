@@ -67,8 +67,9 @@
   }
 
   // The configuration and the URL fragment ------------------------------------------------------------
+  // An entry as typed or pasted: the minus sign the page shows (U+2212) is a minus too.
   function parseEntry(text) {
-    const t = text.trim();
+    const t = text.trim().replace(/\u2212/g, "-");
     if (t === "") return { error: "is empty" };
     if (!NUMBER.test(t)) return { error: "is not a number: type a decimal such as 0.43 or \u22121.5" };
     const v = Number(t);
@@ -141,7 +142,7 @@
       </fieldset>
     </div>
     <h3 id="ax-embeddings-title">Embeddings (pick the query, edit any value)</h3>
-    <div class="ax-scroll" role="region" aria-labelledby="ax-embeddings-title" tabindex="0">
+    <div class="ax-scroll" role="region" aria-labelledby="ax-embeddings-title">
       <table class="ax-table ax-inputs"><thead><tr><th scope="col">Query</th><th scope="col">dim 0</th>
       <th scope="col">dim 1</th><th scope="col">dim 2</th></tr></thead><tbody>${rows}</tbody></table>
     </div>
@@ -188,7 +189,7 @@
     const body = rowsOf.map((row, i) => `<tr${i === state.query ? ' class="ax-q"' : ""}><th scope="row">${esc(data.tokens[i])}</th>` +
       row.map((v, j) => cell(v, i, j)).join("") + "</tr>").join("");
     return `<div class="ax-panel"><h3 id="${id}">${caption}</h3>
-      <div class="ax-scroll" role="region" aria-labelledby="${id}" tabindex="0"><table class="ax-table ${extraClass}">
+      <div class="ax-scroll" role="region" aria-labelledby="${id}"><table class="ax-table ${extraClass}">
       <thead><tr><th scope="col"><span class="ax-sr">Query</span></th>${head}</tr></thead><tbody>${body}</tbody></table></div></div>`;
   }
 
@@ -213,7 +214,7 @@
     let html = matrixTable("ax-scores-title", `Scores ω<sub>ij</sub> = ${symbol}${divisor}`, r.scores, tokens,
       (v, i, j) => v === -Infinity ? `<td class="ax-masked" data-k="s.${i}.${j}" title="masked">\u2212∞</td>`
         : `<td data-k="s.${i}.${j}">${fmt(v)}</td>`);
-    html += matrixTable("ax-weights-title", "Weights α<sub>ij</sub> = softmax of row i (darker: larger)", r.weights, tokens,
+    html += matrixTable("ax-weights-title", "Weights α<sub>ij</sub> = softmax of row i (more colour: larger)", r.weights, tokens,
       (v, i, j) => `<td data-k="w.${i}.${j}" style="--ax-a:${(45 * v / top).toFixed(1)}%">${fmt(v)}</td>`, "ax-heat");
     html += barChart(r.weights[state.query]);
     html += matrixTable("ax-context-title", `Context vectors z<sup>(i)</sup> = Σ<sub>j</sub> α<sub>ij</sub> ${state.mode === 2 ? "v" : "x"}<sup>(j)</sup>`,
@@ -225,7 +226,7 @@
         return `<table class="ax-table"><caption>W<sub>${name[0]}</sub> (${name})</caption><tbody>${rows}</tbody></table>`;
       }).join("");
       html += `<details class="ax-panel ax-wide"><summary>W<sub>q</sub>, W<sub>k</sub>, W<sub>v</sub>: seed ${state.seed}, ` +
-        `E = 3, H = ${state.hidden}</summary><div class="ax-scroll" role="region" aria-label="Projection matrices" tabindex="0">` +
+        `E = 3, H = ${state.hidden}</summary><div class="ax-scroll" role="region" aria-label="Projection matrices">` +
         `<div class="ax-mats">${mats}</div></div></details>`;
     }
     const open = $(".ax-out details")?.open;
@@ -233,6 +234,8 @@
     if (open && $(".ax-out details")) $(".ax-out details").open = true;
     root.querySelectorAll("tr[data-row]").forEach((tr) => tr.classList.toggle("ax-q", Number(tr.dataset.row) === state.query));
     $("#ax-seed").disabled = $("#ax-hidden").disabled = $("#ax-scaled").disabled = state.mode !== 2;
+    $("#ax-scaled").checked = state.mode === 2 && state.scaled; // chapter 1 scales nothing: unticked there
+    focusScrolling();
     $("#ax-tau-value").textContent = `τ = ${state.tau}`;
     $("#ax-tau").setAttribute("aria-valuetext", `τ = ${state.tau}`);
     const api = window.attentionExplorer;
@@ -240,6 +243,15 @@
     api.projection = r.W && { query: r.W.query, key: r.W.key, value: r.W.value };
     api.updates += 1;
     history.replaceState(null, "", toFragment(state));
+  }
+
+  // A table region takes a Tab stop only while it scrolls: the keyboard needs it to scroll, and
+  // nothing else. Run after every render and whenever the explorer changes width.
+  function focusScrolling() {
+    for (const region of root.querySelectorAll(".ax-scroll")) {
+      if (region.scrollWidth > region.clientWidth + 1) region.tabIndex = 0;
+      else region.removeAttribute("tabindex");
+    }
   }
 
   // Wiring -------------------------------------------------------------------------------------------
@@ -280,6 +292,7 @@
       showControls();
       render();
     });
+    new ResizeObserver(focusScrolling).observe(root);
     window.addEventListener("hashchange", () => isConfiguration(location.hash) && load(location.hash, true));
   }
 
