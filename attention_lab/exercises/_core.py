@@ -45,6 +45,10 @@ ROWS_NOT_COLUMNS = (
 )
 NO_SOFTMAX = "your rows do not sum to 1: did you forget the softmax?"
 UNSCALED = "these are the unscaled scores: divide by √H (here √4 = 2), as scaled attention does."
+TRANSPOSED_MASK = (
+    "each sentence's mask is transposed: row i is query i and column j is key j, so mask[b, i, j] says "
+    "whether query i may attend to key j. Transpose it back with .mT (the last two axes swapped)."
+)
 
 
 class UnreadableAnswer(Exception):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from attention_lab.causal_attention import causal_mask, causal_padding_mask, padding_mask
-from attention_lab.exercises._core import Exercise, Mistake, mistaken_value, value_exercise
+from attention_lab.exercises._core import TRANSPOSED_MASK, Exercise, Mistake, mistaken_value, value_exercise
 from attention_lab.self_attention import init_projection_weights, trainable_self_attention
 from attention_lab.simplified_attention import example_inputs, softmax
 
@@ -212,6 +212,7 @@ _BATCH_MASK = value_exercise(
             "describes keys, so broadcast it as (B, 1, L), with real[:, None, :].",
             lambda: causal_mask(PADDED_TOKENS) & _keys_real()[:, :, None],
         ),
+        mistaken_value("transposed", TRANSPOSED_MASK, lambda: _batch_mask().mT),
     ],
     solved="Real tokens see their past, padding queries see the real tokens, and nobody sees padding.",
 )
@@ -275,6 +276,7 @@ _CONVERSION = value_exercise(
             "what is masked out.",
             lambda: _combined(False, True),
         ),
+        mistaken_value("transposed", TRANSPOSED_MASK, lambda: _sdpa_mask().mT),
     ],
     solved="Same masks, opposite words: SDPA now hides exactly what nn.MultiheadAttention hid.",
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from attention_lab.exercises._core import (
+    ROWS_NOT_COLUMNS,
     UNSCALED,
     Exercise,
     Mistake,
@@ -386,6 +387,18 @@ _CAUSAL = value_exercise(
             lambda: _masked_softmax(
                 trainable_self_attention(example_inputs(), _chapter_weights(), scaled=False).scores, _future(6)
             ),
+        ),
+        mistaken_value(
+            "transposed",
+            "you have the transpose of the causal weights: your matrix keeps the future (its upper triangle) "
+            "and its columns sum to 1. Row i is query i, its weights over keys 0 to i summing to 1: transpose "
+            "it back with .T.",
+            lambda: _masked_softmax(_scaled_scores(), _future(6)).T,
+        ),
+        mistaken_value(
+            "columns",
+            ROWS_NOT_COLUMNS,
+            lambda: softmax(_scaled_scores().masked_fill(_future(6), float("-inf")), dim=0),
         ),
     ],
     solved="Row i now mixes only tokens 0 to i; row 0 attends to itself alone.",
