@@ -25,7 +25,7 @@ from attention_lab.memory_efficient_attention import (
     online_softmax_trace,
 )
 from attention_lab.self_attention import init_projection_weights, project_inputs
-from attention_lab.simplified_attention import example_inputs
+from attention_lab.simplified_attention import TOKENS, example_inputs
 
 __all__ = ["CHAPTER", "EXERCISES", "PAGE"]
 
@@ -214,6 +214,18 @@ def _context() -> torch.Tensor:
     return full_attention(queries, keys, values)  # (L, H)
 
 
+def _unscaled_context() -> torch.Tensor:
+    """The same attention without the division by √H, (L, H): the mistake of 5.4 and 5.5."""
+    queries, keys, values = _qkv()
+    return full_attention(queries * math.sqrt(HIDDEN_DIM), keys, values)  # (q √H)·k / √H = q·k
+
+
+_UNSCALED_OUTPUT = (
+    f"this is attention over unscaled scores: divide Q Kᵀ by √H (here √{HIDDEN_DIM} = {math.sqrt(HIDDEN_DIM):g}) "
+    "before the softmax, or the queries by √H before the loop."
+)
+
+
 def _padded(rows: torch.Tensor) -> torch.Tensor:
     """`rows` with zero rows appended up to PADDED_TOKENS, (8, H)."""
     return torch.cat([rows, rows.new_zeros(PADDED_TOKENS - rows.shape[0], rows.shape[1])])
@@ -267,6 +279,7 @@ _PADDING = value_exercise(
             "e^(m - m') as the running sum.",
             lambda: _padded_loop(mask_from=6, rescale_output=False),
         ),
+        mistaken_value("unscaled", _UNSCALED_OUTPUT, _unscaled_context),
     ],
     solved="Padding plus -inf is how GPU kernels keep every tile full; tiled_attention shortens the last block instead.",
 )
@@ -327,6 +340,13 @@ _MERGE = value_exercise(
             "second_half_only",
             "that is attention over the second half, keys 3 to 5, alone: merge in the first half too.",
             lambda: _half(SPLIT, 6).output,
+        ),
+        mistaken_value("unscaled", _UNSCALED_OUTPUT, lambda: _unscaled_context()[QUERY]),
+        mistaken_value(
+            "counted_from_1",
+            f"that is the output of query {QUERY - 1}, {TOKENS[QUERY - 1]!r}: indices count from 0, "
+            f"so {TOKENS[QUERY]!r} is query {QUERY}.",
+            lambda: _context()[QUERY - 1],
         ),
     ],
     solved="Every split of the keys into blocks is a chain of such exact merges, so every T gives the same z.",
