@@ -407,6 +407,7 @@ MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
     ("4.4", "summed"): lambda: heads_weights(~lower())[:, 4].sum(dim=0),
     ("4.4", "not_causal"): lambda: heads_weights(None)[:, 4].mean(dim=0),
     ("4.4", "polarity"): lambda: heads_weights(lower())[:, 4].mean(dim=0),
+    ("4.4", "counted_from_1"): lambda: heads_weights(~lower())[:, 3].mean(dim=0),
     ("4.5", "not_transposed"): lambda: copied_mha(lambda w: w),
     ("4.5", "out_not_transposed"): lambda: copied_mha(lambda w: w.T, out=lambda w: w),
     ("4.5", "order"): lambda: copied_mha(lambda w: w.T, order=(1, 0, 2)),

@@ -26,7 +26,7 @@ from attention_lab.multihead_attention import (
     multihead_self_attention,
     split_heads,
 )
-from attention_lab.simplified_attention import example_inputs
+from attention_lab.simplified_attention import TOKENS, example_inputs
 
 __all__ = ["CHAPTER", "EXERCISES", "PAGE"]
 
@@ -159,10 +159,10 @@ _MERGING = value_exercise(
 # --- 4.4 -----------------------------------------------------------------------------------------
 
 
-def _head_rows(mask: torch.Tensor | None, *, causal: bool) -> torch.Tensor:
-    """Row `QUERY` of each head's weights, (heads, L), with the package's mask convention."""
+def _head_rows(mask: torch.Tensor | None, *, causal: bool, query: int = QUERY) -> torch.Tensor:
+    """Row `query` of each head's weights, (heads, L), with the package's mask convention."""
     result = multihead_self_attention(example_inputs(), _chapter_weights(), NUM_HEADS, mask=mask, causal=causal)
-    return result.weights[:, QUERY]
+    return result.weights[:, query]
 
 
 def _one_head(answer: torch.Tensor) -> bool:
@@ -197,6 +197,12 @@ _AVERAGING = value_exercise(
             "'one' attends only to 'step': you passed causal_mask(6) itself, and nn.MultiheadAttention reads True "
             "as masked out. Pass its complement, ~causal_mask(6).",
             lambda: _head_rows(~causal_mask(6), causal=False).mean(dim=0),
+        ),
+        mistaken_value(
+            "counted_from_1",
+            f"that is the row of query {QUERY - 1}, {TOKENS[QUERY - 1]!r}: indices count from 0, "
+            f"so {TOKENS[QUERY]!r} is query {QUERY}.",
+            lambda: _head_rows(None, causal=True, query=QUERY - 1).mean(dim=0),
         ),
     ],
     solved="One averaged row hides that head 1 looks at 'one' itself and head 2 at 'with'.",
