@@ -527,6 +527,37 @@ def test_each_common_mistake_gets_its_own_message(exercise_id: str, name: str) -
     assert repr(result) == f"✗ {exercise_id} is not right yet: {expected.message}"
 
 
+def transposed(exercise_id: str) -> Callable[[], object]:
+    """The right answer of a matrix exercise with its last two axes swapped, as a learner's `.T` gives it."""
+    return lambda: torch.as_tensor(RIGHT[exercise_id]()).mT
+
+
+# The four mistakes every exercise must recognise where they apply (issue 35): the answer
+# transposed, the softmax over the wrong axis, the scores not divided by √H, the wrong query
+# (indices counted from 1). Where a named mistake of the exercise is that mistake, its
+# learner-written form above; a transposed matrix of another shape is named by its shape.
+TYPICAL_MISTAKES: dict[tuple[str, str], Callable[[], object]] = {
+    **{(i, "transposed"): transposed(i) for i in ("1.4", "1.5", "2.3", "2.5", "3.4", "3.5", "4.2", "4.3", "5.4", "6.5", "7.2")},
+    ("4.5", "transposed"): MISTAKES[("4.5", "not_transposed")],
+    ("1.2", "wrong axis"): MISTAKES[("1.2", "swapped")],
+    **{(i, "wrong axis"): MISTAKES[(i, "columns")] for i in ("1.4", "1.5", "2.5")},
+    **{(i, "unscaled"): MISTAKES[(i, "unscaled")] for i in ("2.3", "2.5", "5.4", "5.5", "6.4")},
+    ("2.4", "unscaled"): MISTAKES[("2.4", "unscaled_only")],
+    **{(i, "wrong query"): MISTAKES[(i, "counted_from_1")] for i in ("1.1", "1.2", "4.4", "5.5")},
+    ("3.2", "wrong query"): MISTAKES[("3.2", "wrong_row")],
+    ("6.3", "wrong query"): MISTAKES[("6.3", "positions_from_one")],
+    ("7.3", "wrong query"): MISTAKES[("7.3", "from_one")],
+}
+
+
+@pytest.mark.parametrize(("exercise_id", "kind"), list(TYPICAL_MISTAKES), ids=[f"{i}-{k}" for i, k in TYPICAL_MISTAKES])
+def test_the_typical_mistakes_get_a_named_diagnosis(exercise_id: str, kind: str) -> None:
+    """Not the generic "largest difference at ...": a message that names what was done."""
+    result = check(exercise_id, TYPICAL_MISTAKES[(exercise_id, kind)]())
+    named = result.verdict == "mistake" or (kind == "transposed" and result.message.endswith("did you transpose?"))
+    assert named, repr(result)
+
+
 def test_the_messages_name_what_went_wrong() -> None:
     """The wording the issue asks for, on the mistakes it names."""
     assert "your columns sum to 1, not your rows" in repr(check("1.4", MISTAKES[("1.4", "columns")]()))
