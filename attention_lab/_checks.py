@@ -101,6 +101,12 @@ def require_tokens(name: str, tensor: torch.Tensor) -> None:
         )
 
 
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype a finiteness check sums `dtype` in: float32 for the half dtypes (whose sums
+    overflow early), else `dtype` itself."""
+    return torch.float32 if dtype in _HALF_DTYPES else dtype
+
+
 def finite_flag(tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> bool:
     """True when `tensor` surely holds no NaN and no infinity: one reduction, one host sync.
 
@@ -112,7 +118,7 @@ def finite_flag(tensor: torch.Tensor, *, allow_neg_inf: bool = False) -> bool:
     """
     if tensor.requires_grad:
         tensor = tensor.detach()  # a sum that records no graph
-    if tensor.dtype in _HALF_DTYPES:
+    if tensor.dtype in _HALF_DTYPES:  # accumulation_dtype, without a call on the fast path
         total = tensor.sum(dtype=torch.float32).item()  # the host sync; half sums overflow early
     else:
         total = tensor.sum().item()

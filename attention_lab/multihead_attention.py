@@ -248,6 +248,9 @@ def merge_heads(tensor: torch.Tensor) -> torch.Tensor:
 # --- one-matrix multi-head attention ----------------------------------------------------------
 
 
+_WEIGHT_NAMES = tuple(f"multihead_weights.{name}" for name in MultiHeadWeights._fields)
+
+
 def _check_multihead_weights(candidate: object, *, check_values: bool = True) -> MultiHeadWeights:
     """Four finite (E, E) matrices of one dtype and an optional (E,) bias (their values only if `check_values`)."""
     if not isinstance(candidate, tuple) or len(candidate) != 5:
@@ -256,26 +259,23 @@ def _check_multihead_weights(candidate: object, *, check_values: bool = True) ->
             f"got {type(candidate).__qualname__}"
         )
     query, key, value, out = (
-        _checks.check_matrix(f"multihead_weights.{name}", matrix, ("E", "E"), check_values=check_values)
-        for name, matrix in zip(MultiHeadWeights._fields[:4], candidate[:4])
+        _checks.check_matrix(name, matrix, ("E", "E"), check_values=check_values)
+        for name, matrix in zip(_WEIGHT_NAMES, candidate[:4])
     )
     size = query.shape[0]
-    for name, matrix in (("query", query), ("key", key), ("value", value), ("out", out)):
+    for name, matrix in zip(_WEIGHT_NAMES, (query, key, value, out)):
         if tuple(matrix.shape) != (size, size):
             raise ValueError(
-                f"multihead_weights.{name} must have shape (E, E) = ({size}, {size}), the model size of "
+                f"{name} must have shape (E, E) = ({size}, {size}), the model size of "
                 f"multihead_weights.query, got {tuple(matrix.shape)}"
             )
-        _checks.require_same_dtype("multihead_weights.query", query, f"multihead_weights.{name}", matrix)
+        _checks.require_same_dtype("multihead_weights.query", query, name, matrix)
     bias = candidate[4]
     if bias is not None:
         bias = _checks.check_vector("multihead_weights.out_bias", bias, "E", check_values=check_values)
         _checks.require_same_size("multihead_weights.out", size, "multihead_weights.out_bias", bias.shape[0], "size E")
         _checks.require_same_dtype("multihead_weights.out", out, "multihead_weights.out_bias", bias)
     return candidate if type(candidate) is MultiHeadWeights else MultiHeadWeights(query, key, value, out, bias)
-
-
-_WEIGHT_NAMES = tuple(f"multihead_weights.{name}" for name in MultiHeadWeights._fields)
 
 
 def _named_weights(weights: MultiHeadWeights) -> tuple[tuple[str, torch.Tensor], ...]:

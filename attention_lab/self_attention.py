@@ -198,12 +198,8 @@ def _check_projection_weights(candidate: object, *, check_values: bool = True) -
 
 def _explain_projection_weights(candidate: tuple[object, ...]) -> None:
     """Raise the error that names what is wrong with three would-be `(E, H)` weight matrices."""
-    query, key, value = (
-        _checks.check_matrix(f"projection_weights.{name}", matrix, ("E", "H"))
-        for name, matrix in zip(ProjectionWeights._fields, candidate)
-    )
-    for name, matrix in (("key", key), ("value", value)):
-        other = f"projection_weights.{name}"
+    query, key, value = (_checks.check_matrix(name, matrix, ("E", "H")) for name, matrix in zip(_WEIGHT_NAMES, candidate))
+    for other, matrix in zip(_WEIGHT_NAMES[1:], (key, value)):
         _checks.require_same_size("projection_weights.query", query.shape[0], other, matrix.shape[0], "embedding size E")
         _checks.require_same_size("projection_weights.query", query.shape[1], other, matrix.shape[1], "hidden size H")
         _checks.require_same_dtype("projection_weights.query", query, other, matrix)

@@ -180,7 +180,7 @@ def _check_attention_overflow(
         elif _checks.finite_flag(result.scores) and _checks.finite_flag(result.context):
             return
     else:
-        accumulate = torch.float32 if queries.dtype in (torch.float16, torch.bfloat16) else queries.dtype
+        accumulate = _checks.accumulation_dtype(queries.dtype)
         largest_query, largest_key, context_sum = torch.stack(
             (
                 queries.detach().abs().amax().to(accumulate),
