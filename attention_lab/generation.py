@@ -27,7 +27,7 @@ import torch
 from attention_lab import _checks
 from attention_lab.causal_attention import _mask_scores
 from attention_lab.multihead_attention import _merge_heads, _split_heads
-from attention_lab.simplified_attention import AttentionResult, _score_matrix, _softmax_fused
+from attention_lab.simplified_attention import AttentionResult, _check_attention_overflow, _score_matrix, _softmax_fused
 
 __all__ = [
     "KVCache",
@@ -175,7 +175,8 @@ def cached_attention(
     Raises:
         TypeError: If a tensor is not floating-point, the dtypes differ or `scaled` is not a bool.
         ValueError: If a tensor is not 2-D or more, is empty or holds NaN/inf, the
-            leading axes or sizes disagree, or there are more queries than keys.
+            leading axes or sizes disagree, there are more queries than keys, or the
+            values are so large that a score overflows.
 
     Shapes:
         `queries (..., Lq, H)`, `keys (..., Lk, H)`, `values (..., Lk, Hv)`; returns
@@ -191,7 +192,7 @@ def cached_attention(
     q, k, v = _check_queries_keys_values(queries, keys, values, grouped=False)
     scaled = _checks.check_flag("scaled", scaled)
     window = None if window is None else _checks.check_size("window", window)
-    return _cached_attention(q, k, v, scaled=scaled, window=window)
+    return _cached_attention(q, k, v, scaled=scaled, window=window, culprits=_culprits(q, k))
 
 
 def _check_queries_keys_values(
@@ -223,11 +224,29 @@ def _check_queries_keys_values(
 
 
 def _cached_attention(
-    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, scaled: bool, window: int | None = None
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    *,
+    scaled: bool,
+    window: int | None = None,
+    culprits: tuple[tuple[str, tuple[torch.Tensor, ...]], ...],
+    projection_stage: str = "the queries, keys and values",
 ) -> AttentionResult:
-    """`cached_attention` of validated tensors; unchecked kernel."""
-    scores, weights = _masked_weights(_score_matrix(queries, keys, scaled=scaled), window)  # chapter 1's scores
-    return AttentionResult(scores, weights, weights @ values)  # (..., Lq, Hv)
+    """`cached_attention` of validated tensors: the scores checked before the mask, the context
+    after, an overflow naming `culprits` at its stage (see `_check_attention_overflow`)."""
+    raw_scores = _score_matrix(queries, keys, scaled=scaled)  # chapter 1's scores: (..., Lq, Lk)
+    scores, weights = _masked_weights(raw_scores, window)
+    context = weights @ values  # (..., Lq, Hv)
+    _check_attention_overflow(
+        queries, keys, values, AttentionResult(raw_scores, weights, context), culprits, projection_stage=projection_stage
+    )  # before the mask, an -inf score can only be an overflow
+    return AttentionResult(scores, weights, context)
+
+
+def _culprits(queries: torch.Tensor, keys: torch.Tensor) -> tuple[tuple[str, tuple[torch.Tensor, ...]], ...]:
+    """Who to name when the scores of checked queries and keys overflow: both of them."""
+    return (("queries", (queries,)), ("keys", (keys,)))
 
 
 def _masked_weights(scores: torch.Tensor, window: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -298,7 +317,8 @@ def grouped_query_attention(
         TypeError: If a tensor is not floating-point or the dtypes differ.
         ValueError: If a tensor is not 3-D or more, is empty or holds NaN/inf, the
             batch axes, sizes or token counts disagree, `kv_heads` does not divide
-            `heads`, or there are more queries than keys.
+            `heads`, there are more queries than keys, or the values are so large that
+            a score overflows.
 
     Shapes:
         `queries (..., heads, Lq, H)`, `keys (..., kv_heads, Lk, H)`,
@@ -322,7 +342,7 @@ def grouped_query_attention(
     groups = heads // kv_heads
     window = None if window is None else _checks.check_size("window", window)
     repeated = [x.repeat_interleave(groups, dim=-3) for x in (k, v)]  # (..., heads, Lk, .)
-    return _cached_attention(q, repeated[0], repeated[1], scaled=True, window=window)
+    return _cached_attention(q, repeated[0], repeated[1], scaled=True, window=window, culprits=_culprits(q, k))
 
 
 class KVCache:
@@ -557,7 +577,8 @@ def latent_attention(
     Raises:
         TypeError: If a tensor is not floating-point, dtypes differ or `absorbed` is not a bool.
         ValueError: If a shape does not fit the others, a tensor is empty or holds NaN/inf,
-            or `num_heads` does not divide `heads·H`.
+            `num_heads` does not divide `heads·H`, or the values are so large that the
+            computation overflows.
 
     Shapes:
         `inputs (L, E)` or `(B, L, E)`; returns `((..., heads, L, L), (..., heads, L, L), (..., L, heads·H))`.
@@ -586,13 +607,15 @@ def latent_attention(
     if query.shape[1] % heads:
         raise ValueError(f"num_heads must divide heads·H = {query.shape[1]}, got {heads}")
     absorbed = _checks.check_flag("absorbed", absorbed)
+    culprits = (("inputs", (tokens,)), ("weights", tuple(checked)))
     queries = _split_heads(tokens @ query, heads)  # (..., heads, L, H)
     latent = tokens @ down  # (..., L, R): all a cache would keep
     head_dim = query.shape[1] // heads
     if not absorbed:
         keys = _split_heads(latent @ up_key, heads)  # (..., heads, L, H)
         values = _split_heads(latent @ up_value, heads)
-        result = _cached_attention(queries, keys, values, scaled=True)
+        result = _cached_attention(queries, keys, values, scaled=True, culprits=culprits,
+                                   projection_stage="the projections (queries, latent, keys, values)")  # fmt: skip
         return AttentionResult(result.scores, result.weights, _merge_heads(result.context))
     per_head_key = up_key.view(up_key.shape[0], heads, head_dim).transpose(0, 1)  # (heads, R, H)
     per_head_value = up_value.view(up_value.shape[0], heads, head_dim).transpose(0, 1)  # (heads, R, H)
@@ -600,4 +623,8 @@ def latent_attention(
     raw = latent_queries @ latent.unsqueeze(-3).transpose(-2, -1) / math.sqrt(head_dim)  # (..., heads, L, L)
     scores, attention = _masked_weights(raw, None)
     context = (attention @ latent.unsqueeze(-3)) @ per_head_value  # (..., heads, L, R) @ (heads, R, H)
+    _check_attention_overflow(
+        latent_queries, latent.unsqueeze(-3), latent.unsqueeze(-3), AttentionResult(raw, attention, context), culprits,
+        projection_stage="the projections (queries, latent)",
+    )  # fmt: skip
     return AttentionResult(scores, attention, _merge_heads(context))

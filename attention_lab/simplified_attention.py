@@ -143,6 +143,27 @@ def _attend(
     return AttentionResult(scores, weights, weights @ values)  # context (..., Lq, Hv)
 
 
+def _scores_in_range(queries: torch.Tensor, keys: torch.Tensor, scores: torch.Tensor | None) -> bool:
+    """True when surely no score of `queries @ keys^T` (or partial sum of one) left the float range.
+
+    `scores` are those scores before any mask, where an `-inf` can only be an overflow, or
+    `None` where the caller never holds them all (tiled attention). One reduction and one host
+    sync: with no more scores than entries of Q and K (`L <= 2H`), a finite sum of the scores
+    proves them finite; with more, or none given, every score and every partial sum of it is
+    at most `H * max|q| * max|k|` in magnitude, so a bound well inside the dtype's range
+    proves it at the cost of reading Q and K once. The converse can fail (a bound above the
+    range, finite scores), so False means "look closer", not "bad".
+    """
+    if scores is not None and scores.numel() <= queries.numel() + keys.numel():
+        return _checks.finite_flag(scores)
+    accumulate = _checks.accumulation_dtype(queries.dtype)
+    largest_query, largest_key = torch.stack(
+        (queries.detach().abs().amax().to(accumulate), keys.detach().abs().amax().to(accumulate))
+    ).tolist()  # the one host sync
+    bound: float = largest_query * largest_key * queries.shape[-1]  # a Python float: float64, no overflow here
+    return bound <= torch.finfo(queries.dtype).max / 4
+
+
 def _check_attention_overflow(
     queries: torch.Tensor,
     keys: torch.Tensor,
@@ -161,36 +182,20 @@ def _check_attention_overflow(
     (`_checks.require_finite_arguments`); otherwise an overflow names `culprits`, at the
     first stage that left the range (`projection_stage` names the first).
 
-    The happy path costs one to three reductions: with no more scores than entries of Q and
-    K (`L <= 2H`), finite sums of the scores and of the context prove both finite (and with
-    `Q = K = V = X`, finite scores alone: they bound the context); with more,
-    every score (and every partial sum of it) is at most `H * max|q| * max|k|` in magnitude,
-    so when that bound is well inside the dtype's range no score overflowed, and a finite sum
-    of the context rules out the rest (values, weights), in one host sync.
+    The happy path costs two reductions: the scores' (`_scores_in_range`), then a finite sum
+    of the context, which rules out the rest (values, weights). With `Q = K = V = X` (chapter
+    1) and `L <= 2H`, the finite scores alone suffice: the diagonal score `x_i . x_i` is a
+    sum of squares; finite, it bounds every `|x_ie|` by the square root of the dtype's
+    largest value, and each context vector is a weighted average of rows of X (weights >= 0
+    summing to 1), no larger.
     """
     if queries.is_meta:
         return
-    if result.scores.numel() <= queries.numel() + keys.numel():
-        if queries is keys is values:
-            # Chapter 1's attention: the diagonal score x_i . x_i is a sum of squares; finite, it
-            # bounds every |x_ie| by the square root of the dtype's largest value, and each context
-            # vector is a weighted average of rows of X (weights >= 0 summing to 1), no larger.
-            if _checks.finite_flag(result.scores):
-                return
-        elif _checks.finite_flag(result.scores) and _checks.finite_flag(result.context):
-            return
-    else:
-        accumulate = _checks.accumulation_dtype(queries.dtype)
-        largest_query, largest_key, context_sum = torch.stack(
-            (
-                queries.detach().abs().amax().to(accumulate),
-                keys.detach().abs().amax().to(accumulate),
-                result.context.detach().sum(dtype=accumulate),
-            )
-        ).tolist()  # the one host sync
-        bound = largest_query * largest_key * queries.shape[-1]  # a Python float: float64, no overflow here
-        if bound <= torch.finfo(queries.dtype).max / 4 and math.isfinite(context_sum):
-            return
+    if _scores_in_range(queries, keys, result.scores) and (
+        (queries is keys is values and result.scores.numel() <= queries.numel() + keys.numel())
+        or _checks.finite_flag(result.context)
+    ):
+        return
     _checks.require_finite_arguments(unchecked)
     stages = (
         (projection_stage, (queries, keys, values)),

@@ -272,10 +272,13 @@ CASES: dict[str, Bad] = {
     "tiled batch B": Bad(lambda: tiled_attention(X[None].expand(2, 6, 3), X[None], X[None], block_size=2), ValueError, "queries and keys", "same batch size B", "got 2 and 1"),
     "tiled ranks": Bad(lambda: tiled_attention(X[None], X, X, block_size=2), ValueError, "queries and keys", "both be 2-D (L, H) or both 3-D (B, L, H)", "got 3-D and 2-D"),
     "tiled float8": Bad(lambda: tiled_attention(X.to(F8), X, X, block_size=2), TypeError, "queries", SUPPORTED, "float8_e4m3fn"),
-    "tiled overflow": Bad(lambda: tiled_attention(X * 1e30, X * 1e30, X, block_size=2), ValueError, "queries and keys and values", "values small enough", "queries up to 8.9e+29"),
+    "tiled overflow": Bad(lambda: tiled_attention(X * 1e30, X * 1e30, X, block_size=2), ValueError, "queries and keys are too large: the scores", "values small enough", "queries up to 8.9e+29"),
     "tiled causal int": Bad(lambda: tiled_attention(X, X, X, block_size=2, causal=1), TypeError, "causal", "a bool", "got int"),
     "full dtypes": Bad(lambda: full_attention(X, X, X.double()), TypeError, "queries and values", "same dtype", "torch.float32 and torch.float64"),
     "full overflow": Bad(lambda: full_attention(X * 1e30, X * 1e30, X), ValueError, "queries and keys", "values small enough", "queries up to 8.9e+29"),
+    "cached overflow": Bad(lambda: cached_attention(X * 1e30, X * 1e30, X), ValueError, "queries and keys", "values small enough", "queries up to 8.9e+29"),
+    "grouped overflow": Bad(lambda: grouped_query_attention(X[None] * 1e30, X[None] * 1e30, X[None]), ValueError, "queries and keys", "values small enough", "queries up to 8.9e+29"),
+    "latent overflow": Bad(lambda: latent_attention(X * 1e30, LatentAttentionWeights(*(torch.eye(3),) * 4), 1), ValueError, "inputs and weights", "values small enough", "inputs up to 8.9e+29"),
     "full values 1-D": Bad(lambda: full_attention(X, X, X[0]), ValueError, "values", "(L, Hv) or (B, L, Hv) (2-D or 3-D)", "got shape (3,) (1-D)"),
     "online_softmax block_size str": Bad(lambda: online_softmax(X, block_size="2"), TypeError, "block_size", "a positive int", "got str"),
     "online_softmax scores NaN": Bad(lambda: online_softmax(torch.tensor([1.0, NAN]), block_size=1), ValueError, "scores", "finite values or -inf", "1 NaN"),
@@ -470,3 +473,36 @@ def test_the_first_bad_argument_is_named_in_the_order_of_the_arguments_checks(fu
     first = next(iter(arguments))
     with pytest.raises(ValueError, match=f"^{first} must hold finite values"):
         _call(function, arguments)
+
+
+# --- one rule for an overflowed score (issue 33) -------------------------------------------------
+# A score that overflows to -inf where its row's maximum is finite gets weight 0 and leaves the
+# context finite, so a check of the result alone misses it. Every function that computes scores
+# raises for it, as for any other overflow. Token 1's query meets its own key in -1e40 (-inf in
+# float32) and token 0's key in +1e20 (finite): K = -X, Q = V = X. Chapter 1 cannot meet it: there
+# |x_i . x_j| <= max(|x_i|^2, |x_j|^2), so an overflowed score means an overflowed diagonal.
+OVERFLOWING = torch.tensor([[-1.0, 0.0], [1e20, 0.0]])  # (L, E) = (2, 2)
+_EYE = torch.eye(2)
+_FLIPPED_KEYS = ProjectionWeights(_EYE, -_EYE, _EYE)
+_FLIPPED_LATENT = LatentAttentionWeights(_EYE, _EYE, -_EYE, _EYE)
+ONE_SCORE_TO_MINUS_INF: dict[str, Callable[[], object]] = {
+    "trainable_self_attention": lambda: trainable_self_attention(OVERFLOWING, _FLIPPED_KEYS),
+    "causal_self_attention": lambda: causal_self_attention(OVERFLOWING, _FLIPPED_KEYS),
+    "multihead_self_attention": lambda: multihead_self_attention(OVERFLOWING, MultiHeadWeights(_EYE, -_EYE, _EYE, _EYE, torch.zeros(2)), 1),
+    "rope_self_attention": lambda: rope_self_attention(OVERFLOWING, _FLIPPED_KEYS),
+    "full_attention": lambda: full_attention(OVERFLOWING, -OVERFLOWING, OVERFLOWING),
+    "full_attention causal": lambda: full_attention(OVERFLOWING, -OVERFLOWING, OVERFLOWING, causal=True),
+    "tiled_attention": lambda: tiled_attention(OVERFLOWING, -OVERFLOWING, OVERFLOWING, block_size=2),
+    "tiled_attention causal blocks of 1": lambda: tiled_attention(OVERFLOWING, -OVERFLOWING, OVERFLOWING, block_size=1, causal=True),
+    "cached_attention": lambda: cached_attention(OVERFLOWING, -OVERFLOWING, OVERFLOWING),
+    "grouped_query_attention": lambda: grouped_query_attention(OVERFLOWING[None], -OVERFLOWING[None], OVERFLOWING[None]),
+    "latent_attention": lambda: latent_attention(OVERFLOWING, _FLIPPED_LATENT, 1),
+    "latent_attention absorbed": lambda: latent_attention(OVERFLOWING, _FLIPPED_LATENT, 1, absorbed=True),
+}
+
+
+@pytest.mark.parametrize("call", ONE_SCORE_TO_MINUS_INF.values(), ids=ONE_SCORE_TO_MINUS_INF.keys())
+def test_a_score_that_overflows_to_minus_inf_beside_a_finite_maximum_is_an_error(call: Callable[[], object]) -> None:
+    with pytest.raises(ValueError, match=r"too large: the scores .* overflowed to inf in torch\.float32") as caught:
+        call()
+    assert "up to 1e+20" in str(caught.value)  # the size that overflowed is named
