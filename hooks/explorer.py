@@ -14,11 +14,18 @@ shortest decimal that identifies each float32 value: the script reads them back
 with `Math.fround`, so it computes with exactly the chapter's matrices, widened
 to float64. The embeddings are written as float64 (`0.43` is the double nearest
 0.43), since the explorer computes in float64.
+
+The script is served without its comments and indentation (`served_script`): the
+readable source, with its comments, stays in the repository, and a reader
+downloads about a fifth less. Nothing else changes: no name is shortened and every
+line break stays, so a line of the served script is a line of the source.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +36,7 @@ from mkdocs.structure.files import File, Files
 from attention_lab import TOKENS, example_inputs, init_projection_weights
 
 DATA_PATH = "assets/explorer/explorer-data.json"
+SCRIPT_PATH = "assets/explorer/explorer.js"
 CHAPTER_2_SEED = 123  # docs/self-attention.md draws Wq, Wk, Wv with this seed ...
 CHAPTER_2_HIDDEN_SIZE = 4  # ... and this hidden size H
 SEEDS = (CHAPTER_2_SEED, 7, 42)  # 7: the "other seed" of chapter 2's module section
@@ -77,6 +85,108 @@ def render_json() -> str:
     return json.dumps(explorer_data(), separators=(",", ":"), allow_nan=False)
 
 
+# --- the served script ------------------------------------------------------------------------------
+# A `/` after one of these (or at the start) begins a regular expression; after anything else
+# (a name, a number, `)` or `]`) it divides.
+_BEFORE_A_REGEX = tuple("(,=:[!&|?{};+-*%<>~^")
+_WORDS_BEFORE_A_REGEX = re.compile(r"\b(return|typeof|case|do|else|in|of|new|delete|void|throw|yield|await)$")
+SERVED_HEADER = "/* The attention explorer. Its source, with comments: docs/assets/explorer/explorer.js in the repository. */\n"
+
+
+def _script_pieces(source: str) -> list[tuple[bool, str]]:
+    """The script as (is_code, text) pieces, comments dropped: code, and literals verbatim (a
+    string, a regular expression, or the text of a template literal up to its end or to `${`).
+
+    Raises `ValueError` on what the scan cannot follow (an unterminated literal), so that a script
+    it would misread fails the build instead of being served broken.
+    """
+    pieces: list[tuple[bool, str]] = []
+    code: list[str] = []
+    nesting: list[str] = []  # "`": in a template's text; "${": in its expression; "{": a block inside that
+
+    def literal(text: str) -> None:
+        pieces.append((True, "".join(code)))
+        code.clear()
+        pieces.append((False, text))
+
+    def code_before() -> str:
+        return "".join(code).rstrip() or next((text.rstrip() for _, text in reversed(pieces) if text.strip()), "")
+
+    i = 0
+    while i < len(source):
+        c = source[i]
+        if nesting and nesting[-1] == "`":  # a template's text, up to its end or its next ${
+            j = i
+            while source[j] != "`" and not source.startswith("${", j):
+                j += 2 if source[j] == "\\" else 1
+            if source[j] == "`":
+                nesting.pop()
+                literal(source[i : j + 1])
+                i = j + 1
+            else:
+                nesting.append("${")
+                literal(source[i : j + 2])
+                i = j + 2
+        elif c in "\"'":
+            j = i + 1
+            while source[j] != c:
+                if source[j] == "\n":
+                    raise ValueError(f"explorer.js: unterminated string at character {i}")
+                j += 2 if source[j] == "\\" else 1
+            literal(source[i : j + 1])
+            i = j + 1
+        elif c == "`":
+            nesting.append("`")
+            code.append(c)
+            i += 1
+        elif c in "{}" and nesting:
+            if c == "{":
+                nesting.append("{")
+            else:
+                nesting.pop()  # a block's end, or the end of a ${ }: back in the template's text
+            code.append(c)
+            i += 1
+        elif source.startswith("//", i):
+            i = source.find("\n", i) if "\n" in source[i:] else len(source)
+        elif source.startswith("/*", i):
+            i = source.index("*/", i + 2) + 2
+            code.append(" ")
+        elif c == "/" and (not (before := code_before()) or before.endswith(_BEFORE_A_REGEX) or _WORDS_BEFORE_A_REGEX.search(before)):
+            j, in_class = i + 1, False
+            while in_class or source[j] != "/":
+                if source[j] == "\n":
+                    raise ValueError(f"explorer.js: unterminated regular expression at character {i}")
+                in_class = (in_class or source[j] == "[") and source[j] != "]"
+                j += 2 if source[j] == "\\" else 1
+            literal(source[i : j + 1])
+            i = j + 1
+        else:
+            code.append(c)
+            i += 1
+    if nesting:
+        raise ValueError("explorer.js: a template literal or block is not closed")
+    pieces.append((True, "".join(code)))
+    return pieces
+
+
+def served_script(source: str) -> str:
+    """The explorer's script as served: without comments, indentation and blank lines.
+
+    In code, spaces at the start and end of a line and empty lines go; in the text of a template
+    literal, the indentation after a line break goes (that text is HTML, where a line break
+    renders as the one space the indentation made). Strings and regular expressions stay as written.
+    """
+    served = []
+    for is_code, text in _script_pieces(source):
+        served.append(re.sub(r"[ \t]*\n\s*", "\n", text) if is_code else re.sub(r"\n[ \t]+", "\n", text))
+    return SERVED_HEADER + "".join(served).strip() + "\n"
+
+
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     files.append(File.generated(config, DATA_PATH, content=render_json()))
+    script = files.get_file_from_path(SCRIPT_PATH)
+    if script is not None and script.abs_src_path is not None:
+        files.remove(script)
+        source = Path(script.abs_src_path).read_text(encoding="utf-8")
+        files.append(File.generated(config, SCRIPT_PATH, content=served_script(source)))
     return files
