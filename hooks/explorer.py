@@ -3,8 +3,10 @@
 At every build the hook writes `assets/explorer/explorer-data.json` into the
 site: the six tokens and their embeddings (`TOKENS`, `example_inputs`), the
 chapter-2 projection matrices $W_q$, $W_k$, $W_v$ for a few seeds and hidden
-sizes (`init_projection_weights`, exactly as the chapters draw them), and the
-named starting points that the chapters link to (`explore.md#chapter-1`, ...).
+sizes (`init_projection_weights`, exactly as the chapters draw them), chapter 4's
+$W_q$, $W_k$, $W_v$, $W_o$ and $b_o$ with one and with three heads
+(`MultiHeadAttention(3, heads, seed=7)`), and the named starting points that the
+chapters link to (`explore.md#chapter-1`, ...).
 The explorer's script (`docs/assets/explorer/explorer.js`) computes everything
 else in the browser, and `tests/test_explorer.py` checks its numbers against
 the package.
@@ -33,7 +35,7 @@ import torch
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
-from attention_lab import TOKENS, example_inputs, init_projection_weights
+from attention_lab import TOKENS, MultiHeadAttention, example_inputs, init_projection_weights
 
 DATA_PATH = "assets/explorer/explorer-data.json"
 SCRIPT_PATH = "assets/explorer/explorer.js"
@@ -41,23 +43,29 @@ CHAPTER_2_SEED = 123  # docs/self-attention.md draws Wq, Wk, Wv with this seed .
 CHAPTER_2_HIDDEN_SIZE = 4  # ... and this hidden size H
 SEEDS = (CHAPTER_2_SEED, 7, 42)  # 7: the "other seed" of chapter 2's module section
 HIDDEN_SIZES = (2, 3, CHAPTER_2_HIDDEN_SIZE, 8)  # 2: the source notebook's d_out
+CHAPTER_4_SEED = 7  # docs/multihead-attention.md: MultiHeadAttention(3, 3, seed=7) ...
+HEAD_COUNTS = (1, 3)  # ... with E = 3, the head counts that divide E (H = 3 and H = 1)
 
 # Named starting points: the fragment `#<name>` of the Explore page selects the configuration.
-# Keys as in the page's URL fragment (see explorer.js): mode 1 (no weights) or 2 (Wq, Wk, Wv),
-# query (token index), seed, hidden (H), scaled, causal (mask), tau (temperature); the embeddings
-# are the chapters' own.
+# Keys as in the page's URL fragment (see explorer.js): mode 1 (no weights), 2 (Wq, Wk, Wv) or
+# 4 (heads, then Wo), query (token index), seed, hidden (H), heads, scaled, causal (mask), tau
+# (temperature); the embeddings are the chapters' own.
 _CHAPTER_2 = {"mode": 2, "query": 1, "seed": CHAPTER_2_SEED, "hidden": CHAPTER_2_HIDDEN_SIZE, "causal": 0, "tau": 1}
 PRESETS: dict[str, dict[str, int]] = {
     "chapter-1": {"mode": 1, "query": 2, "causal": 0, "tau": 1},  # 1.1: the query "starts"
     "chapter-2": {**_CHAPTER_2, "scaled": 0},  # 2.2, 2.3: unscaled, the query "journey"
     "chapter-2-scaled": {**_CHAPTER_2, "scaled": 1},  # scaled dot-product attention
     "chapter-3": {**_CHAPTER_2, "scaled": 1, "causal": 1},  # causal: query i attends to tokens 0..i
+    "chapter-4": {"mode": 4, "query": 4, "heads": 3, "scaled": 1, "causal": 1, "tau": 1},  # 4.1: the row of "one"
 }
 
 
-def _float32_list(matrix: torch.Tensor) -> list[list[float]]:
-    """Each float32 entry as the double of its shortest decimal, e.g. -0.11150944 (not -0.111509442329...)."""
-    return [[float(np.format_float_positional(np.float32(v), unique=True)) for v in row] for row in matrix.tolist()]
+def _float32_list(tensor: torch.Tensor) -> Any:
+    """Each float32 entry as the double of its shortest decimal, e.g. -0.11150944 (not -0.111509442329...),
+    in nested lists of the tensor's shape (a matrix or a vector)."""
+    if tensor.dim() > 1:
+        return [_float32_list(row) for row in tensor]
+    return [float(np.format_float_positional(np.float32(v), unique=True)) for v in tensor.tolist()]
 
 
 def explorer_data() -> dict[str, Any]:
@@ -70,12 +78,19 @@ def explorer_data() -> dict[str, Any]:
         for hidden_dim in HIDDEN_SIZES:
             drawn = init_projection_weights(embed_dim, hidden_dim, seed=seed)  # float32, as the chapters
             weights[str(seed)][str(hidden_dim)] = {name: _float32_list(m) for name, m in drawn._asdict().items()}
+    multihead = {
+        str(heads): {name: _float32_list(m) for name, m in
+                     MultiHeadAttention(embed_dim, heads, seed=CHAPTER_4_SEED).multihead_weights()._asdict().items()}
+        for heads in HEAD_COUNTS
+    }  # fmt: skip
     return {
         "tokens": list(TOKENS),
         "embeddings": inputs.tolist(),
         "seeds": list(SEEDS),
         "hidden_sizes": list(HIDDEN_SIZES),
         "weights": weights,  # [seed][H] -> {"query", "key", "value"}, each (E, H), float32 values
+        "head_counts": list(HEAD_COUNTS),
+        "multihead": multihead,  # [heads] -> {"query", "key", "value", "out"}, each (E, E), and "out_bias" (E,)
         "presets": PRESETS,
     }
 

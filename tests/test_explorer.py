@@ -31,6 +31,8 @@ from playwright.sync_api import Browser, Locator, Page
 
 from attention_lab import (
     TOKENS,
+    MultiHeadAttention,
+    MultiHeadWeights,
     ProjectionWeights,
     AttentionResult,
     attention_score_matrix,
@@ -40,11 +42,14 @@ from attention_lab import (
     example_inputs,
     init_projection_weights,
     mask_scores,
+    merge_heads,
+    multihead_self_attention,
     project_inputs,
     query_key_scores,
     scale_scores,
     simplified_self_attention,
     softmax,
+    split_heads,
     trainable_self_attention,
 )
 from hooks import explorer
@@ -140,9 +145,10 @@ def test_every_preset_is_a_valid_configuration_and_an_anchor_of_the_page() -> No
     page = EXPLORE_PAGE.read_text(encoding="utf-8")
     for name, preset in data["presets"].items():
         assert f'<a id="{name}" href="#{name}">' in page, name
-        assert preset["mode"] in (1, 2) and 0 <= preset["query"] < L and preset["tau"] in TAUS
+        assert preset["mode"] in (1, 2, 4) and 0 <= preset["query"] < L and preset["tau"] in TAUS
         assert preset.get("seed", explorer.CHAPTER_2_SEED) in data["seeds"]
         assert preset.get("hidden", explorer.CHAPTER_2_HIDDEN_SIZE) in data["hidden_sizes"]
+        assert preset.get("heads", explorer.PRESETS["chapter-4"]["heads"]) in data["head_counts"]
     assert data["presets"]["chapter-2"] == {
         "mode": 2, "query": 1, "seed": 123, "hidden": 4, "causal": 0, "tau": 1, "scaled": 0,
     }  # fmt: skip
@@ -175,13 +181,14 @@ class Config:
     query: int = 2
     seed: int = explorer.CHAPTER_2_SEED
     hidden: int = explorer.CHAPTER_2_HIDDEN_SIZE
+    heads: int = explorer.PRESETS["chapter-4"]["heads"]
     scaled: bool = True
     causal: bool = False
     tau: float = 1
     x: tuple[tuple[float, ...], ...] = field(default_factory=lambda: tuple(map(tuple, example_inputs(torch.float64).tolist())))
 
     def as_page_reports_it(self) -> dict:
-        return {"mode": self.mode, "query": self.query, "seed": self.seed, "hidden": self.hidden,
+        return {"mode": self.mode, "query": self.query, "seed": self.seed, "hidden": self.hidden, "heads": self.heads,
                 "scaled": self.scaled, "causal": self.causal, "tau": self.tau, "x": [list(r) for r in self.x]}  # fmt: skip
 
 
@@ -191,9 +198,45 @@ def projection_weights(config: Config) -> ProjectionWeights:
     return ProjectionWeights(*(matrix.to(torch.float64) for matrix in drawn))
 
 
+def multihead_weights(config: Config) -> MultiHeadWeights:
+    """Chapter 4's float32 draw for `config.heads` heads, widened to float64."""
+    drawn = MultiHeadAttention(E, config.heads, seed=explorer.CHAPTER_4_SEED).multihead_weights()
+    return MultiHeadWeights(*(matrix.to(torch.float64) for matrix in drawn))
+
+
+def multihead_reference(config: Config, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Chapter 4, head by head with the package's steps: per-head scores and weights (heads, L, L),
+    the heads' context side by side (L, E) and the output after W_o (L, E)."""
+    weights_of = multihead_weights(config)
+    head_dim = E // config.heads
+    projections = project_inputs(inputs, ProjectionWeights(weights_of.query, weights_of.key, weights_of.value))
+    queries, keys, values = (split_heads(p, config.heads) for p in projections)  # (heads, L, H) each
+    scores, weights, contexts = [], [], []
+    for q, k, v in zip(queries, keys, values, strict=True):
+        head_scores = query_key_scores(q, k)  # (L, L)
+        if config.scaled:
+            head_scores = scale_scores(head_scores, head_dim)
+        head_scores = head_scores / config.tau
+        if config.causal:
+            head_scores = mask_scores(head_scores, causal_mask(L))
+        head_weights = softmax(head_scores, dim=1)
+        scores.append(head_scores), weights.append(head_weights), contexts.append(context_vectors(head_weights, v))
+    context = merge_heads(torch.stack(contexts))  # (L, heads * H)
+    result = {"scores": torch.stack(scores), "weights": torch.stack(weights), "context": context,
+              "output": context @ weights_of.out + weights_of.out_bias}  # fmt: skip
+    if config.tau == 1:  # the package's one call agrees (fused softmax: not bitwise)
+        whole = multihead_self_attention(inputs, weights_of, config.heads, causal=config.causal, scaled=config.scaled)
+        for name in ("weights", "context", "output"):
+            assert torch.allclose(getattr(whole, name), result[name], rtol=1e-12, atol=1e-14), name
+    return result
+
+
 def reference(config: Config) -> dict[str, torch.Tensor]:
-    """Scores, weights and context vectors of `config`, from the package's functions, in float64."""
+    """Scores, weights and context vectors of `config` (and chapter 4's output), from the package's
+    functions, in float64."""
     inputs = torch.tensor(config.x, dtype=torch.float64)  # (L, E)
+    if config.mode == 4:
+        return multihead_reference(config, inputs)
     if config.mode == 1:
         scores, values = attention_score_matrix(inputs), inputs  # (L, L), (L, E)
     else:
@@ -255,12 +298,22 @@ def expected_cells(config: Config) -> dict[str, set[str]]:
     cells = {}
     for i in range(L):
         for j in range(L):
-            cells[f"s.{i}.{j}"] = accepted(ref["scores"][i, j].item())
-            cells[f"w.{i}.{j}"] = accepted(ref["weights"][i, j].item())
+            if config.mode == 4:  # each head's weights, no scores
+                cells |= {f"w{h}.{i}.{j}": accepted(ref["weights"][h, i, j].item()) for h in range(config.heads)}
+            else:
+                cells[f"s.{i}.{j}"] = accepted(ref["scores"][i, j].item())
+                cells[f"w.{i}.{j}"] = accepted(ref["weights"][i, j].item())
         for d in range(ref["context"].shape[1]):
             cells[f"z.{i}.{d}"] = accepted(ref["context"][i, d].item())
-    for j in range(L):
-        cells[f"b.{j}"] = accepted(ref["weights"][config.query, j].item())
+            if config.mode == 4:
+                cells[f"y.{i}.{d}"] = accepted(ref["output"][i, d].item())
+    if config.mode != 4:  # the query's bar chart
+        cells |= {f"b.{j}": accepted(ref["weights"][config.query, j].item()) for j in range(L)}
+    if config.mode == 4:
+        weights_of = multihead_weights(config)
+        for name in ("query", "key", "value", "out"):
+            cells |= {f"{name[0]}.{e}.{c}": accepted(getattr(weights_of, name)[e, c].item()) for e in range(E) for c in range(E)}
+        cells |= {f"ob.{c}": accepted(weights_of.out_bias[c].item()) for c in range(E)}
     if config.mode == 2:
         for name, matrix in projection_weights(config)._asdict().items():
             for e in range(E):
@@ -398,6 +451,9 @@ class Explorer:
                 self.page.select_option("#ax-seed", str(new.seed))
             if new.hidden != old.hidden:
                 self.page.select_option("#ax-hidden", str(new.hidden))
+        if new.mode == 4 and new.heads != old.heads:
+            self.page.select_option("#ax-heads", str(new.heads))
+        if new.mode != 1:
             self.page.locator("#ax-scaled").set_checked(new.scaled)
         self.page.locator("#ax-causal").set_checked(new.causal)
         if new.tau != old.tau:
@@ -429,14 +485,17 @@ def random_config(old: Config, rng: random.Random) -> tuple[Config, dict[tuple[i
         texts[(i, e)] = text = random_entry(rng)
         x[i][e] = float(text)
     data = explorer.explorer_data()
-    mode = rng.choice((1, 2))
+    mode = rng.choice((1, 2, 4))
     new = replace(
         old, mode=mode, query=rng.randrange(L), causal=rng.random() < 0.4, tau=rng.choice(TAUS),
         x=tuple(map(tuple, x)),
     )
-    if mode == 2:  # seed, H and scaling are chapter-2 controls (disabled in chapter-1 mode)
-        new = replace(new, seed=rng.choice(data["seeds"]), hidden=rng.choice(data["hidden_sizes"]),
-                      scaled=rng.random() < 0.5)  # fmt: skip
+    if mode == 2:  # seed and H are chapter-2 controls (disabled in the other modes)
+        new = replace(new, seed=rng.choice(data["seeds"]), hidden=rng.choice(data["hidden_sizes"]))
+    if mode == 4:  # the number of heads is chapter 4's
+        new = replace(new, heads=rng.choice(data["head_counts"]))
+    if mode != 1:  # scaling too (disabled in chapter-1 mode)
+        new = replace(new, scaled=rng.random() < 0.5)
     return new, texts
 
 
@@ -448,17 +507,20 @@ def check_page_shows(state: dict, config: Config) -> None:
     assert not re.search(r"NaN|Infinity|undefined", state["text"])
     assert not state["messages"] and not state["invalid"]
     ref = reference(config)
-    for name in ("scores", "weights", "context"):
+    assert state["result"].keys() == ref.keys()
+    for name in ref:
         raw = torch.tensor(state["result"][name], dtype=torch.float64)
         assert raw.shape == ref[name].shape
         assert torch.equal(torch.isinf(raw), torch.isinf(ref[name])), name
         finite = torch.isfinite(ref[name])
         assert torch.allclose(raw[finite], ref[name][finite], rtol=0, atol=RAW_TOLERANCE), name
-    if config.mode == 2:
-        for name, matrix in projection_weights(config)._asdict().items():
-            assert torch.equal(torch.tensor(state["projection"][name], dtype=torch.float64), matrix)
-    else:
+    if config.mode == 1:
         assert state["projection"] is None
+    else:
+        weights_of = projection_weights(config) if config.mode == 2 else multihead_weights(config)
+        assert state["projection"].keys() == weights_of._asdict().keys()
+        for name, matrix in weights_of._asdict().items():
+            assert torch.equal(torch.tensor(state["projection"][name], dtype=torch.float64), matrix)
 
 
 @pytest.fixture
@@ -474,7 +536,7 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
     config = Config()
     check_page_shows(explorer_page.read(), config)
     rng = random.Random(20261127)
-    modes, causal, fragments = set(), set(), set()
+    modes, causal, fragments, head_counts = set(), set(), set(), set()
     for _ in range(CONFIGURATIONS):
         new, texts = random_config(config, rng)
         explorer_page.apply(config, new, texts, rng)
@@ -482,6 +544,8 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
         state = explorer_page.read()
         check_page_shows(state, config)
         modes.add((config.mode, config.scaled)), causal.add(config.causal), fragments.add(state["hash"])
+        if config.mode == 4:
+            head_counts.add(config.heads)
         # The address holds the configuration: a fresh page at that URL shows the same numbers.
         shared = Explorer(page.context.new_page()).open(url + state["hash"])
         again = shared.read()
@@ -489,7 +553,8 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
         assert again["hash"] == state["hash"] and not again["messages"]
         assert again["config"] == state["config"] and again["cells"] == state["cells"]
         assert again["result"] == state["result"]
-    assert {(1, True), (2, False), (2, True)} <= modes and causal == {False, True}
+    assert {(1, True), (2, False), (2, True), (4, False), (4, True)} <= modes and causal == {False, True}
+    assert head_counts == set(explorer.HEAD_COUNTS)
     assert len(fragments) == CONFIGURATIONS
 
 
@@ -506,6 +571,13 @@ def test_the_chapter_presets_show_the_chapters_printed_numbers(page: Page, serve
                 inputs, init_projection_weights(E, config.hidden, seed=config.seed), scaled=config.scaled))  # fmt: skip
             page_texts = [state["cells"][f"b.{j}"] for j in range(L)]
             assert all(text in accepted(v, FLOAT32_TOLERANCE) for text, v in zip(page_texts, chapter.weights[config.query].tolist(), strict=True)), page_texts
+        if config.mode == 4:  # 4.1 prints each head's row of the query "one" (causal, float32)
+            module = MultiHeadAttention(E, config.heads, seed=explorer.CHAPTER_4_SEED)
+            rows = multihead_self_attention(example_inputs(), module.multihead_weights(), config.heads).weights[:, config.query]
+            page_rows = [[state["cells"][f"w{h}.{config.query}.{j}"] for j in range(L)] for h in range(config.heads)]
+            assert all(text in accepted(v, FLOAT32_TOLERANCE) for page_row, row in zip(page_rows, rows.tolist(), strict=True)
+                       for text, v in zip(page_row, row, strict=True)), page_rows  # fmt: skip
+            assert page_rows[1] == ["0.1089", "0.1275", "0.1322", "0.2548", "0.3766", "0.0000"]  # as the chapter prints it
     # The preset links on the page switch the configuration in place.
     explorer_page = Explorer(page).open(served_site + "explore/#chapter-3")
     page.locator("input[data-i='0'][data-e='0']").fill("5")
@@ -623,7 +695,7 @@ def test_every_control_is_reachable_by_keyboard_and_labelled(page: Page, served_
         if described is None:
             break
         reached.append(described)
-    assert reached[:3] == ["chapter-2", "chapter-2-scaled", "chapter-3"]
+    assert reached[:4] == ["chapter-2", "chapter-2-scaled", "chapter-3", "chapter-4"]
     # A table region is a Tab stop only while it scrolls (at 1366 px, none does).
     regions = page.evaluate(REGIONS_JS)
     assert regions and all(r["scrolls"] == r["focusable"] for r in regions), regions
@@ -645,12 +717,13 @@ def test_the_explorer_passes_an_axe_audit(browser: Browser, served_site: str, sc
     context = browser.new_context(viewport={"width": 1366, "height": 900}, color_scheme=scheme)
     try:
         page = context.new_page()
-        explorer_page = Explorer(page).open(served_site + "explore/#chapter-3")
-        assert page.evaluate("document.body.dataset.mdColorScheme") == ("slate" if scheme == "dark" else "default")
-        explorer_page.type_value(2, 0, "abc", random.Random(0))  # with an error message shown
-        page.click(".ax-out details summary")  # and the matrices open
-        results = Axe().run(page, context="#attention-explorer")
-        assert results.violations_count == 0, results.generate_report()
+        for preset in ("chapter-3", "chapter-4"):  # one head's tables, and several heads' with W_o
+            explorer_page = Explorer(page).open(served_site + f"explore/#{preset}")
+            assert page.evaluate("document.body.dataset.mdColorScheme") == ("slate" if scheme == "dark" else "default")
+            explorer_page.type_value(2, 0, "abc", random.Random(0))  # with an error message shown
+            page.click(".ax-out details summary")  # and the matrices open
+            results = Axe().run(page, context="#attention-explorer")
+            assert results.violations_count == 0, (preset, results.generate_report())
     finally:
         context.close()
 
@@ -674,6 +747,13 @@ def test_the_explorer_fits_a_390_px_screen(browser: Browser, served_site: str, s
         screenshots = ROOT / "build" / "screenshots"
         screenshots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=screenshots / f"explore-390{'-dark' if scheme == 'dark' else ''}.png", full_page=True)
+        page.click("#chapter-4")  # several heads: three weight tables, the output and five matrices
+        page.wait_for_function("window.attentionExplorer.config().mode === 4")
+        page.click(".ax-out details summary")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        regions = page.evaluate(REGIONS_JS)
+        assert len(regions) >= 6 and all(r["scrolls"] == r["focusable"] for r in regions), regions
+        page.screenshot(path=screenshots / f"explore-heads-390{'-dark' if scheme == 'dark' else ''}.png", full_page=True)
     finally:
         context.close()
 

@@ -1,19 +1,24 @@
 /* Attention explorer: docs/explore.md. Plain JavaScript, no framework, no network but this site.
  *
  * Reads explorer-data.json (written at build time by hooks/explorer.py from attention_lab: tokens,
- * embeddings, Wq, Wk, Wv for a few seeds and hidden sizes, named presets) and computes, in float64
- * with the stable softmax, what attention_lab computes:
+ * embeddings, Wq, Wk, Wv for a few seeds and hidden sizes, chapter 4's Wq, Wk, Wv, Wo, bo for 1 and 3
+ * heads, named presets) and computes, in float64 with the stable softmax, what attention_lab computes:
  *   scores  ω = X Xᵀ (mode 1) or (X Wq)(X Wk)ᵀ (mode 2), divided by √H when scaled, then by τ;
  *           with the causal mask, ω_ij = -∞ for j > i (query i attends to tokens 0..i);
  *   weights α = softmax(ω) row by row (max subtracted first);
  *   context Z = α X (mode 1) or α (X Wv) (mode 2).
- * The configuration lives in the URL fragment: #mode=2&query=1&seed=123&hidden=4&scaled=1&causal=0
- * &tau=1[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
+ * Mode 4 (chapter 4) cuts Q = X Wq, K, V into `heads` blocks of H = 3 / heads columns, attends with
+ * each block as above (√H of the head), puts the heads' context vectors side by side (L×3) and
+ * returns them times Wo, plus bo.
+ * The configuration lives in the URL fragment: #mode=2&query=1&seed=123&hidden=4&heads=3&scaled=1
+ * &causal=0&tau=1[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
  *
  * For tests and the curious, window.attentionExplorer (documented in README.md) holds:
  *   config()    the configuration shown (a copy);
  *   result      {scores, weights, context}: float64 arrays of rows (masked scores are -Infinity);
- *   projection  {query, key, value} (E×H, the chapter's float32 values) in mode 2, else null;
+ *               in mode 4 scores and weights are one matrix per head, and output is Z Wo + bo;
+ *   projection  {query, key, value} (E×H, the chapter's float32 values) in mode 2, with out and
+ *               out_bias in mode 4, else null;
  *   updates     how many times the numbers were recomputed.
  */
 (() => {
@@ -44,18 +49,9 @@
   const matmul = (A, B) => A.map((row) => B[0].map((_, c) => row.reduce((sum, v, k) => sum + v * B[k][c], 0)));
   const dot = (u, v) => u.reduce((sum, x, k) => sum + x * v[k], 0);
 
-  function compute(s) {
-    const W = s.mode === 2 ? data.weights[s.seed][s.hidden] : null;
-    const Q = W ? matmul(s.x, W.query) : s.x; // (L, H) or the embeddings (L, E)
-    const K = W ? matmul(s.x, W.key) : s.x;
-    const V = W ? matmul(s.x, W.value) : s.x;
-    const scale = W && s.scaled ? Math.sqrt(s.hidden) : 1;
-    const scores = Q.map((q, i) => K.map((k, j) => {
-      if (s.causal && j > i) return -Infinity;
-      let score = dot(q, k);
-      if (scale !== 1) score /= scale;
-      return score / s.tau;
-    }));
+  // One head: Q (L, H), K (L, H), V (L, Hv); scores divided by `scale` (1 or √H), then by τ.
+  function attend(Q, K, V, s, scale) {
+    const scores = Q.map((q, i) => K.map((k, j) => (s.causal && j > i ? -Infinity : dot(q, k) / scale / s.tau)));
     const weights = scores.map((row) => {
       const top = Math.max(...row); // finite: the diagonal is never masked
       const e = row.map((v) => Math.exp(v - top));
@@ -63,7 +59,23 @@
       return e.map((v) => v / total);
     });
     const context = weights.map((row) => V[0].map((_, d) => row.reduce((sum, w, j) => sum + w * V[j][d], 0)));
-    return { scores, weights, context, W };
+    return { scores, weights, context };
+  }
+
+  function compute(s) {
+    if (s.mode === 4) {
+      const W = data.multihead[s.heads], H = 3 / s.heads;
+      const [Q, K, V] = [W.query, W.key, W.value].map((M) => matmul(s.x, M)); // (L, heads·H) each
+      const head = (M, h) => M.map((row) => row.slice(h * H, h * H + H)); // head h's columns: (L, H)
+      const heads = data.tokens.slice(0, s.heads).map((_, h) =>
+        attend(head(Q, h), head(K, h), head(V, h), s, s.scaled ? Math.sqrt(H) : 1));
+      const context = s.x.map((_, i) => heads.flatMap((r) => r.context[i])); // the heads side by side
+      const output = matmul(context, W.out).map((row) => row.map((v, d) => v + W.out_bias[d]));
+      return { scores: heads.map((r) => r.scores), weights: heads.map((r) => r.weights), context, output, W };
+    }
+    const W = s.mode === 2 ? data.weights[s.seed][s.hidden] : null;
+    const [Q, K, V] = W ? [W.query, W.key, W.value].map((M) => matmul(s.x, M)) : [s.x, s.x, s.x]; // (L, H) or X
+    return { ...attend(Q, K, V, s, W && s.scaled ? Math.sqrt(s.hidden) : 1), W };
   }
 
   // The configuration and the URL fragment ------------------------------------------------------------
@@ -78,10 +90,11 @@
   }
 
   const SETTERS = {
-    mode: (s, v) => (v === "1" || v === "2") && ((s.mode = Number(v)), true),
+    mode: (s, v) => /^[124]$/.test(v) && ((s.mode = Number(v)), true),
     query: (s, v) => /^[0-5]$/.test(v) && ((s.query = Number(v)), true),
     seed: (s, v) => data.seeds.includes(Number(v)) && ((s.seed = Number(v)), true),
     hidden: (s, v) => data.hidden_sizes.includes(Number(v)) && ((s.hidden = Number(v)), true),
+    heads: (s, v) => data.head_counts.includes(Number(v)) && ((s.heads = Number(v)), true),
     scaled: (s, v) => (v === "0" || v === "1") && ((s.scaled = v === "1"), true),
     causal: (s, v) => (v === "0" || v === "1") && ((s.causal = v === "1"), true),
     tau: (s, v) => TAUS.includes(Number(v)) && v !== "" && ((s.tau = Number(v)), true),
@@ -109,7 +122,7 @@
 
   function toFragment(s) {
     const x = JSON.stringify(s.x) === JSON.stringify(defaults.x) ? "" : `&x=${s.x.flat().join(",")}`;
-    return `#mode=${s.mode}&query=${s.query}&seed=${s.seed}&hidden=${s.hidden}&scaled=${+s.scaled}` +
+    return `#mode=${s.mode}&query=${s.query}&seed=${s.seed}&hidden=${s.hidden}&heads=${s.heads}&scaled=${+s.scaled}` +
       `&causal=${+s.causal}&tau=${s.tau}${x}`;
   }
 
@@ -131,6 +144,10 @@
         <div class="ax-row">
           <label>Seed <select id="ax-seed">${options(data.seeds, (v) => v)}</select></label>
           <label>Hidden size H <select id="ax-hidden">${options(data.hidden_sizes, (v) => v)}</select></label>
+        </div>
+        <label><input type="radio" name="ax-mode" value="4"> Chapter 4: several heads, then W<sub>o</sub> (seed 7)</label>
+        <div class="ax-row">
+          <label>Heads <select id="ax-heads">${options(data.head_counts, (v) => `${v} of size H = ${3 / v}`)}</select></label>
         </div>
         <label><input type="checkbox" id="ax-scaled"> Scale the scores by 1/√H</label>
       </fieldset>
@@ -157,6 +174,7 @@
     root.querySelector(`input[name=ax-query][value="${state.query}"]`).checked = true;
     $("#ax-seed").value = state.seed;
     $("#ax-hidden").value = state.hidden;
+    $("#ax-heads").value = state.heads;
     $("#ax-scaled").checked = state.scaled;
     $("#ax-causal").checked = state.causal;
     const t = TAUS.indexOf(state.tau);
@@ -208,39 +226,52 @@
     const r = compute(state);
     const tokens = data.tokens;
     const dims = r.context[0].map((_, d) => `dim ${d}`);
-    const top = Math.max(...r.weights.flat());
-    const symbol = state.mode === 2 ? "q<sup>(i)</sup>·k<sup>(j)</sup>" : "x<sup>(i)</sup>·x<sup>(j)</sup>";
-    const divisor = (state.mode === 2 && state.scaled ? ` / √${state.hidden}` : "") + (state.tau !== 1 ? ` / ${state.tau}` : "");
-    let html = matrixTable("ax-scores-title", `Scores ω<sub>ij</sub> = ${symbol}${divisor}`, r.scores, tokens,
-      (v, i, j) => v === -Infinity ? `<td class="ax-masked" data-k="s.${i}.${j}" title="masked">\u2212∞</td>`
-        : `<td data-k="s.${i}.${j}">${fmt(v)}</td>`);
-    html += matrixTable("ax-weights-title", "Weights α<sub>ij</sub> = softmax of row i (more colour: larger)", r.weights, tokens,
-      (v, i, j) => `<td data-k="w.${i}.${j}" style="--ax-a:${(45 * v / top).toFixed(1)}%">${fmt(v)}</td>`, "ax-heat");
-    html += barChart(r.weights[state.query]);
-    html += matrixTable("ax-context-title", `Context vectors z<sup>(i)</sup> = Σ<sub>j</sub> α<sub>ij</sub> ${state.mode === 2 ? "v" : "x"}<sup>(j)</sup>`,
-      r.context, dims, (v, i, d) => `<td data-k="z.${i}.${d}">${fmt(v)}</td>`);
+    const multi = state.mode === 4, H = multi ? 3 / state.heads : state.hidden;
+    const top = Math.max(...r.weights.flat(2)); // one colour scale for all heads
+    const heat = (k) => (v, i, j) => `<td data-k="${k}.${i}.${j}" style="--ax-a:${(45 * v / top).toFixed(1)}%">${fmt(v)}</td>`;
+    const values = (k) => (v, i, d) => `<td data-k="${k}.${i}.${d}">${fmt(v)}</td>`;
+    const symbol = state.mode === 1 ? "x<sup>(i)</sup>·x<sup>(j)</sup>" : "q<sup>(i)</sup>·k<sup>(j)</sup>";
+    const divisor = (state.mode !== 1 && state.scaled ? ` / √${H}` : "") + (state.tau !== 1 ? ` / ${state.tau}` : "");
+    let html;
+    if (multi) {
+      html = r.weights.map((w, h) => matrixTable(`ax-head-${h}-title`, `Head ${h}: weights α<sub>ij</sub>, ` +
+        `softmax of ${symbol}${divisor} (more colour: larger)`, w, tokens, heat(`w${h}`), "ax-heat")).join("");
+      html += matrixTable("ax-context-title", "Context vectors z<sup>(i)</sup>: the heads side by side", r.context, dims, values("z"));
+      html += matrixTable("ax-output-title", "Output z<sup>(i)</sup> W<sub>o</sub> + b<sub>o</sub>", r.output, dims, values("y"));
+    } else {
+      html = matrixTable("ax-scores-title", `Scores ω<sub>ij</sub> = ${symbol}${divisor}`, r.scores, tokens,
+        (v, i, j) => v === -Infinity ? `<td class="ax-masked" data-k="s.${i}.${j}" title="masked">\u2212∞</td>`
+          : `<td data-k="s.${i}.${j}">${fmt(v)}</td>`);
+      html += matrixTable("ax-weights-title", "Weights α<sub>ij</sub> = softmax of row i (more colour: larger)", r.weights,
+        tokens, heat("w"), "ax-heat");
+      html += barChart(r.weights[state.query]);
+      html += matrixTable("ax-context-title", `Context vectors z<sup>(i)</sup> = Σ<sub>j</sub> α<sub>ij</sub> ${state.mode === 2 ? "v" : "x"}<sup>(j)</sup>`,
+        r.context, dims, values("z"));
+    }
     if (r.W) {
-      const mats = ["query", "key", "value"].map((name) => {
-        const rows = r.W[name].map((row, e) => `<tr><th scope="row">dim ${e}</th>${row.map((v, c) =>
-          `<td data-k="${name[0]}.${e}.${c}">${fmt(v)}</td>`).join("")}</tr>`).join("");
-        return `<table class="ax-table"><caption>W<sub>${name[0]}</sub> (${name})</caption><tbody>${rows}</tbody></table>`;
-      }).join("");
-      html += `<details class="ax-panel ax-wide"><summary>W<sub>q</sub>, W<sub>k</sub>, W<sub>v</sub>: seed ${state.seed}, ` +
-        `E = 3, H = ${state.hidden}</summary><div class="ax-scroll" role="region" aria-label="Projection matrices">` +
-        `<div class="ax-mats">${mats}</div></div></details>`;
+      const table = (caption, rows, key, label) => `<table class="ax-table"><caption>${caption}</caption><tbody>${rows.map((row, e) =>
+        `<tr><th scope="row">${label(e)}</th>${row.map((v, c) => `<td data-k="${key(e, c)}">${fmt(v)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+      const names = multi ? ["query", "key", "value", "out"] : ["query", "key", "value"];
+      const mats = names.map((name) => table(`W<sub>${name[0]}</sub> (${name})`, r.W[name], (e, c) => `${name[0]}.${e}.${c}`,
+        (e) => `dim ${e}`)).join("") + (multi ? table("b<sub>o</sub> (out_bias)", [r.W.out_bias], (_, c) => `ob.${c}`, () => "every row") : "");
+      html += `<details class="ax-panel ax-wide"><summary>W<sub>q</sub>, W<sub>k</sub>, W<sub>v</sub>${multi ? ", W<sub>o</sub>, b<sub>o</sub>" : ""}: ` +
+        `seed ${multi ? 7 : state.seed}, E = 3, ${multi ? `${state.heads} head${state.heads > 1 ? "s" : ""} of ` : ""}H = ${H}</summary>` +
+        `<div class="ax-scroll" role="region" aria-label="Projection matrices"><div class="ax-mats">${mats}</div></div></details>`;
     }
     const open = $(".ax-out details")?.open;
     $(".ax-out").innerHTML = html;
     if (open && $(".ax-out details")) $(".ax-out details").open = true;
     root.querySelectorAll("tr[data-row]").forEach((tr) => tr.classList.toggle("ax-q", Number(tr.dataset.row) === state.query));
-    $("#ax-seed").disabled = $("#ax-hidden").disabled = $("#ax-scaled").disabled = state.mode !== 2;
-    $("#ax-scaled").checked = state.mode === 2 && state.scaled; // chapter 1 scales nothing: unticked there
+    $("#ax-seed").disabled = $("#ax-hidden").disabled = state.mode !== 2;
+    $("#ax-heads").disabled = !multi;
+    $("#ax-scaled").disabled = state.mode === 1;
+    $("#ax-scaled").checked = state.mode !== 1 && state.scaled; // chapter 1 scales nothing: unticked there
     focusScrolling();
     $("#ax-tau-value").textContent = `τ = ${state.tau}`;
     $("#ax-tau").setAttribute("aria-valuetext", `τ = ${state.tau}`);
     const api = window.attentionExplorer;
-    api.result = { scores: r.scores, weights: r.weights, context: r.context };
-    api.projection = r.W && { query: r.W.query, key: r.W.key, value: r.W.value };
+    api.result = { scores: r.scores, weights: r.weights, context: r.context, ...(multi && { output: r.output }) };
+    api.projection = r.W && { ...r.W };
     api.updates += 1;
     history.replaceState(null, "", toFragment(state));
   }
@@ -274,6 +305,7 @@
       else if (t.name === "ax-query") state.query = Number(t.value);
       else if (t.id === "ax-seed") state.seed = Number(t.value);
       else if (t.id === "ax-hidden") state.hidden = Number(t.value);
+      else if (t.id === "ax-heads") state.heads = Number(t.value);
       else if (t.id === "ax-scaled") state.scaled = t.checked;
       else if (t.id === "ax-causal") state.causal = t.checked;
       else return;
@@ -305,13 +337,13 @@
       root.querySelector(".ax-app").textContent = `The explorer's data could not be loaded (${error.message}).`;
       return;
     }
-    for (const seed of data.seeds) for (const h of data.hidden_sizes) {
-      for (const name of ["query", "key", "value"]) {
-        data.weights[seed][h][name] = data.weights[seed][h][name].map((row) => row.map(Math.fround));
-      }
+    const f32 = (m) => m.map((v) => (Array.isArray(v) ? f32(v) : Math.fround(v))); // the float32 values exactly
+    for (const W of [...data.seeds.flatMap((seed) => Object.values(data.weights[seed])), ...Object.values(data.multihead)]) {
+      for (const name in W) W[name] = f32(W[name]);
     }
     const chapter2 = data.presets["chapter-2"];
-    defaults = { mode: 1, query: 2, seed: chapter2.seed, hidden: chapter2.hidden, scaled: true, causal: false, tau: 1, x: data.embeddings };
+    defaults = { mode: 1, query: 2, seed: chapter2.seed, hidden: chapter2.hidden, heads: data.presets["chapter-4"].heads,
+      scaled: true, causal: false, tau: 1, x: data.embeddings };
     window.attentionExplorer = { config: () => structuredClone(state), result: null, projection: null, updates: 0 };
     buildControls();
     wire();
