@@ -49,7 +49,7 @@ HEAD_COUNTS = (1, 3)  # ... with E = 3, the head counts that divide E (H = 3 and
 # Named starting points: the fragment `#<name>` of the Explore page selects the configuration.
 # Keys as in the page's URL fragment (see explorer.js): mode 1 (no weights), 2 (Wq, Wk, Wv) or
 # 4 (heads, then Wo), query (token index), seed, hidden (H), heads, scaled, causal (mask), tau
-# (temperature); the embeddings are the chapters' own.
+# (temperature), block (online softmax's T); the embeddings are the chapters' own.
 _CHAPTER_2 = {"mode": 2, "query": 1, "seed": CHAPTER_2_SEED, "hidden": CHAPTER_2_HIDDEN_SIZE, "causal": 0, "tau": 1}
 PRESETS: dict[str, dict[str, int]] = {
     "chapter-1": {"mode": 1, "query": 2, "causal": 0, "tau": 1},  # 1.1: the query "starts"
@@ -57,6 +57,7 @@ PRESETS: dict[str, dict[str, int]] = {
     "chapter-2-scaled": {**_CHAPTER_2, "scaled": 1},  # scaled dot-product attention
     "chapter-3": {**_CHAPTER_2, "scaled": 1, "causal": 1},  # causal: query i attends to tokens 0..i
     "chapter-4": {"mode": 4, "query": 4, "heads": 3, "scaled": 1, "causal": 1, "tau": 1},  # 4.1: the row of "one"
+    "chapter-5": {**_CHAPTER_2, "scaled": 1, "block": 2},  # 5.2.2: the trace of "journey", two keys a block
 }
 
 

@@ -44,6 +44,7 @@ from attention_lab import (
     mask_scores,
     merge_heads,
     multihead_self_attention,
+    online_softmax_trace,
     project_inputs,
     query_key_scores,
     scale_scores,
@@ -149,6 +150,7 @@ def test_every_preset_is_a_valid_configuration_and_an_anchor_of_the_page() -> No
         assert preset.get("seed", explorer.CHAPTER_2_SEED) in data["seeds"]
         assert preset.get("hidden", explorer.CHAPTER_2_HIDDEN_SIZE) in data["hidden_sizes"]
         assert preset.get("heads", explorer.PRESETS["chapter-4"]["heads"]) in data["head_counts"]
+        assert 1 <= preset.get("block", 1) <= L
     assert data["presets"]["chapter-2"] == {
         "mode": 2, "query": 1, "seed": 123, "hidden": 4, "causal": 0, "tau": 1, "scaled": 0,
     }  # fmt: skip
@@ -185,11 +187,13 @@ class Config:
     scaled: bool = True
     causal: bool = False
     tau: float = 1
+    block: int = explorer.PRESETS["chapter-5"]["block"]
     x: tuple[tuple[float, ...], ...] = field(default_factory=lambda: tuple(map(tuple, example_inputs(torch.float64).tolist())))
 
     def as_page_reports_it(self) -> dict:
         return {"mode": self.mode, "query": self.query, "seed": self.seed, "hidden": self.hidden, "heads": self.heads,
-                "scaled": self.scaled, "causal": self.causal, "tau": self.tau, "x": [list(r) for r in self.x]}  # fmt: skip
+                "scaled": self.scaled, "causal": self.causal, "tau": self.tau, "block": self.block,
+                "x": [list(r) for r in self.x]}  # fmt: skip
 
 
 def projection_weights(config: Config) -> ProjectionWeights:
@@ -264,6 +268,15 @@ def reference(config: Config) -> dict[str, torch.Tensor]:
     return result
 
 
+def trace_reference(config: Config) -> list[dict[str, object]]:
+    """Chapter 5's online softmax over the query's row of scores (modes 1 and 2), from the package."""
+    inputs = torch.tensor(config.x, dtype=torch.float64)  # (L, E)
+    values = inputs if config.mode == 1 else project_inputs(inputs, projection_weights(config)).values  # (L, H)
+    steps = online_softmax_trace(reference(config)["scores"][config.query], values, block_size=config.block)
+    return [{"keys_seen": step.keys_seen, "running_max": step.running_max.item(), "running_sum": step.running_sum.item(),
+             "output": step.output.tolist()} for step in steps]  # fmt: skip
+
+
 def shown(value: float) -> str:
     """What the page must show for a value: Python's 4 decimals, minus sign U+2212, no negative zero."""
     if value == -math.inf:
@@ -307,8 +320,11 @@ def expected_cells(config: Config) -> dict[str, set[str]]:
             cells[f"z.{i}.{d}"] = accepted(ref["context"][i, d].item())
             if config.mode == 4:
                 cells[f"y.{i}.{d}"] = accepted(ref["output"][i, d].item())
-    if config.mode != 4:  # the query's bar chart
+    if config.mode != 4:  # the query's bar chart, and its online softmax
         cells |= {f"b.{j}": accepted(ref["weights"][config.query, j].item()) for j in range(L)}
+        for b, step in enumerate(trace_reference(config)):
+            cells |= {f"t.{b}.m": accepted(step["running_max"]), f"t.{b}.l": accepted(step["running_sum"])}
+            cells |= {f"t.{b}.o.{d}": accepted(v) for d, v in enumerate(step["output"])}
     if config.mode == 4:
         weights_of = multihead_weights(config)
         for name in ("query", "key", "value", "out"):
@@ -341,7 +357,7 @@ READ_JS = r"""() => {
   rest.querySelectorAll("[data-k]").forEach((e) => e.remove());
   const api = window.attentionExplorer;
   return { cells, rest: rest.textContent, text: document.body.innerText, config: api.config(),
-           result: api.result, projection: api.projection, updates: api.updates, hash: location.hash,
+           result: api.result, trace: api.trace, projection: api.projection, updates: api.updates, hash: location.hash,
            messages: [...root.querySelectorAll("#ax-messages p")].map((p) => p.textContent),
            invalid: [...root.querySelectorAll("input[aria-invalid=true]")].map((e) => e.getAttribute("aria-label")) };
 }"""
@@ -430,13 +446,13 @@ class Explorer:
             for _ in range(abs(query - current)):
                 self.page.keyboard.press(key)
 
-    def move_slider(self, current: float, tau: float) -> None:
-        slider = self.page.locator("#ax-tau")
-        slider.focus()
-        steps = TAUS.index(tau) - TAUS.index(current)
-        if tau == TAUS[0]:
+    def move_slider(self, selector: str, current: int, target: int, stops: int) -> None:
+        """Move a slider from stop `current` to stop `target` (of `stops`) with the keyboard."""
+        self.page.locator(selector).focus()
+        steps = target - current
+        if target == 0:
             self.page.keyboard.press("Home")
-        elif tau == TAUS[-1]:
+        elif target == stops - 1:
             self.page.keyboard.press("End")
         else:
             for _ in range(abs(steps)):
@@ -457,7 +473,9 @@ class Explorer:
             self.page.locator("#ax-scaled").set_checked(new.scaled)
         self.page.locator("#ax-causal").set_checked(new.causal)
         if new.tau != old.tau:
-            self.move_slider(old.tau, new.tau)
+            self.move_slider("#ax-tau", TAUS.index(old.tau), TAUS.index(new.tau), len(TAUS))
+        if new.mode != 4 and new.block != old.block:
+            self.move_slider("#ax-block", old.block - 1, new.block - 1, 6)
         self.pick_query(old.query, new.query, rng)
         for (i, e), text in texts.items():
             self.type_value(i, e, text, rng)
@@ -496,6 +514,8 @@ def random_config(old: Config, rng: random.Random) -> tuple[Config, dict[tuple[i
         new = replace(new, heads=rng.choice(data["head_counts"]))
     if mode != 1:  # scaling too (disabled in chapter-1 mode)
         new = replace(new, scaled=rng.random() < 0.5)
+    if mode != 4:  # online softmax's block size (the trace of one head's row)
+        new = replace(new, block=rng.randint(1, L))
     return new, texts
 
 
@@ -514,6 +534,14 @@ def check_page_shows(state: dict, config: Config) -> None:
         assert torch.equal(torch.isinf(raw), torch.isinf(ref[name])), name
         finite = torch.isfinite(ref[name])
         assert torch.allclose(raw[finite], ref[name][finite], rtol=0, atol=RAW_TOLERANCE), name
+    if config.mode == 4:
+        assert state["trace"] is None
+    else:
+        expected = trace_reference(config)
+        assert [step["keys_seen"] for step in state["trace"]] == [step["keys_seen"] for step in expected]
+        for name in ("running_max", "running_sum", "output"):
+            raw = torch.tensor([step[name] for step in state["trace"]], dtype=torch.float64)
+            assert torch.allclose(raw, torch.tensor([step[name] for step in expected], dtype=torch.float64), rtol=0, atol=RAW_TOLERANCE)
     if config.mode == 1:
         assert state["projection"] is None
     else:
@@ -578,6 +606,9 @@ def test_the_chapter_presets_show_the_chapters_printed_numbers(page: Page, serve
             assert all(text in accepted(v, FLOAT32_TOLERANCE) for page_row, row in zip(page_rows, rows.tolist(), strict=True)
                        for text, v in zip(page_row, row, strict=True)), page_rows  # fmt: skip
             assert page_rows[1] == ["0.1089", "0.1275", "0.1322", "0.2548", "0.3766", "0.0000"]  # as the chapter prints it
+        if name == "chapter-5":  # 5.2.2's trace: (keys seen, m, ell) per block, as the chapter prints it
+            steps = [(step["keys_seen"], state["cells"][f"t.{b}.m"], state["cells"][f"t.{b}.l"]) for b, step in enumerate(state["trace"])]
+            assert steps == [(2, "0.4498", "1.9943"), (4, "0.4498", "3.8348"), (6, "0.6953", "4.3417")]
     # The preset links on the page switch the configuration in place.
     explorer_page = Explorer(page).open(served_site + "explore/#chapter-3")
     page.locator("input[data-i='0'][data-e='0']").fill("5")
@@ -695,12 +726,12 @@ def test_every_control_is_reachable_by_keyboard_and_labelled(page: Page, served_
         if described is None:
             break
         reached.append(described)
-    assert reached[:4] == ["chapter-2", "chapter-2-scaled", "chapter-3", "chapter-4"]
+    assert reached[:5] == ["chapter-2", "chapter-2-scaled", "chapter-3", "chapter-4", "chapter-5"]
     # A table region is a Tab stop only while it scrolls (at 1366 px, none does).
     regions = page.evaluate(REGIONS_JS)
     assert regions and all(r["scrolls"] == r["focusable"] for r in regions), regions
     assert reached.count("DIV") == sum(r["scrolls"] for r in regions)
-    expected = {"ax-mode", "ax-seed", "ax-hidden", "ax-scaled", "ax-causal", "ax-tau", "ax-query", "ax-reset"}
+    expected = {"ax-mode", "ax-seed", "ax-hidden", "ax-scaled", "ax-causal", "ax-tau", "ax-block", "ax-query", "ax-reset"}
     expected |= {f"{token}, dimension {e}" for token in TOKENS for e in range(E)}
     assert expected <= set(reached)
     # The query by keyboard alone: arrows move it along the radio group.

@@ -7,16 +7,21 @@
  *           with the causal mask, ω_ij = -∞ for j > i (query i attends to tokens 0..i);
  *   weights α = softmax(ω) row by row (max subtracted first);
  *   context Z = α X (mode 1) or α (X Wv) (mode 2).
+ * Online softmax (chapter 5, modes 1 and 2): the query's row of scores read T keys at a time,
+ * keeping the running maximum m, the running sum ℓ of exp(ω - m) and the running output o, each
+ * rescaled by exp(m_old - m_new) when the maximum grows; o / ℓ after the last block is the context.
  * Mode 4 (chapter 4) cuts Q = X Wq, K, V into `heads` blocks of H = 3 / heads columns, attends with
  * each block as above (√H of the head), puts the heads' context vectors side by side (L×3) and
  * returns them times Wo, plus bo.
  * The configuration lives in the URL fragment: #mode=2&query=1&seed=123&hidden=4&heads=3&scaled=1
- * &causal=0&tau=1[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
+ * &causal=0&tau=1&block=2[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
  *
  * For tests and the curious, window.attentionExplorer (documented in README.md) holds:
  *   config()    the configuration shown (a copy);
  *   result      {scores, weights, context}: float64 arrays of rows (masked scores are -Infinity);
  *               in mode 4 scores and weights are one matrix per head, and output is Z Wo + bo;
+ *   trace       online softmax's steps in modes 1 and 2 ({keys_seen, running_max, running_sum,
+ *               output}: o / ℓ), else null;
  *   projection  {query, key, value} (E×H, the chapter's float32 values) in mode 2, with out and
  *               out_bias in mode 4, else null;
  *   updates     how many times the numbers were recomputed.
@@ -75,7 +80,23 @@
     }
     const W = s.mode === 2 ? data.weights[s.seed][s.hidden] : null;
     const [Q, K, V] = W ? [W.query, W.key, W.value].map((M) => matmul(s.x, M)) : [s.x, s.x, s.x]; // (L, H) or X
-    return { ...attend(Q, K, V, s, W && s.scaled ? Math.sqrt(s.hidden) : 1), W };
+    return { ...attend(Q, K, V, s, W && s.scaled ? Math.sqrt(s.hidden) : 1), W, V };
+  }
+
+  // Online softmax over one row of scores, T keys a block (chapter 5's trace). Key 0 is never
+  // masked, so the running maximum is finite from the first block on.
+  function trace(row, V, T) {
+    let m = -Infinity, l = 0, o = V[0].map(() => 0);
+    const steps = [];
+    for (let start = 0; start < row.length; start += T) {
+      const block = row.slice(start, start + T), next = Math.max(m, ...block), shrink = Math.exp(m - next);
+      const e = block.map((v) => Math.exp(v - next));
+      l = l * shrink + e.reduce((a, b) => a + b, 0);
+      o = o.map((v, d) => v * shrink + e.reduce((sum, w, j) => sum + w * V[start + j][d], 0));
+      m = next;
+      steps.push({ keys_seen: start + block.length, running_max: m, running_sum: l, output: o.map((v) => v / l) });
+    }
+    return steps;
   }
 
   // The configuration and the URL fragment ------------------------------------------------------------
@@ -98,6 +119,7 @@
     scaled: (s, v) => (v === "0" || v === "1") && ((s.scaled = v === "1"), true),
     causal: (s, v) => (v === "0" || v === "1") && ((s.causal = v === "1"), true),
     tau: (s, v) => TAUS.includes(Number(v)) && v !== "" && ((s.tau = Number(v)), true),
+    block: (s, v) => /^[1-6]$/.test(v) && ((s.block = Number(v)), true),
     x: (s, v) => {
       const parts = v.split(",").map(parseEntry);
       if (parts.length !== 18 || parts.some((p) => p.error)) return false;
@@ -123,7 +145,7 @@
   function toFragment(s) {
     const x = JSON.stringify(s.x) === JSON.stringify(defaults.x) ? "" : `&x=${s.x.flat().join(",")}`;
     return `#mode=${s.mode}&query=${s.query}&seed=${s.seed}&hidden=${s.hidden}&heads=${s.heads}&scaled=${+s.scaled}` +
-      `&causal=${+s.causal}&tau=${s.tau}${x}`;
+      `&causal=${+s.causal}&tau=${s.tau}&block=${s.block}${x}`;
   }
 
   const isConfiguration = (hash) => hash.includes("=") || hash.slice(1) in data.presets;
@@ -156,6 +178,8 @@
         <label for="ax-tau">Temperature <output id="ax-tau-value" for="ax-tau"></output></label>
         <input type="range" id="ax-tau" min="0" max="${TAUS.length - 1}" step="1">
         <p class="ax-hint">The scores are divided by τ: small τ sharpens, large τ flattens.</p>
+        <label for="ax-block">Online softmax (chapter 5): <output id="ax-block-value" for="ax-block"></output></label>
+        <input type="range" id="ax-block" min="1" max="6" step="1">
       </fieldset>
     </div>
     <h3 id="ax-embeddings-title">Embeddings (pick the query, edit any value)</h3>
@@ -179,6 +203,7 @@
     $("#ax-causal").checked = state.causal;
     const t = TAUS.indexOf(state.tau);
     $("#ax-tau").value = t;
+    $("#ax-block").value = state.block;
     for (const field of fields) field.value = String(state.x[field.dataset.i][field.dataset.e]);
     checkFields();
   }
@@ -247,6 +272,14 @@
       html += barChart(r.weights[state.query]);
       html += matrixTable("ax-context-title", `Context vectors z<sup>(i)</sup> = Σ<sub>j</sub> α<sub>ij</sub> ${state.mode === 2 ? "v" : "x"}<sup>(j)</sup>`,
         r.context, dims, values("z"));
+      r.trace = trace(r.scores[state.query], r.V, state.block);
+      const head = ["keys", "running max m", "running sum ℓ", ...dims.map((d) => `o / ℓ, ${d}`)];
+      html += `<div class="ax-panel"><h3 id="ax-trace-title">Online softmax of “${esc(tokens[state.query])}”, ` +
+        `${state.block} key${state.block > 1 ? "s" : ""} at a time</h3><div class="ax-scroll" role="region" aria-labelledby="ax-trace-title">` +
+        `<table class="ax-table"><thead><tr>${head.map((h) => `<th scope="col">${h}</th>`).join("")}</tr></thead><tbody>` +
+        r.trace.map((step, b) => `<tr><th scope="row">${esc(tokens.slice(b * state.block, step.keys_seen).join(" "))}</th>` +
+          `<td data-k="t.${b}.m">${fmt(step.running_max)}</td><td data-k="t.${b}.l">${fmt(step.running_sum)}</td>` +
+          step.output.map((v, d) => `<td data-k="t.${b}.o.${d}">${fmt(v)}</td>`).join("") + "</tr>").join("") + "</tbody></table></div></div>";
     }
     if (r.W) {
       const table = (caption, rows, key, label) => `<table class="ax-table"><caption>${caption}</caption><tbody>${rows.map((row, e) =>
@@ -264,6 +297,8 @@
     root.querySelectorAll("tr[data-row]").forEach((tr) => tr.classList.toggle("ax-q", Number(tr.dataset.row) === state.query));
     $("#ax-seed").disabled = $("#ax-hidden").disabled = state.mode !== 2;
     $("#ax-heads").disabled = !multi;
+    $("#ax-block").disabled = multi;
+    $("#ax-block-value").textContent = `blocks of T = ${state.block}`;
     $("#ax-scaled").disabled = state.mode === 1;
     $("#ax-scaled").checked = state.mode !== 1 && state.scaled; // chapter 1 scales nothing: unticked there
     focusScrolling();
@@ -272,6 +307,7 @@
     const api = window.attentionExplorer;
     api.result = { scores: r.scores, weights: r.weights, context: r.context, ...(multi && { output: r.output }) };
     api.projection = r.W && { ...r.W };
+    api.trace = r.trace || null;
     api.updates += 1;
     history.replaceState(null, "", toFragment(state));
   }
@@ -312,6 +348,7 @@
       render();
     });
     on("#ax-tau", "input", (event) => { state.tau = TAUS[Number(event.target.value)]; render(); });
+    on("#ax-block", "input", (event) => { state.block = Number(event.target.value); render(); });
     on(".ax-inputs", "input", () => { checkFields(); render(); });
     on(".ax-inputs", "click", (event) => { // a click anywhere on a row picks its token as the query
       const tr = event.target.closest("tr[data-row]");
@@ -343,8 +380,8 @@
     }
     const chapter2 = data.presets["chapter-2"];
     defaults = { mode: 1, query: 2, seed: chapter2.seed, hidden: chapter2.hidden, heads: data.presets["chapter-4"].heads,
-      scaled: true, causal: false, tau: 1, x: data.embeddings };
-    window.attentionExplorer = { config: () => structuredClone(state), result: null, projection: null, updates: 0 };
+      scaled: true, causal: false, tau: 1, block: data.presets["chapter-5"].block, x: data.embeddings };
+    window.attentionExplorer = { config: () => structuredClone(state), result: null, trace: null, projection: null, updates: 0 };
     buildControls();
     wire();
     load(isConfiguration(location.hash) ? location.hash : "", true);
