@@ -96,9 +96,28 @@ def file_imports(path: Path) -> list[tuple[str, tuple[str, ...]]]:
     return _parsed[key]
 
 
-def _defined_in(init: Path) -> dict[str, str]:
-    """Where each name a package's `__init__` imports comes from: name -> module."""
-    return {name: module for module, names in file_imports(init) for name in names}
+def _static_all(path: Path) -> tuple[str, ...]:
+    """The names a module's `__all__` lists, read from its source (a list or tuple of strings)."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            if isinstance(node.value, (ast.List, ast.Tuple)):
+                return tuple(e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return ()
+
+
+def _defined_in(init: Path, root: Path) -> dict[str, str]:
+    """Where each name a package's `__init__` imports comes from: name -> module. A star import
+    (`from attention_lab.x import *`) brings the names of that module's `__all__`; the package's
+    own submodules (`from attention_lab import x`) are not names defined elsewhere."""
+    defined_in: dict[str, str] = {}
+    for module, names in file_imports(init):
+        if names == ("*",):
+            source = _module_file(module, root)
+            names = _static_all(source) if source is not None else ()
+        for name in names:
+            if not ((init.parent / f"{name}.py").is_file() or (init.parent / name / "__init__.py").is_file()):
+                defined_in[name] = module
+    return defined_in
 
 
 def defining_file(identifier: str, root: Path = ROOT) -> Path | None:
@@ -111,7 +130,7 @@ def defining_file(identifier: str, root: Path = ROOT) -> Path | None:
             continue
         rest = parts[end:]
         if rest and path.name == "__init__.py":
-            defined_in = _defined_in(path)
+            defined_in = _defined_in(path, root)
             if rest[0] in defined_in:
                 return defining_file(".".join([defined_in[rest[0]], *rest]), root)
         return path
@@ -149,7 +168,7 @@ def imported_files(code: str, root: Path = ROOT) -> set[Path]:
                 found.add(init)
         found.add(path)
         if path.name == "__init__.py" and names:
-            defined_in = _defined_in(path)
+            defined_in = _defined_in(path, root)
             for name in names:
                 if name in defined_in:
                     pending.append((defined_in[name], (name,)))
