@@ -109,12 +109,14 @@ def test_the_export_is_compact_and_identical_on_every_build() -> None:
 # (source, served body): strings, regular expressions and template text that look like comments
 # stay; a `/` that divides is not a regular expression; a template nested in a `${ }` is followed.
 SERVED_CASES = {
-    "comments": ("  // a line\n  const a = 1; // after code\n\n  /* a block */ let b = 2;\n", "const a = 1;\nlet b = 2;"),
-    "strings": ("const u = \"http://x/*y*/\", v = 'it\\'s // not';\n", "const u = \"http://x/*y*/\", v = 'it\\'s // not';"),
-    "regex": ("const r = /\\/\\/[/*]/g; x = s.replace(/^#/, \"\");\n", "const r = /\\/\\/[/*]/g; x = s.replace(/^#/, \"\");"),
-    "division": ("const h = (a + b) / 2 / c; // half\nreturn /x/.test(y);\n", "const h = (a + b) / 2 / c;\nreturn /x/.test(y);"),
+    "comments": ("  // a line\n  const a = 1; // after code\n\n  /* a block */ let b = 2;\n", "const a=1;\nlet b=2;"),
+    "strings": ("const u = \"http://x/*y*/\", v = 'it\\'s // not';\n", "const u= \"http://x/*y*/\",v= 'it\\'s // not';"),
+    "regex": ("const r = /\\/\\/[/*]/g; x = s.replace(/^#/, \"\");\n", "const r= /\\/\\/[/*]/g;x=s.replace(/^#/,\"\");"),
+    "division": ("const h = (a + b) / 2 / c; // half\nreturn /x/.test(y);\n", "const h=(a+b)/2/c;\nreturn/x/.test(y);"),
     "template": ("x = `<a href=\"//h\">\n    ${f(`in ${ {k: 1}.k } // t`)} /* t */\n  </a>`; // c\n",
-                 "x = `<a href=\"//h\">\n${f(`in ${ {k: 1}.k } // t`)} /* t */\n</a>`;"),
+                 "x= `<a href=\"//h\">\n${f(`in ${{k:1}.k} // t`)} /* t */\n</a>`;"),
+    "tokens kept apart": ("y = a + +b - -c; x = -1; return x in o, 1 .toFixed(2), f(...r);\n",
+                          "y=a+ +b- -c;x= -1;return x in o,1 .toFixed(2),f(...r);"),
 }
 
 
