@@ -36,7 +36,7 @@ import torch
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
-from attention_lab import TOKENS, MultiHeadAttention, example_inputs, init_projection_weights
+from attention_lab import ROPE_BASE, TOKENS, MultiHeadAttention, example_inputs, init_projection_weights
 
 DATA_PATH = "assets/explorer/explorer-data.json"
 SCRIPT_PATH = "assets/explorer/explorer.js"
@@ -50,7 +50,8 @@ HEAD_COUNTS = (1, 3)  # ... with E = 3, the head counts that divide E (H = 3 and
 # Named starting points: the fragment `#<name>` of the Explore page selects the configuration.
 # Keys as in the page's URL fragment (see explorer.js): mode 1 (no weights), 2 (Wq, Wk, Wv) or
 # 4 (heads, then Wo), query (token index), seed, hidden (H), heads, scaled, causal (mask), tau
-# (temperature), block (online softmax's T); the embeddings are the chapters' own.
+# (temperature), block (online softmax's T), rope and shift (RoPE from that position); the
+# embeddings are the chapters' own.
 _CHAPTER_2 = {"mode": 2, "query": 1, "seed": CHAPTER_2_SEED, "hidden": CHAPTER_2_HIDDEN_SIZE, "causal": 0, "tau": 1}
 PRESETS: dict[str, dict[str, int]] = {
     "chapter-1": {"mode": 1, "query": 2, "causal": 0, "tau": 1},  # 1.1: the query "starts"
@@ -59,6 +60,7 @@ PRESETS: dict[str, dict[str, int]] = {
     "chapter-3": {**_CHAPTER_2, "scaled": 1, "causal": 1},  # causal: query i attends to tokens 0..i
     "chapter-4": {"mode": 4, "query": 4, "heads": 3, "scaled": 1, "causal": 1, "tau": 1},  # 4.1: the row of "one"
     "chapter-5": {**_CHAPTER_2, "scaled": 1, "block": 2},  # 5.2.2: the trace of "journey", two keys a block
+    "chapter-6": {**_CHAPTER_2, "scaled": 1, "causal": 1, "rope": 1, "shift": 0},  # 6.3: chapter 3 with RoPE
 }
 
 
@@ -93,6 +95,7 @@ def explorer_data() -> dict[str, Any]:
         "weights": weights,  # [seed][H] -> {"query", "key", "value"}, each (E, H), float32 values
         "head_counts": list(HEAD_COUNTS),
         "multihead": multihead,  # [heads] -> {"query", "key", "value", "out"}, each (E, E), and "out_bias" (E,)
+        "rope_base": ROPE_BASE,
         "presets": PRESETS,
     }
 

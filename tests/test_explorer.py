@@ -35,6 +35,7 @@ from attention_lab import (
     MultiHeadWeights,
     ProjectionWeights,
     AttentionResult,
+    apply_rope,
     attention_score_matrix,
     causal_mask,
     causal_self_attention,
@@ -47,6 +48,7 @@ from attention_lab import (
     online_softmax_trace,
     project_inputs,
     query_key_scores,
+    rope_self_attention,
     scale_scores,
     simplified_self_attention,
     softmax,
@@ -61,6 +63,7 @@ from .test_browser import browser, chromium, served_site  # noqa: F401  (the Chr
 EXPLORE_PAGE = ROOT / "docs" / "explore.md"
 ASSETS = ROOT / "docs" / "assets" / "explorer"
 CONFIGURATIONS = 30  # random configurations set through the page
+SHIFTS = [0, 1, 10, 100, 1000, 10000]  # RoPE's first positions (explorer.js SHIFTS)
 RAW_TOLERANCE = 1e-9
 FLOAT32_TOLERANCE = 1e-6  # the chapters compute in float32: a few units in the 7th decimal between CPUs
 TAUS = [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7, 10]  # the slider's stops
@@ -190,12 +193,19 @@ class Config:
     causal: bool = False
     tau: float = 1
     block: int = explorer.PRESETS["chapter-5"]["block"]
+    rope: bool = False
+    shift: int = 0
     x: tuple[tuple[float, ...], ...] = field(default_factory=lambda: tuple(map(tuple, example_inputs(torch.float64).tolist())))
 
     def as_page_reports_it(self) -> dict:
         return {"mode": self.mode, "query": self.query, "seed": self.seed, "hidden": self.hidden, "heads": self.heads,
                 "scaled": self.scaled, "causal": self.causal, "tau": self.tau, "block": self.block,
-                "x": [list(r) for r in self.x]}  # fmt: skip
+                "rope": self.rope, "shift": self.shift, "x": [list(r) for r in self.x]}  # fmt: skip
+
+    @property
+    def roped(self) -> bool:
+        """RoPE applies: chapter 2's mode, an even H, the box ticked."""
+        return self.rope and self.mode == 2 and self.hidden % 2 == 0
 
 
 def projection_weights(config: Config) -> ProjectionWeights:
@@ -247,6 +257,9 @@ def reference(config: Config) -> dict[str, torch.Tensor]:
         scores, values = attention_score_matrix(inputs), inputs  # (L, L), (L, E)
     else:
         projections = project_inputs(inputs, projection_weights(config))  # each (L, H)
+        if config.roped:  # chapter 6: queries and keys turned by their positions, shift .. shift + L - 1
+            projections = projections._replace(queries=apply_rope(projections.queries, offset=config.shift),
+                                               keys=apply_rope(projections.keys, offset=config.shift))  # fmt: skip
         scores = query_key_scores(projections.queries, projections.keys)  # (L, L)
         if config.scaled:
             scores = scale_scores(scores, config.hidden)
@@ -260,6 +273,8 @@ def reference(config: Config) -> dict[str, torch.Tensor]:
         whole: AttentionResult | None
         if config.mode == 1 and not config.causal:
             whole = simplified_self_attention(inputs)
+        elif config.roped:  # rope_self_attention always scales
+            whole = rope_self_attention(inputs, projection_weights(config), offset=config.shift, causal=config.causal) if config.scaled else None
         elif config.causal:
             whole = causal_self_attention(inputs, projection_weights(config), scaled=config.scaled) if config.mode == 2 else None
         else:
@@ -469,6 +484,10 @@ class Explorer:
                 self.page.select_option("#ax-seed", str(new.seed))
             if new.hidden != old.hidden:
                 self.page.select_option("#ax-hidden", str(new.hidden))
+        if new.mode == 2 and new.hidden % 2 == 0:
+            self.page.locator("#ax-rope").set_checked(new.rope)
+            if new.rope and new.shift != old.shift:
+                self.page.select_option("#ax-shift", str(new.shift))
         if new.mode == 4 and new.heads != old.heads:
             self.page.select_option("#ax-heads", str(new.heads))
         if new.mode != 1:
@@ -518,6 +537,10 @@ def random_config(old: Config, rng: random.Random) -> tuple[Config, dict[tuple[i
         new = replace(new, scaled=rng.random() < 0.5)
     if mode != 4:  # online softmax's block size (the trace of one head's row)
         new = replace(new, block=rng.randint(1, L))
+    if mode == 2 and new.hidden % 2 == 0:  # RoPE's box (disabled for an odd H), and its first position
+        new = replace(new, rope=rng.random() < 0.7)
+        if new.rope:  # a shift away from 0 (the chapter-6 preset shows 0)
+            new = replace(new, shift=rng.choice(SHIFTS[1:]))
     return new, texts
 
 
@@ -566,7 +589,7 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
     config = Config()
     check_page_shows(explorer_page.read(), config)
     rng = random.Random(20261127)
-    modes, causal, fragments, head_counts = set(), set(), set(), set()
+    modes, causal, fragments, head_counts, roped, shifts = set(), set(), set(), set(), set(), set()
     for _ in range(CONFIGURATIONS):
         new, texts = random_config(config, rng)
         explorer_page.apply(config, new, texts, rng)
@@ -576,6 +599,9 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
         modes.add((config.mode, config.scaled)), causal.add(config.causal), fragments.add(state["hash"])
         if config.mode == 4:
             head_counts.add(config.heads)
+        roped.add(config.roped)
+        if config.roped:
+            shifts.add(config.shift)
         # The address holds the configuration: a fresh page at that URL shows the same numbers.
         shared = Explorer(page.context.new_page()).open(url + state["hash"])
         again = shared.read()
@@ -585,6 +611,7 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
         assert again["result"] == state["result"]
     assert {(1, True), (2, False), (2, True), (4, False), (4, True)} <= modes and causal == {False, True}
     assert head_counts == set(explorer.HEAD_COUNTS)
+    assert {True, False} <= roped and shifts  # RoPE at 0 and 10,000: the test below
     assert len(fragments) == CONFIGURATIONS
 
 
@@ -592,7 +619,7 @@ def test_the_chapter_presets_show_the_chapters_printed_numbers(page: Page, serve
     presets = explorer.explorer_data()["presets"]
     for name, preset in presets.items():
         state = Explorer(page).open(served_site + f"explore/#{name}").read()
-        config = replace(Config(), **{k: bool(v) if k in ("scaled", "causal") else v for k, v in preset.items()})
+        config = replace(Config(), **{k: bool(v) if k in ("scaled", "causal", "rope") else v for k, v in preset.items()})
         check_page_shows(state, config)
         assert state["hash"].startswith("#mode="), "a preset is replaced by the full configuration"
         if not config.causal:  # the chapters compute in float32; with their settings the 4 decimals agree
@@ -608,6 +635,11 @@ def test_the_chapter_presets_show_the_chapters_printed_numbers(page: Page, serve
             assert all(text in accepted(v, FLOAT32_TOLERANCE) for page_row, row in zip(page_rows, rows.tolist(), strict=True)
                        for text, v in zip(page_row, row, strict=True)), page_rows  # fmt: skip
             assert page_rows[1] == ["0.1089", "0.1275", "0.1322", "0.2548", "0.3766", "0.0000"]  # as the chapter prints it
+        if name == "chapter-6":  # 6.3's weights of chapter 3 with RoPE (float32): "journey" gives 0.52 to "Your"
+            chapter_rope = rope_self_attention(example_inputs(), init_projection_weights(E, config.hidden, seed=config.seed))
+            page_texts = [state["cells"][f"b.{j}"] for j in range(L)]
+            assert all(text in accepted(v, FLOAT32_TOLERANCE) for text, v in zip(page_texts, chapter_rope.weights[config.query].tolist(), strict=True)), page_texts
+            assert page_texts[:2] == ["0.5215", "0.4785"], page_texts  # the figure of 6.3 says 0.52 and 0.48
         if name == "chapter-5":  # 5.2.2's trace: (keys seen, m, ell) per block, as the chapter prints it
             steps = [(step["keys_seen"], state["cells"][f"t.{b}.m"], state["cells"][f"t.{b}.l"]) for b, step in enumerate(state["trace"])]
             assert steps == [(2, "0.4498", "1.9943"), (4, "0.4498", "3.8348"), (6, "0.6953", "4.3417")]
@@ -705,6 +737,30 @@ def test_the_scale_box_is_unticked_where_it_has_no_effect(page: Page, served_sit
     assert scale.is_enabled() and not scale.is_checked() and explorer_page.read()["config"]["scaled"] is False
 
 
+def test_roped_scores_do_not_move_with_the_position_and_the_box_applies_only_to_an_even_h(page: Page, served_site: str) -> None:  # noqa: F811
+    """Chapter 6's point: the whole sentence moved along (first position 0 -> 10,000), every score
+    stays (RoPE sees only distances); with H = 3 RoPE has no pairs to turn: the box is disabled,
+    unticked, and the scores are chapter 3's again."""
+    explorer_page = Explorer(page).open(served_site + "explore/#chapter-6")
+    at_start = explorer_page.read()
+    page.select_option("#ax-shift", "10000")
+    moved = explorer_page.read()
+    assert moved["config"]["shift"] == 10000
+    changed = {k: (at_start["cells"][k], v) for k, v in moved["cells"].items() if v != at_start["cells"][k]}
+    assert not changed, changed
+    raw = torch.tensor(moved["result"]["scores"]), torch.tensor(at_start["result"]["scores"])
+    assert torch.allclose(*raw, rtol=0, atol=1e-9)
+    preset = replace(Config(), **{key: bool(v) if key in ("scaled", "causal", "rope") else v for key, v in explorer.PRESETS["chapter-6"].items()})
+    check_page_shows(moved, replace(preset, shift=10000))
+    rope = page.locator("#ax-rope")
+    assert rope.is_checked() and rope.is_enabled()
+    page.select_option("#ax-hidden", "3")
+    assert rope.is_disabled() and not rope.is_checked() and page.locator("#ax-shift").is_disabled()
+    no_rope = explorer_page.read()
+    assert no_rope["config"]["rope"] is True  # kept for an even H
+    check_page_shows(no_rope, replace(preset, shift=10000, hidden=3))
+
+
 def test_a_link_with_bad_settings_says_so_and_shows_the_defaults(page: Page, served_site: str) -> None:  # noqa: F811
     state = Explorer(page).open(served_site + "explore/#mode=9&query=2&tau=NaN&x=1,2,Infinity&NaN=1").read()
     assert state["messages"] == [
@@ -728,12 +784,12 @@ def test_every_control_is_reachable_by_keyboard_and_labelled(page: Page, served_
         if described is None:
             break
         reached.append(described)
-    assert reached[:5] == ["chapter-2", "chapter-2-scaled", "chapter-3", "chapter-4", "chapter-5"]
+    assert reached[:6] == ["chapter-2", "chapter-2-scaled", "chapter-3", "chapter-4", "chapter-5", "chapter-6"]
     # A table region is a Tab stop only while it scrolls (at 1366 px, none does).
     regions = page.evaluate(REGIONS_JS)
     assert regions and all(r["scrolls"] == r["focusable"] for r in regions), regions
     assert reached.count("DIV") == sum(r["scrolls"] for r in regions)
-    expected = {"ax-mode", "ax-seed", "ax-hidden", "ax-scaled", "ax-causal", "ax-tau", "ax-block", "ax-query", "ax-reset"}
+    expected = {"ax-mode", "ax-seed", "ax-hidden", "ax-scaled", "ax-causal", "ax-tau", "ax-block", "ax-rope", "ax-query", "ax-reset"}
     expected |= {f"{token}, dimension {e}" for token in TOKENS for e in range(E)}
     assert expected <= set(reached)
     # The query by keyboard alone: arrows move it along the radio group.

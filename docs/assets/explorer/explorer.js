@@ -7,6 +7,8 @@
  *           with the causal mask, ω_ij = -∞ for j > i (query i attends to tokens 0..i);
  *   weights α = softmax(ω) row by row (max subtracted first);
  *   context Z = α X (mode 1) or α (X Wv) (mode 2).
+ * RoPE (chapter 6, mode 2 with an even H): before the scores, each query and key at position
+ * m = i + shift turns its pairs of coordinates (d, d + H/2) by m θ_d, θ_d = base^(-2d/H).
  * Online softmax (chapter 5, modes 1 and 2): the query's row of scores read T keys at a time,
  * keeping the running maximum m, the running sum ℓ of exp(ω - m) and the running output o, each
  * rescaled by exp(m_old - m_new) when the maximum grows; o / ℓ after the last block is the context.
@@ -14,7 +16,7 @@
  * each block as above (√H of the head), puts the heads' context vectors side by side (L×3) and
  * returns them times Wo, plus bo.
  * The configuration lives in the URL fragment: #mode=2&query=1&seed=123&hidden=4&heads=3&scaled=1
- * &causal=0&tau=1&block=2[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
+ * &causal=0&tau=1&block=2&rope=0&shift=0[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
  *
  * For tests and the curious, window.attentionExplorer (documented in README.md) holds:
  *   config()    the configuration shown (a copy);
@@ -30,6 +32,7 @@
   "use strict";
   const root = document.getElementById("attention-explorer");
   if (!root) return;
+  const SHIFTS = [0, 1, 10, 100, 1000, 10000]; // RoPE: the position of the first token
   const TAUS = [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7, 10];
   const LIMIT = 100; // |embedding| at most this: every score stays finite and readable
   const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -79,9 +82,17 @@
       return { scores: heads.map((r) => r.scores), weights: heads.map((r) => r.weights), context, output, W };
     }
     const W = s.mode === 2 ? data.weights[s.seed][s.hidden] : null;
-    const [Q, K, V] = W ? [W.query, W.key, W.value].map((M) => matmul(s.x, M)) : [s.x, s.x, s.x]; // (L, H) or X
+    let [Q, K, V] = W ? [W.query, W.key, W.value].map((M) => matmul(s.x, M)) : [s.x, s.x, s.x]; // (L, H) or X
+    if (roped(s)) [Q, K] = [Q, K].map((M) => rope(M, s.shift));
     return { ...attend(Q, K, V, s, W && s.scaled ? Math.sqrt(s.hidden) : 1), W, V };
   }
+
+  // RoPE, halves pairing: x cos + rotate_half(x) sin, rotate_half(x) = (-x[H/2:], x[:H/2]).
+  const roped = (s) => s.rope && s.mode === 2 && s.hidden % 2 === 0;
+  const rope = (M, shift) => M.map((x, i) => x.map((v, d) => {
+    const half = x.length / 2, angle = (i + shift) * data.rope_base ** (-2 * (d % half) / x.length);
+    return v * Math.cos(angle) + (d < half ? -x[d + half] : x[d - half]) * Math.sin(angle);
+  }));
 
   // Online softmax over one row of scores, T keys a block (chapter 5's trace). Key 0 is never
   // masked, so the running maximum is finite from the first block on.
@@ -118,6 +129,8 @@
     heads: (s, v) => data.head_counts.includes(Number(v)) && ((s.heads = Number(v)), true),
     scaled: (s, v) => (v === "0" || v === "1") && ((s.scaled = v === "1"), true),
     causal: (s, v) => (v === "0" || v === "1") && ((s.causal = v === "1"), true),
+    rope: (s, v) => (v === "0" || v === "1") && ((s.rope = v === "1"), true),
+    shift: (s, v) => SHIFTS.includes(Number(v)) && v !== "" && ((s.shift = Number(v)), true),
     tau: (s, v) => TAUS.includes(Number(v)) && v !== "" && ((s.tau = Number(v)), true),
     block: (s, v) => /^[1-6]$/.test(v) && ((s.block = Number(v)), true),
     x: (s, v) => {
@@ -145,7 +158,7 @@
   function toFragment(s) {
     const x = JSON.stringify(s.x) === JSON.stringify(defaults.x) ? "" : `&x=${s.x.flat().join(",")}`;
     return `#mode=${s.mode}&query=${s.query}&seed=${s.seed}&hidden=${s.hidden}&heads=${s.heads}&scaled=${+s.scaled}` +
-      `&causal=${+s.causal}&tau=${s.tau}&block=${s.block}${x}`;
+      `&causal=${+s.causal}&tau=${s.tau}&block=${s.block}&rope=${+s.rope}&shift=${s.shift}${x}`;
   }
 
   const isConfiguration = (hash) => hash.includes("=") || hash.slice(1) in data.presets;
@@ -166,6 +179,10 @@
         <div class="ax-row">
           <label>Seed <select id="ax-seed">${options(data.seeds, (v) => v)}</select></label>
           <label>Hidden size H <select id="ax-hidden">${options(data.hidden_sizes, (v) => v)}</select></label>
+        </div>
+        <div class="ax-row">
+          <label><input type="checkbox" id="ax-rope"> RoPE (chapter 6, even H)</label>
+          <label>from position <select id="ax-shift">${options(SHIFTS, (v) => v)}</select></label>
         </div>
         <label><input type="radio" name="ax-mode" value="4"> Chapter 4: several heads, then W<sub>o</sub> (seed 7)</label>
         <div class="ax-row">
@@ -200,6 +217,7 @@
     $("#ax-hidden").value = state.hidden;
     $("#ax-heads").value = state.heads;
     $("#ax-scaled").checked = state.scaled;
+    $("#ax-shift").value = state.shift;
     $("#ax-causal").checked = state.causal;
     const t = TAUS.indexOf(state.tau);
     $("#ax-tau").value = t;
@@ -256,7 +274,8 @@
     const heat = (k) => (v, i, j) => `<td data-k="${k}.${i}.${j}" style="--ax-a:${(45 * v / top).toFixed(1)}%">${fmt(v)}</td>`;
     const values = (k) => (v, i, d) => `<td data-k="${k}.${i}.${d}">${fmt(v)}</td>`;
     const symbol = state.mode === 1 ? "x<sup>(i)</sup>·x<sup>(j)</sup>" : "q<sup>(i)</sup>·k<sup>(j)</sup>";
-    const divisor = (state.mode !== 1 && state.scaled ? ` / √${H}` : "") + (state.tau !== 1 ? ` / ${state.tau}` : "");
+    const divisor = (state.mode !== 1 && state.scaled ? ` / √${H}` : "") + (state.tau !== 1 ? ` / ${state.tau}` : "") +
+      (roped(state) ? `, q and k turned by RoPE from position ${state.shift}` : "");
     let html;
     if (multi) {
       html = r.weights.map((w, h) => matrixTable(`ax-head-${h}-title`, `Head ${h}: weights α<sub>ij</sub>, ` +
@@ -300,6 +319,9 @@
     $("#ax-block").disabled = multi;
     $("#ax-block-value").textContent = `blocks of T = ${state.block}`;
     $("#ax-scaled").disabled = state.mode === 1;
+    $("#ax-rope").disabled = state.mode !== 2 || state.hidden % 2 === 1;
+    $("#ax-rope").checked = roped(state); // ticked only where it applies
+    $("#ax-shift").disabled = !roped(state);
     $("#ax-scaled").checked = state.mode !== 1 && state.scaled; // chapter 1 scales nothing: unticked there
     focusScrolling();
     $("#ax-tau-value").textContent = `τ = ${state.tau}`;
@@ -344,6 +366,8 @@
       else if (t.id === "ax-heads") state.heads = Number(t.value);
       else if (t.id === "ax-scaled") state.scaled = t.checked;
       else if (t.id === "ax-causal") state.causal = t.checked;
+      else if (t.id === "ax-rope") state.rope = t.checked;
+      else if (t.id === "ax-shift") state.shift = Number(t.value);
       else return;
       render();
     });
@@ -380,7 +404,7 @@
     }
     const chapter2 = data.presets["chapter-2"];
     defaults = { mode: 1, query: 2, seed: chapter2.seed, hidden: chapter2.hidden, heads: data.presets["chapter-4"].heads,
-      scaled: true, causal: false, tau: 1, block: data.presets["chapter-5"].block, x: data.embeddings };
+      scaled: true, causal: false, tau: 1, block: data.presets["chapter-5"].block, rope: false, shift: 0, x: data.embeddings };
     window.attentionExplorer = { config: () => structuredClone(state), result: null, trace: null, projection: null, updates: 0 };
     buildControls();
     wire();
