@@ -18,7 +18,8 @@ to float64. The embeddings are written as float64 (`0.43` is the double nearest
 0.43), since the explorer computes in float64.
 
 The script is served without its comments, indentation and the spaces its code
-does not need (`served_script`): the readable source, with its comments, stays in
+does not need (`served_script`), the style sheet without its comments and
+indentation (`served_style`): the readable sources, with their comments, stay in
 the repository, and a reader downloads about a quarter less. Nothing else changes:
 no name is shortened and every line break stays, so a line of the served script is
 a line of the source.
@@ -40,6 +41,7 @@ from attention_lab import ROPE_BASE, TOKENS, MultiHeadAttention, example_inputs,
 
 DATA_PATH = "assets/explorer/explorer-data.json"
 SCRIPT_PATH = "assets/explorer/explorer.js"
+STYLE_PATH = "assets/explorer/explorer.css"
 CHAPTER_2_SEED = 123  # docs/self-attention.md draws Wq, Wk, Wv with this seed ...
 CHAPTER_2_HIDDEN_SIZE = 4  # ... and this hidden size H
 SEEDS = (CHAPTER_2_SEED, 7, 42)  # 7: the "other seed" of chapter 2's module section
@@ -50,8 +52,8 @@ HEAD_COUNTS = (1, 3)  # ... with E = 3, the head counts that divide E (H = 3 and
 # Named starting points: the fragment `#<name>` of the Explore page selects the configuration.
 # Keys as in the page's URL fragment (see explorer.js): mode 1 (no weights), 2 (Wq, Wk, Wv) or
 # 4 (heads, then Wo), query (token index), seed, hidden (H), heads, scaled, causal (mask), tau
-# (temperature), block (online softmax's T), rope and shift (RoPE from that position); the
-# embeddings are the chapters' own.
+# (temperature), block (online softmax's T), rope and shift (RoPE from that position), window
+# (a sliding window of that many keys, 0 for none); the embeddings are the chapters' own.
 _CHAPTER_2 = {"mode": 2, "query": 1, "seed": CHAPTER_2_SEED, "hidden": CHAPTER_2_HIDDEN_SIZE, "causal": 0, "tau": 1}
 PRESETS: dict[str, dict[str, int]] = {
     "chapter-1": {"mode": 1, "query": 2, "causal": 0, "tau": 1},  # 1.1: the query "starts"
@@ -61,6 +63,7 @@ PRESETS: dict[str, dict[str, int]] = {
     "chapter-4": {"mode": 4, "query": 4, "heads": 3, "scaled": 1, "causal": 1, "tau": 1},  # 4.1: the row of "one"
     "chapter-5": {**_CHAPTER_2, "scaled": 1, "block": 2},  # 5.2.2: the trace of "journey", two keys a block
     "chapter-6": {**_CHAPTER_2, "scaled": 1, "causal": 1, "rope": 1, "shift": 0},  # 6.3: chapter 3 with RoPE
+    "chapter-7": {**_CHAPTER_2, "scaled": 1, "causal": 1, "window": 3},  # 7.6: a sliding window of 3 keys
 }
 
 
@@ -232,11 +235,19 @@ def served_script(source: str) -> str:
     return SERVED_HEADER + "".join(served).strip() + "\n"
 
 
+def served_style(source: str) -> str:
+    """The explorer's style sheet as served: without its comments, indentation and blank lines.
+    Read left to right, a string (`[type="radio"]`) is kept whole and a comment dropped."""
+    without_comments = re.sub(r'/\*.*?\*/|"[^"\n]*"|\'[^\'\n]*\'',
+                              lambda m: "" if m[0].startswith("/*") else m[0], source, flags=re.DOTALL)  # fmt: skip
+    return re.sub(r"[ \t]*\n\s*", "\n", without_comments).strip() + "\n"
+
+
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     files.append(File.generated(config, DATA_PATH, content=render_json()))
-    script = files.get_file_from_path(SCRIPT_PATH)
-    if script is not None and script.abs_src_path is not None:
-        files.remove(script)
-        source = Path(script.abs_src_path).read_text(encoding="utf-8")
-        files.append(File.generated(config, SCRIPT_PATH, content=served_script(source)))
+    for path, served in ((SCRIPT_PATH, served_script), (STYLE_PATH, served_style)):
+        source = files.get_file_from_path(path)
+        if source is not None and source.abs_src_path is not None:
+            files.remove(source)
+            files.append(File.generated(config, path, content=served(Path(source.abs_src_path).read_text(encoding="utf-8"))))
     return files

@@ -36,6 +36,7 @@ from attention_lab import (
     ProjectionWeights,
     AttentionResult,
     apply_rope,
+    cached_attention,
     attention_score_matrix,
     causal_mask,
     causal_self_attention,
@@ -51,6 +52,7 @@ from attention_lab import (
     rope_self_attention,
     scale_scores,
     simplified_self_attention,
+    sliding_window_mask,
     softmax,
     split_heads,
     trainable_self_attention,
@@ -129,6 +131,13 @@ def test_the_served_script_drops_comments_and_indentation_only(case: tuple[str, 
     assert explorer.served_script(source) == explorer.SERVED_HEADER + body + "\n"
 
 
+def test_the_served_style_sheet_drops_comments_and_indentation_only() -> None:
+    source = "/* Material's colours */\n.a[type=\"/*x*/\"] {\n  color: red; /* it's red */\n}\n\n.b { margin: 0 }\n"
+    assert explorer.served_style(source) == ".a[type=\"/*x*/\"] {\ncolor: red;\n}\n.b { margin: 0 }\n"
+    real = (ASSETS / "explorer.css").read_text(encoding="utf-8")
+    assert "/*" not in explorer.served_style(real) and explorer.served_style(real).count("{") == real.count("{")
+
+
 @pytest.mark.parametrize("source", ["const s = 'open;\n';", "const r = /open\n/;", "x = `open ${ y }"])
 def test_a_script_the_scan_cannot_follow_fails_the_build(source: str) -> None:
     with pytest.raises(ValueError, match="explorer.js: "):
@@ -166,6 +175,8 @@ def test_the_built_site_serves_the_export_and_loads_the_explorer_on_its_page_onl
     assert served.read_text(encoding="utf-8") == explorer.render_json()
     script = (built_site.directory / explorer.SCRIPT_PATH).read_text(encoding="utf-8")
     assert script == explorer.served_script((ASSETS / "explorer.js").read_text(encoding="utf-8"))
+    style = (built_site.directory / explorer.STYLE_PATH).read_text(encoding="utf-8")
+    assert style == explorer.served_style((ASSETS / "explorer.css").read_text(encoding="utf-8"))
     with_script = sorted(
         page.parent.relative_to(built_site.directory).as_posix()
         for page in built_site.directory.rglob("index.html")
@@ -191,6 +202,7 @@ class Config:
     heads: int = explorer.PRESETS["chapter-4"]["heads"]
     scaled: bool = True
     causal: bool = False
+    window: int = 0
     tau: float = 1
     block: int = explorer.PRESETS["chapter-5"]["block"]
     rope: bool = False
@@ -199,8 +211,13 @@ class Config:
 
     def as_page_reports_it(self) -> dict:
         return {"mode": self.mode, "query": self.query, "seed": self.seed, "hidden": self.hidden, "heads": self.heads,
-                "scaled": self.scaled, "causal": self.causal, "tau": self.tau, "block": self.block,
+                "scaled": self.scaled, "causal": self.causal, "window": self.window, "tau": self.tau, "block": self.block,
                 "rope": self.rope, "shift": self.shift, "x": [list(r) for r in self.x]}  # fmt: skip
+
+    @property
+    def keep(self) -> torch.Tensor:
+        """The causal mask (True = may attend), with the sliding window when there is one."""
+        return sliding_window_mask(L, L, self.window) if self.window else causal_mask(L)
 
     @property
     def roped(self) -> bool:
@@ -234,13 +251,13 @@ def multihead_reference(config: Config, inputs: torch.Tensor) -> dict[str, torch
             head_scores = scale_scores(head_scores, head_dim)
         head_scores = head_scores / config.tau
         if config.causal:
-            head_scores = mask_scores(head_scores, causal_mask(L))
+            head_scores = mask_scores(head_scores, config.keep)
         head_weights = softmax(head_scores, dim=1)
         scores.append(head_scores), weights.append(head_weights), contexts.append(context_vectors(head_weights, v))
     context = merge_heads(torch.stack(contexts))  # (L, heads * H)
     result = {"scores": torch.stack(scores), "weights": torch.stack(weights), "context": context,
               "output": context @ weights_of.out + weights_of.out_bias}  # fmt: skip
-    if config.tau == 1:  # the package's one call agrees (fused softmax: not bitwise)
+    if config.tau == 1 and not (config.causal and config.window):  # the package's one call agrees (fused softmax: not bitwise)
         whole = multihead_self_attention(inputs, weights_of, config.heads, causal=config.causal, scaled=config.scaled)
         for name in ("weights", "context", "output"):
             assert torch.allclose(getattr(whole, name), result[name], rtol=1e-12, atol=1e-14), name
@@ -266,12 +283,15 @@ def reference(config: Config) -> dict[str, torch.Tensor]:
         values = projections.values  # (L, H)
     scores = scores / config.tau
     if config.causal:
-        scores = mask_scores(scores, causal_mask(L))  # True = may attend: query i sees tokens 0..i
+        scores = mask_scores(scores, config.keep)  # True = may attend: query i sees tokens 0..i (in its window)
     weights = softmax(scores, dim=1)  # (L, L)
     result = {"scores": scores, "weights": weights, "context": context_vectors(weights, values)}
     if config.tau == 1:  # the package's one-call functions agree (they use a fused softmax: not bitwise)
         whole: AttentionResult | None
-        if config.mode == 1 and not config.causal:
+        if config.causal and config.window:  # chapter 7's windowed attention over the same projections
+            projected = project_inputs(inputs, projection_weights(config)) if config.mode == 2 and config.scaled and not config.roped else None
+            whole = cached_attention(*projected, window=config.window) if projected else None
+        elif config.mode == 1 and not config.causal:
             whole = simplified_self_attention(inputs)
         elif config.roped:  # rope_self_attention always scales
             whole = rope_self_attention(inputs, projection_weights(config), offset=config.shift, causal=config.causal) if config.scaled else None
@@ -493,6 +513,8 @@ class Explorer:
         if new.mode != 1:
             self.page.locator("#ax-scaled").set_checked(new.scaled)
         self.page.locator("#ax-causal").set_checked(new.causal)
+        if new.causal and new.window != old.window:
+            self.page.select_option("#ax-window", str(new.window))
         if new.tau != old.tau:
             self.move_slider("#ax-tau", TAUS.index(old.tau), TAUS.index(new.tau), len(TAUS))
         if new.mode != 4 and new.block != old.block:
@@ -535,6 +557,8 @@ def random_config(old: Config, rng: random.Random) -> tuple[Config, dict[tuple[i
         new = replace(new, heads=rng.choice(data["head_counts"]))
     if mode != 1:  # scaling too (disabled in chapter-1 mode)
         new = replace(new, scaled=rng.random() < 0.5)
+    if new.causal:  # a sliding window (disabled without the causal mask)
+        new = replace(new, window=rng.choice((0, 0, 1, 2, 3, 4, 5)))
     if mode != 4:  # online softmax's block size (the trace of one head's row)
         new = replace(new, block=rng.randint(1, L))
     if mode == 2 and new.hidden % 2 == 0:  # RoPE's box (disabled for an odd H), and its first position
@@ -589,7 +613,7 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
     config = Config()
     check_page_shows(explorer_page.read(), config)
     rng = random.Random(20261127)
-    modes, causal, fragments, head_counts, roped, shifts = set(), set(), set(), set(), set(), set()
+    modes, causal, fragments, head_counts, roped, shifts, windows = set(), set(), set(), set(), set(), set(), set()
     for _ in range(CONFIGURATIONS):
         new, texts = random_config(config, rng)
         explorer_page.apply(config, new, texts, rng)
@@ -600,6 +624,8 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
         if config.mode == 4:
             head_counts.add(config.heads)
         roped.add(config.roped)
+        if config.causal:
+            windows.add(config.window)
         if config.roped:
             shifts.add(config.shift)
         # The address holds the configuration: a fresh page at that URL shows the same numbers.
@@ -612,6 +638,7 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
     assert {(1, True), (2, False), (2, True), (4, False), (4, True)} <= modes and causal == {False, True}
     assert head_counts == set(explorer.HEAD_COUNTS)
     assert {True, False} <= roped and shifts  # RoPE at 0 and 10,000: the test below
+    assert len(windows) >= 3
     assert len(fragments) == CONFIGURATIONS
 
 
@@ -640,6 +667,11 @@ def test_the_chapter_presets_show_the_chapters_printed_numbers(page: Page, serve
             page_texts = [state["cells"][f"b.{j}"] for j in range(L)]
             assert all(text in accepted(v, FLOAT32_TOLERANCE) for text, v in zip(page_texts, chapter_rope.weights[config.query].tolist(), strict=True)), page_texts
             assert page_texts[:2] == ["0.5215", "0.4785"], page_texts  # the figure of 6.3 says 0.52 and 0.48
+        if name == "chapter-7":  # 7.6's window of 3 keys over chapter 2's projections (float32)
+            chapter_window = cached_attention(*project_inputs(example_inputs(), init_projection_weights(E, config.hidden, seed=config.seed)), window=3)
+            page_texts = [state["cells"][f"b.{j}"] for j in range(L)]
+            assert all(text in accepted(v, FLOAT32_TOLERANCE) for text, v in zip(page_texts, chapter_window.weights[config.query].tolist(), strict=True)), page_texts
+            assert [state["cells"][f"s.5.{j}"] for j in range(3)] == ["\u2212\u221e"] * 3  # "step" sees "with", "one", itself
         if name == "chapter-5":  # 5.2.2's trace: (keys seen, m, ell) per block, as the chapter prints it
             steps = [(step["keys_seen"], state["cells"][f"t.{b}.m"], state["cells"][f"t.{b}.l"]) for b, step in enumerate(state["trace"])]
             assert steps == [(2, "0.4498", "1.9943"), (4, "0.4498", "3.8348"), (6, "0.6953", "4.3417")]
@@ -784,7 +816,7 @@ def test_every_control_is_reachable_by_keyboard_and_labelled(page: Page, served_
         if described is None:
             break
         reached.append(described)
-    assert reached[:6] == ["chapter-2", "chapter-2-scaled", "chapter-3", "chapter-4", "chapter-5", "chapter-6"]
+    assert reached[:7] == ["chapter-2", "chapter-2-scaled", "chapter-3", "chapter-4", "chapter-5", "chapter-6", "chapter-7"]
     # A table region is a Tab stop only while it scrolls (at 1366 px, none does).
     regions = page.evaluate(REGIONS_JS)
     assert regions and all(r["scrolls"] == r["focusable"] for r in regions), regions
@@ -851,7 +883,8 @@ def test_the_explorers_files_stay_small() -> None:
     """Not a speed target: the issue's hard limit on what the explorer adds (30 KB), as served."""
     assert {path.name for path in ASSETS.iterdir()} == {"explorer.js", "explorer.css"}
     script = explorer.served_script((ASSETS / "explorer.js").read_text(encoding="utf-8"))
-    served = [script.encode(), (ASSETS / "explorer.css").read_bytes(), explorer.render_json().encode()]
+    style = explorer.served_style((ASSETS / "explorer.css").read_text(encoding="utf-8"))
+    served = [script.encode(), style.encode(), explorer.render_json().encode()]
     assert sum(map(len, served)) <= 30_000
 
 

@@ -4,7 +4,8 @@
  * embeddings, Wq, Wk, Wv for a few seeds and hidden sizes, chapter 4's Wq, Wk, Wv, Wo, bo for 1 and 3
  * heads, named presets) and computes, in float64 with the stable softmax, what attention_lab computes:
  *   scores  ω = X Xᵀ (mode 1) or (X Wq)(X Wk)ᵀ (mode 2), divided by √H when scaled, then by τ;
- *           with the causal mask, ω_ij = -∞ for j > i (query i attends to tokens 0..i);
+ *           with the causal mask, ω_ij = -∞ for j > i (query i attends to tokens 0..i), and with a
+ *           sliding window of W (chapter 7) for j <= i - W too (W keys in all, the query's own included);
  *   weights α = softmax(ω) row by row (max subtracted first);
  *   context Z = α X (mode 1) or α (X Wv) (mode 2).
  * RoPE (chapter 6, mode 2 with an even H): before the scores, each query and key at position
@@ -16,7 +17,7 @@
  * each block as above (√H of the head), puts the heads' context vectors side by side (L×3) and
  * returns them times Wo, plus bo.
  * The configuration lives in the URL fragment: #mode=2&query=1&seed=123&hidden=4&heads=3&scaled=1
- * &causal=0&tau=1&block=2&rope=0&shift=0[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
+ * &causal=0&window=0&tau=1&block=2&rope=0&shift=0[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
  *
  * For tests and the curious, window.attentionExplorer (documented in README.md) holds:
  *   config()    the configuration shown (a copy);
@@ -43,6 +44,7 @@
 
   // x rounded to 4 decimals as Python's f"{x:.4f}" does (ties to even), "−" for minus, no "−0.0000".
   function fmt(x) {
+    if (x === -Infinity) return "\u2212∞";
     const a = Math.abs(x);
     let s = a.toFixed(4);
     const twice = a * 32; // a tie at the 5th decimal is an odd multiple of 1/32 (exact in binary)
@@ -59,7 +61,8 @@
 
   // One head: Q (L, H), K (L, H), V (L, Hv); scores divided by `scale` (1 or √H), then by τ.
   function attend(Q, K, V, s, scale) {
-    const scores = Q.map((q, i) => K.map((k, j) => (s.causal && j > i ? -Infinity : dot(q, k) / scale / s.tau)));
+    const scores = Q.map((q, i) => K.map((k, j) =>
+      (s.causal && (j > i || (s.window && i - j >= s.window)) ? -Infinity : dot(q, k) / scale / s.tau)));
     const weights = scores.map((row) => {
       const top = Math.max(...row); // finite: the diagonal is never masked
       const e = row.map((v) => Math.exp(v - top));
@@ -94,18 +97,18 @@
     return v * Math.cos(angle) + (d < half ? -x[d + half] : x[d - half]) * Math.sin(angle);
   }));
 
-  // Online softmax over one row of scores, T keys a block (chapter 5's trace). Key 0 is never
-  // masked, so the running maximum is finite from the first block on.
+  // Online softmax over one row of scores, T keys a block (chapter 5's trace). Until a block
+  // holds a key the query sees (a sliding window hides the first ones), m = -∞, ℓ = 0, o / ℓ = 0.
   function trace(row, V, T) {
     let m = -Infinity, l = 0, o = V[0].map(() => 0);
     const steps = [];
     for (let start = 0; start < row.length; start += T) {
-      const block = row.slice(start, start + T), next = Math.max(m, ...block), shrink = Math.exp(m - next);
-      const e = block.map((v) => Math.exp(v - next));
+      const block = row.slice(start, start + T), next = Math.max(m, ...block), shrink = m === next ? 1 : Math.exp(m - next);
+      const e = block.map((v) => Math.exp(v - next) || 0); // NaN (all -∞ so far): 0
       l = l * shrink + e.reduce((a, b) => a + b, 0);
       o = o.map((v, d) => v * shrink + e.reduce((sum, w, j) => sum + w * V[start + j][d], 0));
       m = next;
-      steps.push({ keys_seen: start + block.length, running_max: m, running_sum: l, output: o.map((v) => v / l) });
+      steps.push({ keys_seen: start + block.length, running_max: m, running_sum: l, output: o.map((v) => v / l || 0) });
     }
     return steps;
   }
@@ -129,6 +132,7 @@
     heads: (s, v) => data.head_counts.includes(Number(v)) && ((s.heads = Number(v)), true),
     scaled: (s, v) => (v === "0" || v === "1") && ((s.scaled = v === "1"), true),
     causal: (s, v) => (v === "0" || v === "1") && ((s.causal = v === "1"), true),
+    window: (s, v) => /^[0-5]$/.test(v) && ((s.window = Number(v)), true),
     rope: (s, v) => (v === "0" || v === "1") && ((s.rope = v === "1"), true),
     shift: (s, v) => SHIFTS.includes(Number(v)) && v !== "" && ((s.shift = Number(v)), true),
     tau: (s, v) => TAUS.includes(Number(v)) && v !== "" && ((s.tau = Number(v)), true),
@@ -158,7 +162,7 @@
   function toFragment(s) {
     const x = JSON.stringify(s.x) === JSON.stringify(defaults.x) ? "" : `&x=${s.x.flat().join(",")}`;
     return `#mode=${s.mode}&query=${s.query}&seed=${s.seed}&hidden=${s.hidden}&heads=${s.heads}&scaled=${+s.scaled}` +
-      `&causal=${+s.causal}&tau=${s.tau}&block=${s.block}&rope=${+s.rope}&shift=${s.shift}${x}`;
+      `&causal=${+s.causal}&window=${s.window}&tau=${s.tau}&block=${s.block}&rope=${+s.rope}&shift=${s.shift}${x}`;
   }
 
   const isConfiguration = (hash) => hash.includes("=") || hash.slice(1) in data.presets;
@@ -192,6 +196,7 @@
       </fieldset>
       <fieldset><legend>Softmax</legend>
         <label><input type="checkbox" id="ax-causal"> Causal mask: query i sees tokens 0 to i only</label>
+        <label>and a sliding window of <select id="ax-window">${options([0, 1, 2, 3, 4, 5], (v) => v || "all")}</select> keys (chapter 7)</label>
         <label for="ax-tau">Temperature <output id="ax-tau-value" for="ax-tau"></output></label>
         <input type="range" id="ax-tau" min="0" max="${TAUS.length - 1}" step="1">
         <p class="ax-hint">The scores are divided by τ: small τ sharpens, large τ flattens.</p>
@@ -219,6 +224,7 @@
     $("#ax-scaled").checked = state.scaled;
     $("#ax-shift").value = state.shift;
     $("#ax-causal").checked = state.causal;
+    $("#ax-window").value = state.window;
     const t = TAUS.indexOf(state.tau);
     $("#ax-tau").value = t;
     $("#ax-block").value = state.block;
@@ -317,6 +323,7 @@
     $("#ax-seed").disabled = $("#ax-hidden").disabled = state.mode !== 2;
     $("#ax-heads").disabled = !multi;
     $("#ax-block").disabled = multi;
+    $("#ax-window").disabled = !state.causal;
     $("#ax-block-value").textContent = `blocks of T = ${state.block}`;
     $("#ax-scaled").disabled = state.mode === 1;
     $("#ax-rope").disabled = state.mode !== 2 || state.hidden % 2 === 1;
@@ -366,6 +373,7 @@
       else if (t.id === "ax-heads") state.heads = Number(t.value);
       else if (t.id === "ax-scaled") state.scaled = t.checked;
       else if (t.id === "ax-causal") state.causal = t.checked;
+      else if (t.id === "ax-window") state.window = Number(t.value);
       else if (t.id === "ax-rope") state.rope = t.checked;
       else if (t.id === "ax-shift") state.shift = Number(t.value);
       else return;
@@ -404,7 +412,7 @@
     }
     const chapter2 = data.presets["chapter-2"];
     defaults = { mode: 1, query: 2, seed: chapter2.seed, hidden: chapter2.hidden, heads: data.presets["chapter-4"].heads,
-      scaled: true, causal: false, tau: 1, block: data.presets["chapter-5"].block, rope: false, shift: 0, x: data.embeddings };
+      scaled: true, causal: false, window: 0, tau: 1, block: data.presets["chapter-5"].block, rope: false, shift: 0, x: data.embeddings };
     window.attentionExplorer = { config: () => structuredClone(state), result: null, trace: null, projection: null, updates: 0 };
     buildControls();
     wire();
