@@ -136,56 +136,59 @@ def _script_pieces(source: str) -> list[tuple[bool, str]]:
         return "".join(code).rstrip() or next((text.rstrip() for _, text in reversed(pieces) if text.strip()), "")
 
     i = 0
-    while i < len(source):
-        c = source[i]
-        if nesting and nesting[-1] == "`":  # a template's text, up to its end or its next ${
-            j = i
-            while source[j] != "`" and not source.startswith("${", j):
-                j += 2 if source[j] == "\\" else 1
-            if source[j] == "`":
-                nesting.pop()
+    try:
+        while i < len(source):
+            c = source[i]
+            if nesting and nesting[-1] == "`":  # a template's text, up to its end or its next ${
+                j = i
+                while source[j] != "`" and not source.startswith("${", j):
+                    j += 2 if source[j] == "\\" else 1
+                if source[j] == "`":
+                    nesting.pop()
+                    literal(source[i : j + 1])
+                    i = j + 1
+                else:
+                    nesting.append("${")
+                    literal(source[i : j + 2])
+                    i = j + 2
+            elif c in "\"'":
+                j = i + 1
+                while source[j] != c:
+                    if source[j] == "\n":
+                        raise ValueError(f"explorer.js: unterminated string at character {i}")
+                    j += 2 if source[j] == "\\" else 1
+                literal(source[i : j + 1])
+                i = j + 1
+            elif c == "`":
+                nesting.append("`")
+                code.append(c)
+                i += 1
+            elif c in "{}" and nesting:
+                if c == "{":
+                    nesting.append("{")
+                else:
+                    nesting.pop()  # a block's end, or the end of a ${ }: back in the template's text
+                code.append(c)
+                i += 1
+            elif source.startswith("//", i):
+                i = source.find("\n", i) if "\n" in source[i:] else len(source)
+            elif source.startswith("/*", i):
+                i = source.index("*/", i + 2) + 2
+                code.append(" ")
+            elif c == "/" and (not (before := code_before()) or before.endswith(_BEFORE_A_REGEX) or _WORDS_BEFORE_A_REGEX.search(before)):
+                j, in_class = i + 1, False
+                while in_class or source[j] != "/":
+                    if source[j] == "\n":
+                        raise ValueError(f"explorer.js: unterminated regular expression at character {i}")
+                    in_class = (in_class or source[j] == "[") and source[j] != "]"
+                    j += 2 if source[j] == "\\" else 1
                 literal(source[i : j + 1])
                 i = j + 1
             else:
-                nesting.append("${")
-                literal(source[i : j + 2])
-                i = j + 2
-        elif c in "\"'":
-            j = i + 1
-            while source[j] != c:
-                if source[j] == "\n":
-                    raise ValueError(f"explorer.js: unterminated string at character {i}")
-                j += 2 if source[j] == "\\" else 1
-            literal(source[i : j + 1])
-            i = j + 1
-        elif c == "`":
-            nesting.append("`")
-            code.append(c)
-            i += 1
-        elif c in "{}" and nesting:
-            if c == "{":
-                nesting.append("{")
-            else:
-                nesting.pop()  # a block's end, or the end of a ${ }: back in the template's text
-            code.append(c)
-            i += 1
-        elif source.startswith("//", i):
-            i = source.find("\n", i) if "\n" in source[i:] else len(source)
-        elif source.startswith("/*", i):
-            i = source.index("*/", i + 2) + 2
-            code.append(" ")
-        elif c == "/" and (not (before := code_before()) or before.endswith(_BEFORE_A_REGEX) or _WORDS_BEFORE_A_REGEX.search(before)):
-            j, in_class = i + 1, False
-            while in_class or source[j] != "/":
-                if source[j] == "\n":
-                    raise ValueError(f"explorer.js: unterminated regular expression at character {i}")
-                in_class = (in_class or source[j] == "[") and source[j] != "]"
-                j += 2 if source[j] == "\\" else 1
-            literal(source[i : j + 1])
-            i = j + 1
-        else:
-            code.append(c)
-            i += 1
+                code.append(c)
+                i += 1
+    except IndexError:  # a literal that runs to the end of the script
+        raise ValueError("explorer.js: a string, regular expression or template literal is not closed at the end") from None
     if nesting:
         raise ValueError("explorer.js: a template literal or block is not closed")
     pieces.append((True, "".join(code)))

@@ -138,7 +138,7 @@ def test_the_served_style_sheet_drops_comments_and_indentation_only() -> None:
     assert "/*" not in explorer.served_style(real) and explorer.served_style(real).count("{") == real.count("{")
 
 
-@pytest.mark.parametrize("source", ["const s = 'open;\n';", "const r = /open\n/;", "x = `open ${ y }"])
+@pytest.mark.parametrize("source", ["const s = 'open;\n';", "const r = /open\n/;", "x = `open ${ y }", "x = `open ${ y } more", "s = 'open"])
 def test_a_script_the_scan_cannot_follow_fails_the_build(source: str) -> None:
     with pytest.raises(ValueError, match="explorer.js: "):
         explorer.served_script(source)
