@@ -231,7 +231,7 @@ def plot_attention_heatmaps(
     labels = _check_tokens(tokens, matrices[0].shape[0], "token")
     decimals = _check_decimals(decimals)
     names = _check_titles(titles, len(matrices))
-    stacked = _check_flag("stacked", stacked)
+    stacked = _checks.check_flag("stacked", stacked)
     size, count = matrices[0].shape[0], len(matrices)
     if stacked:
         figsize = (1.0 + 0.75 * size, (0.3 + 0.7 * size) * count)
@@ -249,12 +249,6 @@ def plot_attention_heatmaps(
         axes.set_xlabel("")
     _colorbar(figure, image, list(panels))
     return figure
-
-
-def _check_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__qualname__}")
-    return value
 
 
 def _colorbar(figure: Figure, image: AxesImage, panels: list[Axes]) -> None:
@@ -413,7 +407,7 @@ def plot_embeddings_with_context(
     if inputs.shape[1] < 2:
         raise ValueError(f"inputs must have at least 2 embedding dimensions to plot, got E = {inputs.shape[1]}")
     pairs = _context_pairs(inputs, context, query_index)
-    stacked = _check_flag("stacked", stacked)
+    stacked = _checks.check_flag("stacked", stacked)
     dimension_pairs = list(combinations(range(min(inputs.shape[1], 3)), 2))
     count = len(dimension_pairs)
     figsize = (4.4, 3.9 * count) if stacked else (3.6 * count, 3.6)

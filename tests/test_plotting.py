@@ -308,7 +308,7 @@ def test_stacked_panels_sit_one_above_the_other() -> None:
         panels = [axes for axes in figure.axes if axes.get_label() != "<colorbar>"]
         lefts = {round(axes.get_position().x0, 2) for axes in panels}
         assert len(lefts) == 1 and figure.get_figheight() > figure.get_figwidth()
-    with pytest.raises(TypeError, match="stacked must be a bool, got str"):
+    with pytest.raises(TypeError, match=r"stacked must be a bool \(True or False\), got str"):
         plot_attention_heatmaps([RESULT.weights], TOKENS, titles=["a"], stacked="yes")  # type: ignore[arg-type]
 
 
