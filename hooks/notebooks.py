@@ -220,6 +220,21 @@ def chapter_notebook_links(chapters: Sequence[str], docs_dir: Path) -> str:
     return ", ".join(f"[chapter {n}]({notebook_page(c)})" for n, c in numbered_chapters(chapters, docs_dir))
 
 
+CHAPTER_API_MARKER = "<!-- chapter-api-pages -->"
+
+
+def chapter_api_rows(chapters: Sequence[str], docs_dir: Path) -> str:
+    """The API reference index's rows, one per chapter in nav order: its API page, its module
+    and its title, written from the registry at build time (docs/reference/index.md's marker)."""
+    rows = []
+    for number, chapter in numbered_chapters(chapters, docs_dir):
+        text = strip_front_matter((docs_dir / chapter).read_text(encoding="utf-8"))
+        title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), chapter)
+        module = f"attention_lab.{Path(chapter).stem.replace('-', '_')}"
+        rows.append(f"| [Chapter {number} API]({chapter}) | `{module}` | [{title}](../{chapter}) |")
+    return "\n".join(rows)
+
+
 def strip_front_matter(markdown: str) -> str:
     """A page without its YAML front matter (`---` ... `---`), which is build metadata."""
     return FRONT_MATTER.sub("", markdown, count=1)
@@ -938,9 +953,12 @@ def on_shutdown(**_: Any) -> None:
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files, **_: Any) -> str:
     """Under a chapter's title, link its executed notebook and the download; on a page that
-    asks for it (the home page), list every chapter's notebook."""
+    asks for it (the home page), list every chapter's notebook; on the API reference index,
+    write a row for every chapter's API page."""
     if CHAPTER_NOTEBOOKS_MARKER in markdown:
         return markdown.replace(CHAPTER_NOTEBOOKS_MARKER, chapter_notebook_links(_chapters, Path(config.docs_dir)))
+    if CHAPTER_API_MARKER in markdown:
+        return markdown.replace(CHAPTER_API_MARKER, chapter_api_rows(_chapters, Path(config.docs_dir)))
     chapter = page.file.src_uri
     if chapter not in _chapters:
         return markdown

@@ -149,6 +149,18 @@ def test_the_hook_adds_api_pages_and_notebooks_to_the_nav(tmp_path: Path) -> Non
         notebooks.register_chapters(half, tmp_path)
 
 
+def test_the_api_reference_index_has_a_row_for_every_chapter_written_from_the_registry() -> None:
+    """docs/reference/index.md's chapter rows are written at build time (the marker), in nav order:
+    the API page, the module and the chapter's own title, so none can go stale."""
+    index = (DOCS / "reference" / "index.md").read_text(encoding="utf-8")
+    assert index.count(notebooks.CHAPTER_API_MARKER) == 1 and "| [Chapter" not in index
+    rows = notebooks.chapter_api_rows(CHAPTERS, DOCS).splitlines()
+    assert [re.match(r"\| \[Chapter (\d+) API\]\(([\w-]+\.md)\)", row).groups() for row in rows] == [  # type: ignore[union-attr]
+        (str(n), chapter) for n, chapter in enumerate(CHAPTERS, 1)
+    ]
+    assert "| [Chapter 6 API](positions.md) | `attention_lab.positions` | [6. Where the words are: positions](../positions.md) |" in rows
+
+
 def test_the_home_page_lists_every_chapter_and_its_notebook() -> None:
     """The home page cannot go stale: its notebook list is written from the registry at build
     time (the marker), and its chapter table has a row for every registered chapter."""
