@@ -27,7 +27,13 @@ import torch
 from attention_lab import _checks
 from attention_lab.causal_attention import _mask_scores
 from attention_lab.multihead_attention import _merge_heads, _split_heads
-from attention_lab.simplified_attention import AttentionResult, _check_attention_overflow, _score_matrix, _softmax_fused
+from attention_lab.simplified_attention import (
+    AttentionResult,
+    _check_attention_overflow,
+    _score_culprits,
+    _score_matrix,
+    _softmax_fused,
+)
 
 __all__ = [
     "KVCache",
@@ -192,7 +198,7 @@ def cached_attention(
     q, k, v = _check_queries_keys_values(queries, keys, values, grouped=False)
     scaled = _checks.check_flag("scaled", scaled)
     window = None if window is None else _checks.check_size("window", window)
-    return _cached_attention(q, k, v, scaled=scaled, window=window, culprits=_culprits(q, k))
+    return _cached_attention(q, k, v, scaled=scaled, window=window, culprits=_score_culprits(q, k))
 
 
 def _check_queries_keys_values(
@@ -242,11 +248,6 @@ def _cached_attention(
         queries, keys, values, AttentionResult(raw_scores, weights, context), culprits, projection_stage=projection_stage
     )  # before the mask, an -inf score can only be an overflow
     return AttentionResult(scores, weights, context)
-
-
-def _culprits(queries: torch.Tensor, keys: torch.Tensor) -> tuple[tuple[str, tuple[torch.Tensor, ...]], ...]:
-    """Who to name when the scores of checked queries and keys overflow: both of them."""
-    return (("queries", (queries,)), ("keys", (keys,)))
 
 
 def _masked_weights(scores: torch.Tensor, window: int | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -342,7 +343,7 @@ def grouped_query_attention(
     groups = heads // kv_heads
     window = None if window is None else _checks.check_size("window", window)
     repeated = [x.repeat_interleave(groups, dim=-3) for x in (k, v)]  # (..., heads, Lk, .)
-    return _cached_attention(q, repeated[0], repeated[1], scaled=True, window=window, culprits=_culprits(q, k))
+    return _cached_attention(q, repeated[0], repeated[1], scaled=True, window=window, culprits=_score_culprits(q, k))
 
 
 class KVCache:

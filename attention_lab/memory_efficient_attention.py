@@ -31,7 +31,13 @@ from typing import NamedTuple
 import torch
 
 from attention_lab import _checks
-from attention_lab.simplified_attention import _future_mask, _score_matrix, _scores_in_range, _softmax_fused
+from attention_lab.simplified_attention import (
+    _future_mask,
+    _score_culprits,
+    _score_matrix,
+    _scores_in_range,
+    _softmax_fused,
+)
 
 __all__ = [
     "AttentionBlock",
@@ -482,13 +488,8 @@ def _explain_full_attention(
     """
     _checks.require_finite_arguments((("queries", queries), ("keys", keys), ("values", values)))
     scores = _score_matrix(queries, keys, scaled=scaled)  # (..., L, L), before any mask
-    _checks.require_no_overflow("the scores queries @ keys.T", (scores,), _culprits(queries, keys))
+    _checks.require_no_overflow("the scores queries @ keys.T", (scores,), _score_culprits(queries, keys))
     _checks.require_no_overflow("the context vectors weights @ values", (context,), (("values", (values,)),))
-
-
-def _culprits(queries: torch.Tensor, keys: torch.Tensor) -> tuple[tuple[str, tuple[torch.Tensor]], ...]:
-    """Who to name when scores overflow: the queries and the keys they came from."""
-    return (("queries", (queries,)), ("keys", (keys,)))
 
 
 def tiled_attention(
@@ -564,7 +565,7 @@ def tiled_attention(
     # would leave the context finite), then the result: any other overflow leaves inf or NaN.
     if not (queries.is_meta or _scores_in_range(queries, keys, None)):
         _require_tile_scores_in_range(queries, keys, block_size, causal, scale)
-    _checks.require_no_overflow("tiled attention", (context,), (*_culprits(queries, keys), ("values", (values,))))
+    _checks.require_no_overflow("tiled attention", (context,), (*_score_culprits(queries, keys), ("values", (values,))))
     return context
 
 
@@ -577,7 +578,7 @@ def _require_tile_scores_in_range(
         query_block = queries[..., query_start:query_stop, :] * scale  # (..., T, H)
         for tile in tiles:
             scores = query_block @ keys[..., tile.key_start : tile.key_stop, :].transpose(-2, -1)  # (..., T, T)
-            _checks.require_no_overflow("the scores queries @ keys.T", (scores,), _culprits(queries, keys))
+            _checks.require_no_overflow("the scores queries @ keys.T", (scores,), _score_culprits(queries, keys))
 
 
 def _tiled(

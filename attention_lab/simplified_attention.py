@@ -143,6 +143,11 @@ def _attend(
     return AttentionResult(scores, weights, weights @ values)  # context (..., Lq, Hv)
 
 
+def _score_culprits(queries: torch.Tensor, keys: torch.Tensor) -> tuple[tuple[str, tuple[torch.Tensor]], ...]:
+    """Who to name when the scores `Q K^T` overflow: the queries and the keys they came from."""
+    return (("queries", (queries,)), ("keys", (keys,)))
+
+
 def _scores_in_range(queries: torch.Tensor, keys: torch.Tensor, scores: torch.Tensor | None) -> bool:
     """True when surely no score of `queries @ keys^T` (or partial sum of one) left the float range.
 

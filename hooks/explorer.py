@@ -97,6 +97,7 @@ def explorer_data() -> dict[str, Any]:
         "hidden_sizes": list(HIDDEN_SIZES),
         "weights": weights,  # [seed][H] -> {"query", "key", "value"}, each (E, H), float32 values
         "head_counts": list(HEAD_COUNTS),
+        "multihead_seed": CHAPTER_4_SEED,
         "multihead": multihead,  # [heads] -> {"query", "key", "value", "out"}, each (E, E), and "out_bias" (E,)
         "rope_base": ROPE_BASE,
         "presets": PRESETS,

@@ -188,7 +188,7 @@
           <label><input type="checkbox" id="ax-rope"> RoPE (chapter 6, even H)</label>
           <label>from position <select id="ax-shift">${options(SHIFTS, (v) => v)}</select></label>
         </div>
-        <label><input type="radio" name="ax-mode" value="4"> Chapter 4: several heads, then W<sub>o</sub> (seed 7)</label>
+        <label><input type="radio" name="ax-mode" value="4"> Chapter 4: several heads, then W<sub>o</sub> (seed ${data.multihead_seed})</label>
         <div class="ax-row">
           <label>Heads <select id="ax-heads">${options(data.head_counts, (v) => `${v} of size H = ${3 / v}`)}</select></label>
         </div>
@@ -313,7 +313,7 @@
       const mats = names.map((name) => table(`W<sub>${name[0]}</sub> (${name})`, r.W[name], (e, c) => `${name[0]}.${e}.${c}`,
         (e) => `dim ${e}`)).join("") + (multi ? table("b<sub>o</sub> (out_bias)", [r.W.out_bias], (_, c) => `ob.${c}`, () => "every row") : "");
       html += `<details class="ax-panel ax-wide"><summary>W<sub>q</sub>, W<sub>k</sub>, W<sub>v</sub>${multi ? ", W<sub>o</sub>, b<sub>o</sub>" : ""}: ` +
-        `seed ${multi ? 7 : state.seed}, E = 3, ${multi ? `${state.heads} head${state.heads > 1 ? "s" : ""} of ` : ""}H = ${H}</summary>` +
+        `seed ${multi ? data.multihead_seed : state.seed}, E = 3, ${multi ? `${state.heads} head${state.heads > 1 ? "s" : ""} of ` : ""}H = ${H}</summary>` +
         `<div class="ax-scroll" role="region" aria-label="Projection matrices"><div class="ax-mats">${mats}</div></div></details>`;
     }
     const open = $(".ax-out details")?.open;
