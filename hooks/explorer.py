@@ -6,16 +6,18 @@ chapter-2 projection matrices $W_q$, $W_k$, $W_v$ for a few seeds and hidden
 sizes (`init_projection_weights`, exactly as the chapters draw them), chapter 4's
 $W_q$, $W_k$, $W_v$, $W_o$ and $b_o$ with one and with three heads
 (`MultiHeadAttention(3, heads, seed=7)`), and the named starting points that the
-chapters link to (`explore.md#chapter-1`, ...).
+chapters link to (`explore.md#chapter-1`, ...). With fewer key/value heads than
+query heads (chapter 7), the script pools chapter 4's $W_k$ and $W_v$ itself.
 The explorer's script (`docs/assets/explorer/explorer.js`) computes everything
 else in the browser, and `tests/test_explorer.py` checks its numbers against
 the package.
 
-The matrices are drawn in float32, as in the chapters, and written as the
-shortest decimal that identifies each float32 value: the script reads them back
-with `Math.fround`, so it computes with exactly the chapter's matrices, widened
-to float64. The embeddings are written as float64 (`0.43` is the double nearest
-0.43), since the explorer computes in float64.
+The matrices are drawn in float32, as in the chapters, and travel as their exact
+bytes: each one (E rows) as the base64 text of its float32 values, row by row,
+little-endian (`_float32_base64`: under half the size of their shortest decimals).
+The script decodes them with a `DataView`, so it computes with exactly the
+chapter's matrices, widened to float64. The embeddings are written as float64
+(`0.43` is the double nearest 0.43), since the explorer computes in float64.
 
 The script is served without its comments, indentation and the spaces its code
 does not need (`served_script`), the style sheet without its comments and
@@ -27,12 +29,12 @@ a line of the source.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
@@ -51,42 +53,43 @@ HEAD_COUNTS = (1, 3)  # ... with E = 3, the head counts that divide E (H = 3 and
 
 # Named starting points: the fragment `#<name>` of the Explore page selects the configuration.
 # Keys as in the page's URL fragment (see explorer.js): mode 1 (no weights), 2 (Wq, Wk, Wv) or
-# 4 (heads, then Wo), query (token index), seed, hidden (H), heads, scaled, causal (mask), tau
+# 4 (heads, then Wo), query (token index), seed, hidden (H), heads, kv (key/value heads, chapter 7:
+# each the mean of its group's in Wk and Wv), scaled, causal (mask), tau
 # (temperature), block (online softmax's T), rope and shift (RoPE from that position), window
 # (a sliding window of that many keys, 0 for none); the embeddings are the chapters' own.
+_CHAPTER_4 = {"mode": 4, "query": 4, "heads": 3, "scaled": 1, "causal": 1, "tau": 1}
 _CHAPTER_2 = {"mode": 2, "query": 1, "seed": CHAPTER_2_SEED, "hidden": CHAPTER_2_HIDDEN_SIZE, "causal": 0, "tau": 1}
 PRESETS: dict[str, dict[str, int]] = {
     "chapter-1": {"mode": 1, "query": 2, "causal": 0, "tau": 1},  # 1.1: the query "starts"
     "chapter-2": {**_CHAPTER_2, "scaled": 0},  # 2.2, 2.3: unscaled, the query "journey"
     "chapter-2-scaled": {**_CHAPTER_2, "scaled": 1},  # scaled dot-product attention
     "chapter-3": {**_CHAPTER_2, "scaled": 1, "causal": 1},  # causal: query i attends to tokens 0..i
-    "chapter-4": {"mode": 4, "query": 4, "heads": 3, "scaled": 1, "causal": 1, "tau": 1},  # 4.1: the row of "one"
+    "chapter-4": _CHAPTER_4,  # 4.1: the row of "one"
     "chapter-5": {**_CHAPTER_2, "scaled": 1, "block": 2},  # 5.2.2: the trace of "journey", two keys a block
     "chapter-6": {**_CHAPTER_2, "scaled": 1, "causal": 1, "rope": 1, "shift": 0},  # 6.3: chapter 3 with RoPE
     "chapter-7": {**_CHAPTER_2, "scaled": 1, "causal": 1, "window": 3},  # 7.6: a sliding window of 3 keys
+    "chapter-7-mqa": {**_CHAPTER_4, "kv": 1},  # 7.5: chapter 4's three query heads share one key/value head
 }
 
 
-def _float32_list(tensor: torch.Tensor) -> Any:
-    """Each float32 entry as the double of its shortest decimal, e.g. -0.11150944 (not -0.111509442329...),
-    in nested lists of the tensor's shape (a matrix or a vector)."""
-    if tensor.dim() > 1:
-        return [_float32_list(row) for row in tensor]
-    return [float(np.format_float_positional(np.float32(v), unique=True)) for v in tensor.tolist()]
+def _float32_base64(tensor: torch.Tensor) -> str:
+    """The tensor's float32 values, row by row, as the base64 text of their little-endian bytes
+    (a matrix's row length is its size over E: every exported matrix has E rows)."""
+    return base64.b64encode(tensor.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()).decode("ascii")
 
 
 def explorer_data() -> dict[str, Any]:
     """Everything the explorer needs from the package, as JSON-ready Python values."""
     inputs = example_inputs(torch.float64)  # (L, E)
     embed_dim = inputs.shape[1]
-    weights: dict[str, dict[str, dict[str, list[list[float]]]]] = {}
+    weights: dict[str, dict[str, dict[str, str]]] = {}
     for seed in SEEDS:
         weights[str(seed)] = {}
         for hidden_dim in HIDDEN_SIZES:
             drawn = init_projection_weights(embed_dim, hidden_dim, seed=seed)  # float32, as the chapters
-            weights[str(seed)][str(hidden_dim)] = {name: _float32_list(m) for name, m in drawn._asdict().items()}
+            weights[str(seed)][str(hidden_dim)] = {name: _float32_base64(m) for name, m in drawn._asdict().items()}
     multihead = {
-        str(heads): {name: _float32_list(m) for name, m in
+        str(heads): {name: _float32_base64(m) for name, m in
                      MultiHeadAttention(embed_dim, heads, seed=CHAPTER_4_SEED).multihead_weights()._asdict().items()}
         for heads in HEAD_COUNTS
     }  # fmt: skip
@@ -95,10 +98,10 @@ def explorer_data() -> dict[str, Any]:
         "embeddings": inputs.tolist(),
         "seeds": list(SEEDS),
         "hidden_sizes": list(HIDDEN_SIZES),
-        "weights": weights,  # [seed][H] -> {"query", "key", "value"}, each (E, H), float32 values
+        "weights": weights,  # [seed][H] -> {"query", "key", "value"}, each (E, H), float32 bytes in base64
         "head_counts": list(HEAD_COUNTS),
         "multihead_seed": CHAPTER_4_SEED,
-        "multihead": multihead,  # [heads] -> {"query", "key", "value", "out"}, each (E, E), and "out_bias" (E,)
+        "multihead": multihead,  # [heads] -> {"query", "key", "value", "out"}, each (E, E), and "out_bias" (E,), as above
         "rope_base": ROPE_BASE,
         "presets": PRESETS,
     }

@@ -15,6 +15,7 @@ exposes on `window.attentionExplorer` agree within 1e-9.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import random
@@ -42,6 +43,7 @@ from attention_lab import (
     causal_self_attention,
     context_vectors,
     example_inputs,
+    grouped_query_attention,
     init_projection_weights,
     mask_scores,
     merge_heads,
@@ -49,6 +51,7 @@ from attention_lab import (
     online_softmax_trace,
     project_inputs,
     query_key_scores,
+    repeat_kv_heads,
     rope_self_attention,
     scale_scores,
     simplified_self_attention,
@@ -81,6 +84,11 @@ def test_the_export_holds_the_packages_tokens_and_embeddings() -> None:
     assert torch.equal(torch.tensor(data["embeddings"], dtype=torch.float64), example_inputs(torch.float64))
 
 
+def decoded(text: str) -> torch.Tensor:
+    """What the page's script decodes: the base64 text's float32 values, little-endian, as a flat tensor."""
+    return torch.from_numpy(np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4").copy())
+
+
 def test_the_exported_matrices_are_exactly_the_chapters_float32_draws() -> None:
     data = explorer.explorer_data()
     assert explorer.CHAPTER_2_SEED in data["seeds"] and explorer.CHAPTER_2_HIDDEN_SIZE in data["hidden_sizes"]
@@ -89,17 +97,21 @@ def test_the_exported_matrices_are_exactly_the_chapters_float32_draws() -> None:
             drawn = init_projection_weights(E, hidden, seed=seed)
             exported = data["weights"][str(seed)][str(hidden)]
             assert set(exported) == {"query", "key", "value"}
-            for name, matrix in drawn._asdict().items():
-                # Math.fround in the browser == rounding the double to float32 here
-                as_float32 = torch.tensor(np.array(exported[name], dtype=np.float32))
-                assert torch.equal(as_float32, matrix), (seed, hidden, name)
+            for name, matrix in drawn._asdict().items():  # E rows each: the script cuts the values into E rows
+                assert torch.equal(decoded(exported[name]).reshape(E, -1), matrix), (seed, hidden, name)
+    assert data["head_counts"] == list(explorer.HEAD_COUNTS)
+    for heads in explorer.HEAD_COUNTS:
+        drawn_heads = MultiHeadAttention(E, heads, seed=explorer.CHAPTER_4_SEED).multihead_weights()
+        exported = data["multihead"][str(heads)]
+        assert list(exported) == list(drawn_heads._fields)
+        for name, tensor in drawn_heads._asdict().items():
+            assert torch.equal(decoded(exported[name]).reshape(tensor.shape), tensor), (heads, name)
 
 
-def test_the_exported_matrices_use_the_shortest_float32_decimals() -> None:
+def test_the_exported_matrices_travel_as_their_float32_bytes() -> None:
     query = explorer.explorer_data()["weights"]["123"]["4"]["query"]
-    assert query[0][0] == -0.111467116  # init_projection_weights(3, 4, seed=123).query[0, 0]
-    text = explorer.render_json()
-    assert max(len(number) for number in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", text)) <= 14
+    assert decoded(query)[0].item() == np.float32(-0.111467116)  # init_projection_weights(3, 4, seed=123).query[0, 0]
+    assert len(query) == 4 * E * 4 * 4 // 3  # 12 float32 values: 48 bytes, 64 characters of base64
 
 
 def test_the_export_is_compact_and_identical_on_every_build() -> None:
@@ -164,6 +176,7 @@ def test_every_preset_is_a_valid_configuration_and_an_anchor_of_the_page() -> No
         assert preset.get("seed", explorer.CHAPTER_2_SEED) in data["seeds"]
         assert preset.get("hidden", explorer.CHAPTER_2_HIDDEN_SIZE) in data["hidden_sizes"]
         assert preset.get("heads", explorer.PRESETS["chapter-4"]["heads"]) in data["head_counts"]
+        assert preset.get("kv", 1) in data["head_counts"] and preset.get("kv", 1) <= preset.get("heads", 1)
         assert 1 <= preset.get("block", 1) <= L
     assert data["presets"]["chapter-2"] == {
         "mode": 2, "query": 1, "seed": 123, "hidden": 4, "causal": 0, "tau": 1, "scaled": 0,
@@ -200,6 +213,7 @@ class Config:
     seed: int = explorer.CHAPTER_2_SEED
     hidden: int = explorer.CHAPTER_2_HIDDEN_SIZE
     heads: int = explorer.PRESETS["chapter-4"]["heads"]
+    kv: int = explorer.PRESETS["chapter-4"]["heads"]  # key/value heads, as many as heads by default
     scaled: bool = True
     causal: bool = False
     window: int = 0
@@ -211,13 +225,18 @@ class Config:
 
     def as_page_reports_it(self) -> dict:
         return {"mode": self.mode, "query": self.query, "seed": self.seed, "hidden": self.hidden, "heads": self.heads,
-                "scaled": self.scaled, "causal": self.causal, "window": self.window, "tau": self.tau, "block": self.block,
+                "kv": self.kv, "scaled": self.scaled, "causal": self.causal, "window": self.window, "tau": self.tau, "block": self.block,
                 "rope": self.rope, "shift": self.shift, "x": [list(r) for r in self.x]}  # fmt: skip
 
     @property
     def keep(self) -> torch.Tensor:
         """The causal mask (True = may attend), with the sliding window when there is one."""
         return sliding_window_mask(L, L, self.window) if self.window else causal_mask(L)
+
+    @property
+    def kv_heads(self) -> int:
+        """The key/value heads in chapter 4's mode: `kv`, but one for one head (its box is then off)."""
+        return min(self.kv, self.heads)
 
     @property
     def roped(self) -> bool:
@@ -232,18 +251,25 @@ def projection_weights(config: Config) -> ProjectionWeights:
 
 
 def multihead_weights(config: Config) -> MultiHeadWeights:
-    """Chapter 4's float32 draw for `config.heads` heads, widened to float64."""
+    """Chapter 4's float32 draw for `config.heads` heads, widened to float64; with fewer key/value
+    heads, each one's W_k and W_v columns the mean of its group's (the GQA paper's pooling)."""
     drawn = MultiHeadAttention(E, config.heads, seed=explorer.CHAPTER_4_SEED).multihead_weights()
-    return MultiHeadWeights(*(matrix.to(torch.float64) for matrix in drawn))
+    weights = MultiHeadWeights(*(matrix.to(torch.float64) for matrix in drawn))
+    groups, head_dim = config.heads // config.kv_heads, E // config.heads
+    def pooled(matrix: torch.Tensor) -> torch.Tensor:  # (E, heads * H) -> (E, kv_heads * H)
+        return matrix.reshape(E, config.kv_heads, groups, head_dim).mean(dim=2).reshape(E, config.kv_heads * head_dim)
+    return weights._replace(key=pooled(weights.key), value=pooled(weights.value))
 
 
 def multihead_reference(config: Config, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
     """Chapter 4, head by head with the package's steps: per-head scores and weights (heads, L, L),
-    the heads' context side by side (L, E) and the output after W_o (L, E)."""
+    the heads' context side by side (L, E) and the output after W_o (L, E); with fewer key/value heads,
+    chapter 7's: each repeated for its group of query heads."""
     weights_of = multihead_weights(config)
-    head_dim = E // config.heads
-    projections = project_inputs(inputs, ProjectionWeights(weights_of.query, weights_of.key, weights_of.value))
-    queries, keys, values = (split_heads(p, config.heads) for p in projections)  # (heads, L, H) each
+    head_dim, groups = E // config.heads, config.heads // config.kv_heads
+    queries = split_heads(inputs @ weights_of.query, config.heads)  # (heads, L, H)
+    kv_keys, kv_values = (split_heads(inputs @ w, config.kv_heads) for w in (weights_of.key, weights_of.value))  # (kv_heads, L, H) each
+    keys, values = (repeat_kv_heads(p, groups) for p in (kv_keys, kv_values))  # (heads, L, H) each
     scores, weights, contexts = [], [], []
     for q, k, v in zip(queries, keys, values, strict=True):
         head_scores = query_key_scores(q, k)  # (L, L)
@@ -257,10 +283,15 @@ def multihead_reference(config: Config, inputs: torch.Tensor) -> dict[str, torch
     context = merge_heads(torch.stack(contexts))  # (L, heads * H)
     result = {"scores": torch.stack(scores), "weights": torch.stack(weights), "context": context,
               "output": context @ weights_of.out + weights_of.out_bias}  # fmt: skip
-    if config.tau == 1 and not (config.causal and config.window):  # the package's one call agrees (fused softmax: not bitwise)
+    if config.tau == 1 and config.kv_heads == config.heads and not (config.causal and config.window):
+        # the package's one call agrees (fused softmax: not bitwise)
         whole = multihead_self_attention(inputs, weights_of, config.heads, causal=config.causal, scaled=config.scaled)
         for name in ("weights", "context", "output"):
             assert torch.allclose(getattr(whole, name), result[name], rtol=1e-12, atol=1e-14), name
+    if config.tau == 1 and config.causal and config.scaled:  # chapter 7's one call (causal and scaled only)
+        grouped = grouped_query_attention(queries, kv_keys, kv_values, window=config.window or None)
+        assert torch.allclose(grouped.weights, result["weights"], rtol=1e-12, atol=1e-14)
+        assert torch.allclose(merge_heads(grouped.context), context, rtol=1e-12, atol=1e-14)
     return result
 
 
@@ -365,7 +396,8 @@ def expected_cells(config: Config) -> dict[str, set[str]]:
     if config.mode == 4:
         weights_of = multihead_weights(config)
         for name in ("query", "key", "value", "out"):
-            cells |= {f"{name[0]}.{e}.{c}": accepted(getattr(weights_of, name)[e, c].item()) for e in range(E) for c in range(E)}
+            matrix = getattr(weights_of, name)  # (E, E), or (E, kv_heads * H) pooled
+            cells |= {f"{name[0]}.{e}.{c}": accepted(matrix[e, c].item()) for e in range(E) for c in range(matrix.shape[1])}
         cells |= {f"ob.{c}": accepted(weights_of.out_bias[c].item()) for c in range(E)}
     if config.mode == 2:
         for name, matrix in projection_weights(config)._asdict().items():
@@ -510,6 +542,8 @@ class Explorer:
                 self.page.select_option("#ax-shift", str(new.shift))
         if new.mode == 4 and new.heads != old.heads:
             self.page.select_option("#ax-heads", str(new.heads))
+        if new.mode == 4 and new.heads > 1 and new.kv != old.kv:
+            self.page.select_option("#ax-kv", str(new.kv))
         if new.mode != 1:
             self.page.locator("#ax-scaled").set_checked(new.scaled)
         self.page.locator("#ax-causal").set_checked(new.causal)
@@ -553,8 +587,10 @@ def random_config(old: Config, rng: random.Random) -> tuple[Config, dict[tuple[i
     )
     if mode == 2:  # seed and H are chapter-2 controls (disabled in the other modes)
         new = replace(new, seed=rng.choice(data["seeds"]), hidden=rng.choice(data["hidden_sizes"]))
-    if mode == 4:  # the number of heads is chapter 4's
+    if mode == 4:  # the number of heads is chapter 4's, of key/value heads chapter 7's (off for one head)
         new = replace(new, heads=rng.choice(data["head_counts"]))
+        if new.heads > 1:
+            new = replace(new, kv=rng.choice(data["head_counts"]))
     if mode != 1:  # scaling too (disabled in chapter-1 mode)
         new = replace(new, scaled=rng.random() < 0.5)
     if new.causal:  # a sliding window (disabled without the causal mask)
@@ -596,8 +632,9 @@ def check_page_shows(state: dict, config: Config) -> None:
     else:
         weights_of = projection_weights(config) if config.mode == 2 else multihead_weights(config)
         assert state["projection"].keys() == weights_of._asdict().keys()
-        for name, matrix in weights_of._asdict().items():
-            assert torch.equal(torch.tensor(state["projection"][name], dtype=torch.float64), matrix)
+        for name, matrix in weights_of._asdict().items():  # the float32 draws exactly; a mean of 3 to the last bit or so
+            pooled = config.mode == 4 and config.kv_heads < config.heads and name in ("key", "value")
+            assert torch.allclose(torch.tensor(state["projection"][name], dtype=torch.float64), matrix, rtol=0, atol=1e-15 if pooled else 0), name
 
 
 @pytest.fixture
@@ -614,6 +651,7 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
     check_page_shows(explorer_page.read(), config)
     rng = random.Random(20261127)
     modes, causal, fragments, head_counts, roped, shifts, windows = set(), set(), set(), set(), set(), set(), set()
+    grouped_heads = set()
     for _ in range(CONFIGURATIONS):
         new, texts = random_config(config, rng)
         explorer_page.apply(config, new, texts, rng)
@@ -623,6 +661,7 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
         modes.add((config.mode, config.scaled)), causal.add(config.causal), fragments.add(state["hash"])
         if config.mode == 4:
             head_counts.add(config.heads)
+            grouped_heads.add((config.heads, config.kv_heads))
         roped.add(config.roped)
         if config.causal:
             windows.add(config.window)
@@ -637,6 +676,7 @@ def test_random_configurations_set_through_the_page_show_the_packages_numbers(pa
         assert again["result"] == state["result"]
     assert {(1, True), (2, False), (2, True), (4, False), (4, True)} <= modes and causal == {False, True}
     assert head_counts == set(explorer.HEAD_COUNTS)
+    assert {(3, 1), (3, 3)} <= grouped_heads  # three heads sharing one key/value head (MQA), or one each
     assert {True, False} <= roped and shifts  # RoPE at 0 and 10,000: the test below
     assert len(windows) >= 3
     assert len(fragments) == CONFIGURATIONS
@@ -655,13 +695,21 @@ def test_the_chapter_presets_show_the_chapters_printed_numbers(page: Page, serve
                 inputs, init_projection_weights(E, config.hidden, seed=config.seed), scaled=config.scaled))  # fmt: skip
             page_texts = [state["cells"][f"b.{j}"] for j in range(L)]
             assert all(text in accepted(v, FLOAT32_TOLERANCE) for text, v in zip(page_texts, chapter.weights[config.query].tolist(), strict=True)), page_texts
-        if config.mode == 4:  # 4.1 prints each head's row of the query "one" (causal, float32)
+        if name == "chapter-4":  # 4.1 prints each head's row of the query "one" (causal, float32)
             module = MultiHeadAttention(E, config.heads, seed=explorer.CHAPTER_4_SEED)
             rows = multihead_self_attention(example_inputs(), module.multihead_weights(), config.heads).weights[:, config.query]
             page_rows = [[state["cells"][f"w{h}.{config.query}.{j}"] for j in range(L)] for h in range(config.heads)]
             assert all(text in accepted(v, FLOAT32_TOLERANCE) for page_row, row in zip(page_rows, rows.tolist(), strict=True)
                        for text, v in zip(page_row, row, strict=True)), page_rows  # fmt: skip
             assert page_rows[1] == ["0.1089", "0.1275", "0.1322", "0.2548", "0.3766", "0.0000"]  # as the chapter prints it
+        if name == "chapter-7-mqa":  # 7.5's rows of "one": chapter 4's heads sharing one pooled key/value head (float32)
+            layer = MultiHeadAttention(E, config.heads, seed=explorer.CHAPTER_4_SEED).multihead_weights()
+            kv_keys, kv_values = (split_heads(example_inputs() @ w.mean(dim=1, keepdim=True), 1) for w in (layer.key, layer.value))
+            rows = grouped_query_attention(split_heads(example_inputs() @ layer.query, config.heads), kv_keys, kv_values).weights[:, config.query]
+            page_rows = [[state["cells"][f"w{h}.{config.query}.{j}"] for j in range(L)] for h in range(config.heads)]
+            assert all(text in accepted(v, FLOAT32_TOLERANCE) for page_row, row in zip(page_rows, rows.tolist(), strict=True)
+                       for text, v in zip(page_row, row, strict=True)), page_rows  # fmt: skip
+            assert page_rows[1] == ["0.2389", "0.1675", "0.1718", "0.1502", "0.2716", "0.0000"]  # as the chapter prints it
         if name == "chapter-6":  # 6.3's weights of chapter 3 with RoPE (float32): "journey" gives 0.52 to "Your"
             chapter_rope = rope_self_attention(example_inputs(), init_projection_weights(E, config.hidden, seed=config.seed))
             page_texts = [state["cells"][f"b.{j}"] for j in range(L)]
@@ -816,7 +864,8 @@ def test_every_control_is_reachable_by_keyboard_and_labelled(page: Page, served_
         if described is None:
             break
         reached.append(described)
-    assert reached[:7] == ["chapter-2", "chapter-2-scaled", "chapter-3", "chapter-4", "chapter-5", "chapter-6", "chapter-7"]
+    assert reached[:8] == ["chapter-2", "chapter-2-scaled", "chapter-3", "chapter-4", "chapter-5", "chapter-6", "chapter-7",
+                           "chapter-7-mqa"]
     # A table region is a Tab stop only while it scrolls (at 1366 px, none does).
     regions = page.evaluate(REGIONS_JS)
     assert regions and all(r["scrolls"] == r["focusable"] for r in regions), regions

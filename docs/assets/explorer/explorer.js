@@ -15,9 +15,11 @@
  * rescaled by exp(m_old - m_new) when the maximum grows; o / ℓ after the last block is the context.
  * Mode 4 (chapter 4) cuts Q = X Wq, K, V into `heads` blocks of H = 3 / heads columns, attends with
  * each block as above (√H of the head), puts the heads' context vectors side by side (L×3) and
- * returns them times Wo, plus bo.
+ * returns them times Wo, plus bo. With fewer key/value heads than query heads (chapter 7's GQA; MQA with
+ * one), each group of g = heads / kv consecutive query heads shares one key/value head, whose Wk and Wv
+ * columns are the mean of the group's (how the GQA paper turns a multi-head model into a grouped one).
  * The configuration lives in the URL fragment: #mode=2&query=1&seed=123&hidden=4&heads=3&scaled=1
- * &causal=0&window=0&tau=1&block=2&rope=0&shift=0[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
+ * &kv=3&causal=0&window=0&tau=1&block=2&rope=0&shift=0[&x=18 comma-separated embeddings, row by row]; #chapter-1 etc. select a preset.
  *
  * For tests and the curious, window.attentionExplorer (documented in README.md) holds:
  *   config()    the configuration shown (a copy);
@@ -26,7 +28,7 @@
  *   trace       online softmax's steps in modes 1 and 2 ({keys_seen, running_max, running_sum,
  *               output}: o / ℓ), else null;
  *   projection  {query, key, value} (E×H, the chapter's float32 values) in mode 2, with out and
- *               out_bias in mode 4, else null;
+ *               out_bias in mode 4 (key and value pooled when kv < heads), else null;
  *   updates     how many times the numbers were recomputed.
  */
 (() => {
@@ -75,11 +77,19 @@
 
   function compute(s) {
     if (s.mode === 4) {
-      const W = data.multihead[s.heads], H = 3 / s.heads;
-      const [Q, K, V] = [W.query, W.key, W.value].map((M) => matmul(s.x, M)); // (L, heads·H) each
+      const H = 3 / s.heads, kv = kvHeads(s), g = s.heads / kv; // g query heads per key/value head
+      // Key/value head k's columns: the mean of its group's, query heads k·g .. k·g + g - 1 (as is when g = 1).
+      const pool = (M) => M.map((row) => row.slice(0, kv * H).map((_, c) => {
+        let total = 0;
+        for (let j = 0; j < g; j++) total += row[(Math.floor(c / H) * g + j) * H + c % H];
+        return total / g;
+      }));
+      const W = { ...data.multihead[s.heads] };
+      [W.key, W.value] = [pool(W.key), pool(W.value)];
+      const [Q, K, V] = [W.query, W.key, W.value].map((M) => matmul(s.x, M)); // (L, heads·H), (L, kv·H) twice
       const head = (M, h) => M.map((row) => row.slice(h * H, h * H + H)); // head h's columns: (L, H)
       const heads = data.tokens.slice(0, s.heads).map((_, h) =>
-        attend(head(Q, h), head(K, h), head(V, h), s, s.scaled ? Math.sqrt(H) : 1));
+        attend(head(Q, h), head(K, Math.floor(h / g)), head(V, Math.floor(h / g)), s, s.scaled ? Math.sqrt(H) : 1));
       const context = s.x.map((_, i) => heads.flatMap((r) => r.context[i])); // the heads side by side
       const output = matmul(context, W.out).map((row) => row.map((v, d) => v + W.out_bias[d]));
       return { scores: heads.map((r) => r.scores), weights: heads.map((r) => r.weights), context, output, W };
@@ -89,6 +99,8 @@
     if (roped(s)) [Q, K] = [Q, K].map((M) => rope(M, s.shift));
     return { ...attend(Q, K, V, s, W && s.scaled ? Math.sqrt(s.hidden) : 1), W, V };
   }
+
+  const kvHeads = (s) => Math.min(s.kv, s.heads); // one head: one key/value head
 
   // RoPE, halves pairing: x cos + rotate_half(x) sin, rotate_half(x) = (-x[H/2:], x[:H/2]).
   const roped = (s) => s.rope && s.mode === 2 && s.hidden % 2 === 0;
@@ -130,6 +142,7 @@
     seed: (s, v) => data.seeds.includes(Number(v)) && ((s.seed = Number(v)), true),
     hidden: (s, v) => data.hidden_sizes.includes(Number(v)) && ((s.hidden = Number(v)), true),
     heads: (s, v) => data.head_counts.includes(Number(v)) && ((s.heads = Number(v)), true),
+    kv: (s, v) => data.head_counts.includes(Number(v)) && ((s.kv = Number(v)), true),
     scaled: (s, v) => (v === "0" || v === "1") && ((s.scaled = v === "1"), true),
     causal: (s, v) => (v === "0" || v === "1") && ((s.causal = v === "1"), true),
     window: (s, v) => /^[0-5]$/.test(v) && ((s.window = Number(v)), true),
@@ -161,7 +174,7 @@
 
   function toFragment(s) {
     const x = JSON.stringify(s.x) === JSON.stringify(defaults.x) ? "" : `&x=${s.x.flat().join(",")}`;
-    return `#mode=${s.mode}&query=${s.query}&seed=${s.seed}&hidden=${s.hidden}&heads=${s.heads}&scaled=${+s.scaled}` +
+    return `#mode=${s.mode}&query=${s.query}&seed=${s.seed}&hidden=${s.hidden}&heads=${s.heads}&kv=${s.kv}&scaled=${+s.scaled}` +
       `&causal=${+s.causal}&window=${s.window}&tau=${s.tau}&block=${s.block}&rope=${+s.rope}&shift=${s.shift}${x}`;
   }
 
@@ -191,6 +204,7 @@
         <label><input type="radio" name="ax-mode" value="4"> Chapter 4: several heads, then W<sub>o</sub> (seed ${data.multihead_seed})</label>
         <div class="ax-row">
           <label>Heads <select id="ax-heads">${options(data.head_counts, (v) => `${v} of size H = ${3 / v}`)}</select></label>
+          <label>Key/value heads <select id="ax-kv">${options(data.head_counts, (v) => v === 1 ? "1, shared (chapter 7)" : `${v}, one each`)}</select></label>
         </div>
         <label><input type="checkbox" id="ax-scaled"> Scale the scores by 1/√H</label>
       </fieldset>
@@ -221,6 +235,7 @@
     $("#ax-seed").value = state.seed;
     $("#ax-hidden").value = state.hidden;
     $("#ax-heads").value = state.heads;
+    $("#ax-kv").value = state.kv;
     $("#ax-scaled").checked = state.scaled;
     $("#ax-shift").value = state.shift;
     $("#ax-causal").checked = state.causal;
@@ -284,8 +299,9 @@
       (roped(state) ? `, q and k turned by RoPE from position ${state.shift}` : "");
     let html;
     if (multi) {
+      const g = state.heads / kvHeads(state), shared = (h) => g > 1 ? `, sharing key/value head ${Math.floor(h / g)}` : "";
       html = r.weights.map((w, h) => matrixTable(`ax-head-${h}-title`, `Head ${h}: weights α<sub>ij</sub>, ` +
-        `softmax of ${symbol}${divisor} (more colour: larger)`, w, tokens, heat(`w${h}`), "ax-heat")).join("");
+        `softmax of ${symbol}${divisor}${shared(h)} (more colour: larger)`, w, tokens, heat(`w${h}`), "ax-heat")).join("");
       html += matrixTable("ax-context-title", "Context vectors z<sup>(i)</sup>: the heads side by side", r.context, dims, values("z"));
       html += matrixTable("ax-output-title", "Output z<sup>(i)</sup> W<sub>o</sub> + b<sub>o</sub>", r.output, dims, values("y"));
     } else {
@@ -310,10 +326,12 @@
       const table = (caption, rows, key, label) => `<table class="ax-table"><caption>${caption}</caption><tbody>${rows.map((row, e) =>
         `<tr><th scope="row">${label(e)}</th>${row.map((v, c) => `<td data-k="${key(e, c)}">${fmt(v)}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
       const names = multi ? ["query", "key", "value", "out"] : ["query", "key", "value"];
-      const mats = names.map((name) => table(`W<sub>${name[0]}</sub> (${name})`, r.W[name], (e, c) => `${name[0]}.${e}.${c}`,
+      const pooled = (name) => multi && kvHeads(state) < state.heads && /^[kv]/.test(name) ? ", pooled" : "";
+      const mats = names.map((name) => table(`W<sub>${name[0]}</sub> (${name}${pooled(name)})`, r.W[name], (e, c) => `${name[0]}.${e}.${c}`,
         (e) => `dim ${e}`)).join("") + (multi ? table("b<sub>o</sub> (out_bias)", [r.W.out_bias], (_, c) => `ob.${c}`, () => "every row") : "");
       html += `<details class="ax-panel ax-wide"><summary>W<sub>q</sub>, W<sub>k</sub>, W<sub>v</sub>${multi ? ", W<sub>o</sub>, b<sub>o</sub>" : ""}: ` +
-        `seed ${multi ? data.multihead_seed : state.seed}, E = 3, ${multi ? `${state.heads} head${state.heads > 1 ? "s" : ""} of ` : ""}H = ${H}</summary>` +
+        `seed ${multi ? data.multihead_seed : state.seed}, E = 3, ${multi ? `${state.heads} head${state.heads > 1 ? "s" : ""} of ` : ""}H = ${H}` +
+        `${multi ? `, ${kvHeads(state)} key/value head${kvHeads(state) > 1 ? "s" : ""}` : ""}</summary>` +
         `<div class="ax-scroll" role="region" aria-label="Projection matrices"><div class="ax-mats">${mats}</div></div></details>`;
     }
     const open = $(".ax-out details")?.open;
@@ -322,6 +340,8 @@
     root.querySelectorAll("tr[data-row]").forEach((tr) => tr.classList.toggle("ax-q", Number(tr.dataset.row) === state.query));
     $("#ax-seed").disabled = $("#ax-hidden").disabled = state.mode !== 2;
     $("#ax-heads").disabled = !multi;
+    $("#ax-kv").disabled = !multi || state.heads === 1;
+    $("#ax-kv").value = kvHeads(state); // one head has one key/value head
     $("#ax-block").disabled = multi;
     $("#ax-window").disabled = !state.causal;
     $("#ax-block-value").textContent = `blocks of T = ${state.block}`;
@@ -371,6 +391,7 @@
       else if (t.id === "ax-seed") state.seed = Number(t.value);
       else if (t.id === "ax-hidden") state.hidden = Number(t.value);
       else if (t.id === "ax-heads") state.heads = Number(t.value);
+      else if (t.id === "ax-kv") state.kv = Number(t.value);
       else if (t.id === "ax-scaled") state.scaled = t.checked;
       else if (t.id === "ax-causal") state.causal = t.checked;
       else if (t.id === "ax-window") state.window = Number(t.value);
@@ -406,12 +427,20 @@
       root.querySelector(".ax-app").textContent = `The explorer's data could not be loaded (${error.message}).`;
       return;
     }
-    const f32 = (m) => m.map((v) => (Array.isArray(v) ? f32(v) : Math.fround(v))); // the float32 values exactly
+    // Each matrix arrives as the base64 of its float32 bytes (little-endian, row by row, E rows); the
+    // bias is a vector. Decoded here to the float32 values exactly.
+    const floats = (text) => {
+      const bytes = atob(text), view = new DataView(new ArrayBuffer(bytes.length));
+      for (let i = 0; i < bytes.length; i++) view.setUint8(i, bytes.charCodeAt(i));
+      return Array.from({ length: bytes.length / 4 }, (_, i) => view.getFloat32(4 * i, true));
+    };
+    const E = data.embeddings[0].length, rows = (v) => Array.from({ length: E }, (_, e) => v.slice(e * v.length / E, (e + 1) * v.length / E));
     for (const W of [...data.seeds.flatMap((seed) => Object.values(data.weights[seed])), ...Object.values(data.multihead)]) {
-      for (const name in W) W[name] = f32(W[name]);
+      for (const name in W) W[name] = name === "out_bias" ? floats(W[name]) : rows(floats(W[name]));
     }
     const chapter2 = data.presets["chapter-2"];
-    defaults = { mode: 1, query: 2, seed: chapter2.seed, hidden: chapter2.hidden, heads: data.presets["chapter-4"].heads,
+    const heads = data.presets["chapter-4"].heads; // and as many key/value heads
+    defaults = { mode: 1, query: 2, seed: chapter2.seed, hidden: chapter2.hidden, heads, kv: heads,
       scaled: true, causal: false, window: 0, tau: 1, block: data.presets["chapter-5"].block, rope: false, shift: 0, x: data.embeddings };
     window.attentionExplorer = { config: () => structuredClone(state), result: null, trace: null, projection: null, updates: 0 };
     buildControls();
