@@ -173,15 +173,15 @@ def _project_hooks(project: Path) -> Any:
     sys.path.insert(0, str(project))
     try:
         import hooks
-        from hooks import figures, notebooks  # noqa: F401  (loaded as attributes of hooks)
+        from hooks import chapters, figures  # noqa: F401  (loaded as attributes of hooks)
     finally:
         sys.path.pop(0)
     return hooks
 
 
 def _chapters(project: Path) -> list[str]:
-    notebooks = _project_hooks(project).notebooks
-    return [Path(page).with_suffix("").as_posix() for page in notebooks.chapter_pages(notebooks.read_nav(project / "mkdocs.yml"))]
+    registry = _project_hooks(project).chapters
+    return [Path(page).with_suffix("").as_posix() for page in registry.chapter_pages(registry.read_nav(project / "mkdocs.yml"))]
 
 
 def author_loop(env: dict[str, str]) -> None:

@@ -674,6 +674,22 @@ def served_status(name: str) -> str | None:
     return served.status if served is not None else None
 
 
+# The note each notebook page was last rendered with (hooks/notebook_pages.py), so that the page
+# is rendered again when its note changes (hooks/notebooks.py).
+_shown: dict[str, str | None] = {}
+
+
+def status_to_show(name: str) -> str | None:
+    """The note to render on notebook `name`'s page now (`served_status`), remembered as shown."""
+    status = _shown[name] = served_status(name)
+    return status
+
+
+def status_changed(name: str) -> bool:
+    """Whether notebook `name`'s note differs from the one its page was last rendered with."""
+    return served_status(name) != _shown.get(name, "")
+
+
 def main(argv: Sequence[str]) -> int:
     if argv:
         print("usage: python -m hooks._notebook_runs  (then IN.ipynb<TAB>OUT.ipynb on stdin)", file=sys.stderr)

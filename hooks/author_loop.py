@@ -32,12 +32,12 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 try:  # `python -m mkdocs` from the repository root, and the tests
-    from hooks import _cache, _notebook_runs, figures, notebooks
+    from hooks import _cache, _notebook_runs, chapters, figures
 except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
     import _cache  # type: ignore[no-redef]
     import _notebook_runs  # type: ignore[no-redef]
+    import chapters  # type: ignore[no-redef]
     import figures  # type: ignore[no-redef]
-    import notebooks  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parent.parent
 _DOCUMENTED = re.compile(r"^:::[ \t]+(attention_lab(?:\.\w+)*)", re.MULTILINE)
@@ -102,7 +102,7 @@ def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
         # Under `make serve` the notebooks come with their outputs (hooks/_notebook_runs.py),
         # run chapter by chapter in reading order, each chapter's figures first.
         config.plugins["mkdocs-jupyter"].config["execute"] = False
-        runs.page_order = [Path(page).stem for page in notebooks.chapter_pages(config.nav or [])]
+        runs.page_order = [Path(page).stem for page in chapters.chapter_pages(config.nav or [])]
     return config
 
 

@@ -1,14 +1,9 @@
 """MkDocs hook: each chapter page also becomes an executed, downloadable notebook.
 
-One source of truth: the chapter's Markdown. The chapters are the pages of the
-`Chapters` section of the nav in `mkdocs.yml`, in reading order: that list is the
-only place a chapter is registered. From it, at every build, this hook
-
-- adds each chapter's API page (`reference/<chapter>.md`, which must exist) to
-  the `API reference` section and its notebook to the `Notebooks` section of the
-  nav, labelled `Chapter <n> API` and `Chapter <n> notebook`;
-- converts each chapter into `notebooks/<chapter>.ipynb` in a temporary folder
-  of the build process:
+One source of truth: the chapter's Markdown. For each chapter of the registry
+(`hooks/chapters.py`: the `Chapters` section of the nav), at every build, this
+hook converts the page into `notebooks/<chapter>.ipynb` in a temporary folder of
+the build process:
 
 - prose becomes Markdown cells (site links made absolute, Material-only syntax
   turned into plain Markdown); a figure becomes its caption where a code cell
@@ -22,8 +17,8 @@ only place a chapter is registered. From it, at every build, this hook
   cell and the solution's `check(...)` cell (`blank_exercise_solutions`).
 
 mkdocs-jupyter then executes the notebooks (`allow_errors: false`, so a failing
-cell fails the build) and renders them as pages, with a download button. The
-hook also puts a "run this chapter as a notebook" note under each chapter's title.
+cell fails the build) and renders them as pages, with a download button;
+`hooks/notebook_pages.py` makes those pages look like the rest of the site.
 """
 
 from __future__ import annotations
@@ -35,39 +30,34 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import nbformat
-import yaml
 from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
-from mkdocs.structure.pages import Page
 
 try:  # `python -m mkdocs` from the repository root, and the tests
     from hooks import _cache, _notebook_runs, figures, package_wheel
+    from hooks.chapters import (
+        NOTEBOOK_DIR,
+        chapter_pages,
+        notebook_name,
+        strip_front_matter,
+    )
 except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.path while loading a hook
     import _cache  # type: ignore[no-redef]
     import _notebook_runs  # type: ignore[no-redef]
     import figures  # type: ignore[no-redef]
     import package_wheel  # type: ignore[no-redef]
+    from chapters import NOTEBOOK_DIR, chapter_pages, notebook_name, strip_front_matter  # type: ignore[no-redef]
 
-CHAPTER_SECTION = "Chapters"  # the nav section that lists the chapters, in reading order
-API_SECTION = "API reference"  # chapter API pages are added to it, after its index page
-NOTEBOOK_SECTION = "Notebooks"  # filled with one notebook per chapter
-NOTEBOOK_DIR = "notebooks"
-FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
-# The chapters of the build in progress, read from the nav by `on_config`.
-_chapters: tuple[str, ...] = ()
 # Where this process writes the generated notebooks: its own temporary folder, so that
 # two builds at once (a test run beside `mkdocs serve`) never read each other's files.
 _output_root: Path | None = None
-# Under `make serve`: the note each notebook page was last rendered with (`on_page_content`).
-_status_shown: dict[str, str | None] = {}
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ ]*)(?P<ticks>`{3,})python[ \t]*$")
 _FIGURE = re.compile(r"<figure\b.*?</figure>", re.DOTALL)
@@ -113,149 +103,10 @@ class ChapterCell(NamedTuple):
     figure_alt: str | None = None  # for a code cell that displays a figure: the page's alt text
 
 
-class _IgnoreTags(yaml.SafeLoader):
-    """Reads mkdocs.yml without resolving its `!ENV` / `!!python/name` tags (they become None)."""
-
-
-_IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
-_IgnoreTags.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
-
-
-def read_nav(mkdocs_yml: Path) -> list[Any]:
-    """The `nav` of an mkdocs.yml file, as written (before this hook adds to it)."""
-    config = yaml.load(mkdocs_yml.read_text(encoding="utf-8"), Loader=_IgnoreTags)  # noqa: S506
-    return list(config.get("nav") or [])
-
-
-def _section(nav: list[Any], title: str) -> list[Any] | None:
-    """The entries of the top-level nav section called `title`, or None."""
-    for entry in nav:
-        if isinstance(entry, dict) and title in entry:
-            items = entry[title]
-            return items if isinstance(items, list) else None
-    return None
-
-
-def _target(item: Any) -> str:
-    """The page of a nav item: `page.md` or `{label: page.md}`."""
-    return str(next(iter(item.values())) if isinstance(item, dict) else item)
-
-
-def chapter_pages(nav: list[Any]) -> list[str]:
-    """The chapter pages (`simplified-attention.md`, ...), in reading order, from the nav."""
-    section = _section(nav, CHAPTER_SECTION)
-    if section is None:
-        raise ValueError(f"mkdocs.yml: the nav needs a '{CHAPTER_SECTION}' section listing the chapter pages")
-    return [_target(item) for item in section]
-
-
-def api_page(chapter: str) -> str:
-    """`causal-attention.md` -> `reference/causal-attention.md`."""
-    return f"reference/{chapter}"
-
-
-def notebook_page(chapter: str) -> str:
-    """`causal-attention.md` -> `notebooks/causal-attention.ipynb`."""
-    return f"{NOTEBOOK_DIR}/{notebook_name(chapter)}"
-
-
-_CHAPTER_TITLE = re.compile(r"^# (\d+)\. ", re.MULTILINE)
-
-
-def chapter_number(docs_dir: Path, chapter: str, position: int) -> int:
-    """The number in a chapter's title (`# 5. ...`), else its position in the nav.
-
-    Chapters may be written out of order (chapter 5 before chapters 3 and 4 exist):
-    the title's number, not the nav position, names its API page and notebook.
-    """
-    path = docs_dir / chapter
-    match = _CHAPTER_TITLE.search(strip_front_matter(path.read_text(encoding="utf-8"))) if path.is_file() else None
-    return int(match.group(1)) if match else position
-
-
-def numbered_chapters(chapters: Sequence[str], docs_dir: Path) -> list[tuple[int, str]]:
-    """Each chapter with its number (from its title, else its place in the nav), in nav order."""
-    return [(chapter_number(docs_dir, chapter, position), chapter) for position, chapter in enumerate(chapters, 1)]
-
-
-def register_chapters(nav: list[Any], docs_dir: Path) -> list[Any]:
-    """The nav with every chapter's API page and notebook added (idempotent).
-
-    Raises `ValueError`, saying what to add, when a chapter is half-registered:
-    its page or its API page is missing, or the nav lacks a section to add to.
-    """
-    chapters = chapter_pages(nav)
-    problems = [f"the chapter page docs/{chapter} does not exist" for chapter in chapters if not (docs_dir / chapter).is_file()]
-    problems += [
-        f"chapter '{chapter}' has no API page: write docs/{api_page(chapter)} (see README, 'Writing a chapter')"
-        for chapter in chapters
-        if not (docs_dir / api_page(chapter)).is_file()
-    ]
-    api, notebooks = _section(nav, API_SECTION), _section(nav, NOTEBOOK_SECTION)
-    problems += [f"the nav needs a '{title}' section" for title, found in ((API_SECTION, api), (NOTEBOOK_SECTION, notebooks)) if found is None]
-    if problems:
-        raise ValueError("mkdocs.yml nav: " + "; ".join(problems))
-    assert api is not None and notebooks is not None
-    listed = {_target(item) for item in api}
-    index_position = next((i + 1 for i, item in enumerate(api) if _target(item) == "reference/index.md"), 0)
-    numbered = numbered_chapters(chapters, docs_dir)
-    new_api = [{f"Chapter {n} API": api_page(c)} for n, c in numbered if api_page(c) not in listed]
-    api[index_position:index_position] = new_api
-    listed_notebooks = {_target(item) for item in notebooks}
-    notebooks.extend(
-        {f"Chapter {n} notebook": notebook_page(c)}
-        for n, c in numbered
-        if notebook_page(c) not in listed_notebooks
-    )
-    return nav
-
-
-# The home page's list of chapter notebooks is written here, from the registry, so that it
-# can never stop short of the last chapter (docs/index.md holds the marker).
-CHAPTER_NOTEBOOKS_MARKER = "<!-- chapter-notebooks -->"
-
-
-def chapter_notebook_links(chapters: Sequence[str], docs_dir: Path) -> str:
-    """`[chapter 1](notebooks/simplified-attention.ipynb), ...`: every chapter's notebook, in order."""
-    return ", ".join(f"[chapter {n}]({notebook_page(c)})" for n, c in numbered_chapters(chapters, docs_dir))
-
-
-CHAPTER_API_MARKER = "<!-- chapter-api-pages -->"
-
-
-def chapter_api_rows(chapters: Sequence[str], docs_dir: Path) -> str:
-    """The API reference index's rows, one per chapter in nav order: its API page, its module
-    and its title, written from the registry at build time (docs/reference/index.md's marker)."""
-    rows = []
-    for number, chapter in numbered_chapters(chapters, docs_dir):
-        text = strip_front_matter((docs_dir / chapter).read_text(encoding="utf-8"))
-        title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), chapter)
-        module = f"attention_lab.{Path(chapter).stem.replace('-', '_')}"
-        rows.append(f"| [Chapter {number} API]({chapter}) | `{module}` | [{title}](../{chapter}) |")
-    return "\n".join(rows)
-
-
-def strip_front_matter(markdown: str) -> str:
-    """A page without its YAML front matter (`---` ... `---`), which is build metadata."""
-    return FRONT_MATTER.sub("", markdown, count=1)
-
-
-def front_matter(path: Path) -> dict[str, Any]:
-    """A page's YAML front matter as a dict (empty without one)."""
-    match = FRONT_MATTER.match(path.read_text(encoding="utf-8"))
-    meta = yaml.safe_load(match.group(0).strip("-\n")) if match else None
-    return meta if isinstance(meta, dict) else {}
-
-
 def chapter_markdown(path: Path) -> str:
     """A chapter page's Markdown as the notebook is made from it: no front matter, and what the
     build writes into the page written in (chapter 5's benchmark tables)."""
     return figures.with_benchmark_table(strip_front_matter(path.read_text(encoding="utf-8")))
-
-
-def notebook_name(chapter: str) -> str:
-    """`simplified-attention.md` -> `simplified-attention.ipynb`."""
-    return Path(chapter).with_suffix(".ipynb").name
 
 
 def _site_link(site_url: str, page: str, anchor: str | None) -> str:
@@ -309,7 +160,7 @@ _LIGHT_THEME = {
     "--md-typeset-a-color": "#3949ab",
 }
 _TEXT_FONT = "-apple-system, BlinkMacSystemFont, Helvetica, Arial, sans-serif"  # Material's, with `font: false`
-_NOTEBOOK_ONLY = "al-diagram__notebook-only"  # marks what `standalone_diagram` adds
+NOTEBOOK_ONLY = "al-diagram__notebook-only"  # marks what `standalone_diagram` adds
 _SVG_NAMESPACE = ' xmlns="http://www.w3.org/2000/svg"'
 _CSS_VARIABLE = re.compile(r"var\((--[\w-]+)\)")
 
@@ -338,8 +189,8 @@ def standalone_diagram(svg: str) -> str:
     """A diagram drawn in a page as an SVG file of its own: the SVG namespace, its colours as
     the light scheme draws them, on a white background. `page_diagram` undoes it."""
     css = f"svg {{ font-family: {_TEXT_FONT}; }} {diagram_light_css(_EXTRA_CSS.read_text(encoding='utf-8'))}"
-    added = (f'<style class="{_NOTEBOOK_ONLY}">{css}</style>'
-             f'<rect class="{_NOTEBOOK_ONLY}" width="100%" height="100%" fill="#ffffff"/>')  # fmt: skip
+    added = (f'<style class="{NOTEBOOK_ONLY}">{css}</style>'
+             f'<rect class="{NOTEBOOK_ONLY}" width="100%" height="100%" fill="#ffffff"/>')  # fmt: skip
     opening = re.match(r"<svg\b[^>]*>", svg)
     if opening is None:
         raise ValueError(f"expected an inline <svg> diagram, got {svg[:60]!r}")
@@ -348,7 +199,7 @@ def standalone_diagram(svg: str) -> str:
 
 def page_diagram(svg: str) -> str:
     """`standalone_diagram` undone: the diagram as its page draws it, styled by the site."""
-    svg = re.sub(rf'<style class="{_NOTEBOOK_ONLY}">.*?</style><rect class="{_NOTEBOOK_ONLY}"[^>]*/>', "", svg,
+    svg = re.sub(rf'<style class="{NOTEBOOK_ONLY}">.*?</style><rect class="{NOTEBOOK_ONLY}"[^>]*/>', "", svg,
                  count=1, flags=re.DOTALL)  # fmt: skip
     return svg.replace(f"<svg{_SVG_NAMESPACE}", "<svg", 1)
 
@@ -661,17 +512,6 @@ def _site_url(config: MkDocsConfig) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
-    """Read the chapters from the nav; add their API pages and notebooks to it."""
-    global _chapters
-    try:
-        config.nav = register_chapters(config.nav or [], Path(config.docs_dir))
-        _chapters = tuple(chapter_pages(config.nav))
-    except ValueError as error:
-        raise PluginError(str(error)) from error
-    return config
-
-
 @event_priority(50)  # before mkdocs-jupyter turns .ipynb files into pages
 def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     docs_dir = Path(config.docs_dir)
@@ -689,7 +529,7 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     runs = _notebook_runs.active()
     fingerprint = _cache.fingerprint() if _cache.enabled() and runs is None else None
     deferred = False
-    for chapter in _chapters:
+    for chapter in chapter_pages(config.nav or []):  # hooks/chapters.py has added the API pages and notebooks
         source = docs_dir / chapter
         target = out_dir / notebook_name(chapter)
 
@@ -729,7 +569,7 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
             dest_dir=config.site_dir,
             use_directory_urls=config.use_directory_urls,
         )
-        if runs is not None and not waits and _notebook_runs.served_status(target.name) != _status_shown.get(target.name, ""):
+        if runs is not None and not waits and _notebook_runs.status_changed(target.name):
             # Its page's note changed (make serve): a newer file renders the page again (mkdocs-jupyter
             # wraps the File, so only its time counts), the notebook from mkdocs-jupyter's cache (by bytes).
             os.utime(target)
@@ -741,233 +581,9 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
     return files
 
 
-# ---------------------------------------------------------------------------------------------
-# The notebook pages of the site: mkdocs-jupyter's HTML, made to look like the rest of the site.
-#
-# mkdocs-jupyter renders each notebook with JupyterLab's markup, ~600 KB of inlined JupyterLab
-# CSS and its own code colours. `on_page_content` rewrites that HTML: no inlined CSS (a small
-# stylesheet of ours, docs/stylesheets/notebook.css, loaded by overrides/notebook.html), code
-# cells as Material code blocks (its highlighting, both schemes, its copy button), boxes as
-# Material admonitions, the set-up cell left out, figures as light and dark SVG files with
-# the chapter's alt text. No math script is kept: hooks/site.py (which runs first) drops
-# mkdocs-jupyter's MathJax loader, and the math is typeset at build time.
-
-NOTEBOOK_TEMPLATE = "notebook.html"  # overrides/notebook.html
-_DARK_FOREGROUND = "#e6e6e6"  # text and lines of a figure on the dark scheme's background
-_SVG_DATA = "data:image/svg+xml;base64,"
-
-
-def dark_svg(svg: str) -> str:
-    """A matplotlib SVG drawn for a light page, recoloured for a dark one.
-
-    Black (matplotlib writes no fill for black) becomes light, white areas
-    become transparent; heatmap cell labels (group id `heatmap-cell-label`, see
-    `attention_lab.plotting`) keep their colour, chosen for the cell beneath.
-    """
-    style = (f"<style>svg {{ fill: {_DARK_FOREGROUND}; }} "
-             'g[id^="heatmap-cell-label"] { fill: #000000; }</style>')  # fmt: skip
-    svg = re.sub(r"(<svg\b[^>]*>)", lambda m: m.group(1) + style, svg, count=1)
-    svg = svg.replace("stroke: #000000", f"stroke: {_DARK_FOREGROUND}")
-    return re.sub(r"<path\b[^>]*>", lambda m: m.group(0).replace("fill: #ffffff", "fill: none"), svg)
-
-
-def _cell_metadata(notebook: nbformat.NotebookNode) -> dict[str, dict[str, Any]]:
-    return {cell["id"]: dict(cell.metadata.get(METADATA_KEY, {})) for cell in notebook.cells}
-
-
-def _prompt(cell: Any, selector: str) -> str:
-    prompt = cell.select_one(selector)
-    text = prompt.get_text(strip=True) if prompt is not None else ""
-    return f'<div class="jp-InputPrompt nb-prompt" aria-hidden="true">{text}</div>' if text else ""
-
-
-def _markdown_html(cell: Any, meta: dict[str, Any], cell_id: str, out_dir: Path) -> str:
-    rendered = cell.select_one(".jp-RenderedMarkdown")
-    if rendered is None:
-        return ""
-    shown: dict[str, str] = {}  # placeholder -> the HTML of a figure attached to the cell
-    for number, image in enumerate(rendered.select(f'img[src^="{_SVG_DATA}"]')):
-        placeholder = f"attention-lab-figure-{number}-placeholder"
-        shown[placeholder] = _attached_figure_html(image, f"{cell_id}-{number}", out_dir)
-        (image.parent if image.parent is not None and image.parent.name == "p" else image).replace_with(placeholder)
-    if "box" in meta:  # prose of a box: Jupyter's block quote and bold title -> the admonition's body
-        quote = rendered.find("blockquote", recursive=False)
-        if quote is not None:
-            first = quote.find(["p"], recursive=False)
-            if first is not None and first.get_text(strip=True) == meta["box"]["title"] and first.find("strong"):
-                first.decompose()
-            quote.unwrap()
-    for anchor in rendered.select("a.anchor-link"):  # nbconvert's permalinks -> Material's, shown on hover
-        anchor["class"] = ["headerlink"]
-        anchor["title"] = "Permanent link"
-    text = rendered.decode_contents().strip()
-    for placeholder, figure in shown.items():
-        text = text.replace(placeholder, figure)
-    return text
-
-
-def _attached_figure_html(image: Any, figure_name: str, out_dir: Path) -> str:
-    """An image attached to a markdown cell (see `_FigureImages`), as the site shows it: a
-    diagram drawn in the page again, styled by the site; a figure as a file for each scheme."""
-    svg = base64.b64decode(str(image["src"])[len(_SVG_DATA) :]).decode("utf-8")
-    if _NOTEBOOK_ONLY in svg:
-        return f'<div class="nb-diagram">{page_diagram(svg)}</div>'
-    return _figure_html(svg, figure_name, out_dir, str(image.get("alt", "")))
-
-
-def _figure_files(svg: str, name: str, out_dir: Path) -> tuple[str, str]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{name}.svg").write_text(svg, encoding="utf-8")
-    (out_dir / f"{name}-dark.svg").write_text(dark_svg(svg), encoding="utf-8")
-    return f"{name}.svg", f"{name}-dark.svg"
-
-
-def _figure_html(svg: str, name: str, out_dir: Path, alt: str) -> str:
-    """A matplotlib figure of a notebook as the site shows it: a file for each scheme."""
-    light, dark = _figure_files(svg, name, out_dir)
-    alt = html.escape(alt, quote=True)
-    # tabindex: on a phone the figure keeps its size and scrolls sideways (docs/stylesheets/notebook.css)
-    return (f'<div class="nb-figure" tabindex="0"><img src="{light}#only-light" alt="{alt}" loading="lazy">'
-            f'<img src="{dark}#only-dark" alt="{alt}" loading="lazy"></div>')  # fmt: skip
-
-
-def _output_html(output: Any, meta: dict[str, Any], figure_name: str, out_dir: Path) -> str:
-    """One output of a code cell: text that scrolls sideways, or a figure for each scheme."""
-    alt = str(meta.get("figure_alt") or "A figure drawn by the code above.")
-    image = output.find("img")
-    if image is not None and str(image.get("src", "")).startswith(_SVG_DATA):
-        return _figure_html(base64.b64decode(str(image["src"])[len(_SVG_DATA) :]).decode("utf-8"), figure_name, out_dir, alt)
-    if image is not None:
-        image["alt"] = alt
-        return f'<div class="nb-figure">{image}</div>'
-    pre = output.find("pre")
-    if pre is not None:  # a text output: scrolls, never wraps mid-number; focusable to scroll by keyboard
-        return f'<pre class="nb-text" tabindex="0">{pre.decode_contents()}</pre>'
-    return f'<div class="nb-rich">{output.decode_contents()}</div>'
-
-
-def _code_html(cell: Any, meta: dict[str, Any], cell_id: str, out_dir: Path) -> str:
-    code = cell.select_one(".highlight-ipynb pre")
-    source = code.decode_contents() if code is not None else ""
-    source = source.removeprefix("<span></span>")
-    parts = [
-        '<div class="jp-InputArea nb-input">',
-        _prompt(cell, ".jp-InputPrompt"),
-        f'<div class="language-python highlight"><pre><span></span><code>{source}</code></pre></div>',
-        "</div>",
-    ]
-    for number, child in enumerate(cell.select(".jp-OutputArea-child")):
-        output = child.select_one(".jp-OutputArea-output")
-        if output is None:
-            continue
-        shown = _output_html(output, meta, f"{cell_id}-{number}", out_dir)
-        if shown.startswith('<div class="nb-figure"'):  # a figure takes the whole width, no prompt
-            parts += ['<div class="jp-OutputArea nb-output nb-output--figure">', shown, "</div>"]
-        else:
-            parts += ['<div class="jp-OutputArea nb-output">', _prompt(child, ".jp-OutputPrompt"), shown, "</div>"]
-    return "".join(parts)
-
-
-def _box_open(box: dict[str, Any]) -> str:
-    kind, title = html.escape(box["kind"]), html.escape(box["title"])
-    if box["collapsible"]:
-        return f'<details class="{kind}"{" open" if box["open"] else ""}><summary>{title}</summary>'
-    return f'<div class="admonition {kind}"><p class="admonition-title">{title}</p>'
-
-
-def _box_close(box: dict[str, Any]) -> str:
-    return "</details>" if box["collapsible"] else "</div>"
-
-
-def notebook_page_html(content: str, notebook: nbformat.NotebookNode, out_dir: Path, *, status: str | None = None) -> str:
-    """Rewrite mkdocs-jupyter's HTML of a notebook (see the comment above); figures go to `out_dir`.
-    A `status` (make serve: the outputs are not current) is shown under the first cell, in an info box."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(content, "html.parser")
-    metadata = _cell_metadata(notebook)
-    widget_state = [str(s) for s in soup.find_all("script", type="application/vnd.jupyter.widget-state+json")]
-    parts: list[str] = []
-    box: dict[str, Any] | None = None
-    for cell in soup.select('[id^="cell-id="]'):
-        cell_id = str(cell["id"]).removeprefix("cell-id=")
-        meta = metadata.get(cell_id, {})
-        if meta.get("role") == "setup":
-            continue  # plumbing: in the downloaded notebook, not on the page
-        cell_box = meta.get("box")
-        if box is not None and (cell_box is None or cell_box["number"] != box["number"]):
-            parts.append(_box_close(box))
-            box = None
-        if cell_box is not None and box is None:
-            box = cell_box
-            parts.append(_box_open(box))
-        if meta.get("role") == "box-title":
-            continue
-        if "jp-MarkdownCell" in cell.get("class", []):
-            markdown = _markdown_html(cell, meta, cell_id, out_dir)
-            parts.append(f'<div class="jp-Cell jp-MarkdownCell nb-cell">{markdown}</div>')
-        else:
-            parts.append(f'<div class="jp-Cell jp-CodeCell nb-cell">{_code_html(cell, meta, cell_id, out_dir)}</div>')
-    if box is not None:
-        parts.append(_box_close(box))
-    if status is not None:  # under the first cell, the title and what the notebook is
-        note = f'<div class="admonition info"><p class="admonition-title">Running</p><p>{html.escape(status)}</p></div>'
-        parts.insert(1, f'<div class="jp-Cell jp-MarkdownCell nb-cell">{note}</div>')
-    return "\n".join(['<div class="jp-Notebook nb-notebook">', *parts, "</div>", *widget_state])
-
-
-def _is_notebook_page(page: Page) -> bool:
-    return page.file.src_uri.startswith(f"{NOTEBOOK_DIR}/") and page.file.src_uri.endswith(".ipynb")
-
-
-@event_priority(-50)  # after mkdocs-jupyter has rendered the notebook
-def on_page_content(content: str, page: Page, config: MkDocsConfig, **_: Any) -> str:
-    if not _is_notebook_page(page) or page.file.abs_src_path is None:
-        return content
-    notebook = nbformat.read(page.file.abs_src_path, as_version=4)
-    page.meta["template"] = NOTEBOOK_TEMPLATE
-    out_dir = Path(config.site_dir) / Path(page.file.dest_uri).parent
-    name = Path(page.file.src_uri).name
-    status = _status_shown[name] = _notebook_runs.served_status(name)
-    return notebook_page_html(content, notebook, out_dir, status=status)
-
-
-@event_priority(50)  # before Material's search plugin indexes the page
-def on_page_context(context: dict[str, Any], page: Page, **_: Any) -> dict[str, Any]:
-    """Keep notebook pages out of the search index: they repeat their chapter word for word.
-
-    Every page downloads the index, so the duplicates would cost each reader about 100 KB.
-    """
-    if page.file.src_uri.startswith(f"{NOTEBOOK_DIR}/"):
-        page.meta["search"] = {**(page.meta.get("search") or {}), "exclude": True}
-    return context
-
-
 def on_shutdown(**_: Any) -> None:
     """Remove this process's generated notebooks (the site keeps its copies)."""
     global _output_root
     if _output_root is not None:
         shutil.rmtree(_output_root, ignore_errors=True)
         _output_root = None
-
-
-def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files, **_: Any) -> str:
-    """Under a chapter's title, link its executed notebook and the download; on a page that
-    asks for it (the home page), list every chapter's notebook; on the API reference index,
-    write a row for every chapter's API page."""
-    if CHAPTER_NOTEBOOKS_MARKER in markdown:
-        return markdown.replace(CHAPTER_NOTEBOOKS_MARKER, chapter_notebook_links(_chapters, Path(config.docs_dir)))
-    if CHAPTER_API_MARKER in markdown:
-        return markdown.replace(CHAPTER_API_MARKER, chapter_api_rows(_chapters, Path(config.docs_dir)))
-    chapter = page.file.src_uri
-    if chapter not in _chapters:
-        return markdown
-    name = notebook_name(chapter)
-    note = (
-        f'!!! tip "Run this chapter yourself"\n\n'
-        f"    Every block below is also in a Jupyter notebook generated from this page: "
-        f"[read it executed]({NOTEBOOK_DIR}/{name}) or "
-        f'<a href="../{NOTEBOOK_DIR}/{Path(name).stem}/{name}" download>download {name}</a>.\n'
-    )
-    title, newline, rest = markdown.partition("\n")
-    return f"{title}{newline}\n{note}{rest}" if title.startswith("# ") else f"{note}\n{markdown}"

@@ -80,10 +80,10 @@ def built_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 def search_topics() -> dict[str, str]:
     """Every topic word the chapters declare (front matter `search_topics`, hooks/site.py) -> the
     URL path of the section that teaches it."""
-    from hooks import notebooks
+    from hooks import chapters
 
     return {word: f"{path.stem}/#{anchor}" for path in sorted((ROOT / "docs").glob("*.md"))
-            for word, anchor in notebooks.front_matter(path).get("search_topics", {}).items()}  # fmt: skip
+            for word, anchor in chapters.front_matter(path).get("search_topics", {}).items()}  # fmt: skip
 
 
 # The module that builds the site, then visits every page of it: the longest chain of the run.

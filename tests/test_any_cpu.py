@@ -28,6 +28,7 @@ import pytest
 import torch
 
 import conftest
+from hooks import chapters
 
 from .conftest import ROOT
 
@@ -43,18 +44,11 @@ KERNEL_SETTINGS: dict[str, dict[str, str]] = {
     "aten-avx2": {"ATEN_CPU_CAPABILITY": "avx2"},  # PyTorch's own kernels at AVX2 (on an AVX-512 CPU)
 }
 # What computes numbers: the doc examples (pages and docstrings) and the tests of the
-# chapters' modules, which compare each computation with another one.
-NUMERIC_CHECKS = [
-    "docs",
-    "attention_lab",
-    "tests/test_simplified_attention.py",
-    "tests/test_self_attention.py",
-    "tests/test_causal_attention.py",
-    "tests/test_multihead_attention.py",
-    "tests/test_memory_efficient_attention.py",
-    "tests/test_positions.py",
-    "tests/test_generation.py",
-]  # not the property tests (hypothesis): random inputs compared with tolerances, ~6 s a run more
+# chapters' modules (one per chapter of the registry), which compare each computation with
+# another one; not the property tests (hypothesis): random inputs compared with tolerances, ~6 s a run more.
+NUMERIC_CHECKS = ["docs", "attention_lab"] + [
+    f"tests/test_{chapters.chapter_module(page)}.py" for page in chapters.chapter_pages(chapters.read_nav(ROOT / "mkdocs.yml"))
+]
 # pytest plugins installed for the rest of the suite that these runs do not use (no property test,
 # no async test, no workers of their own): not loading them saves 2.4 CPU-s of each run's 15 (the
 # hypothesis plugin hooks every one of the 2,318 items), the same tests running.
@@ -184,6 +178,11 @@ def near_a_rounding_boundary(values: torch.Tensor) -> torch.Tensor:
     distance = (scaled - scaled.floor() - 0.5).abs() / 10**DECIMALS
     checked = torch.isfinite(values) & (values.abs() < LARGEST_CHECKED)
     return checked & (distance < BOUNDARY_MARGIN * values.abs().clamp(min=1.0))
+
+
+def test_every_chapter_has_the_test_file_its_numbers_are_rerun_from() -> None:
+    missing = [path for path in NUMERIC_CHECKS if not (ROOT / path).exists()]
+    assert not missing, f"chapters without their test file (tests/test_<module>.py): {missing}"
 
 
 def test_the_boundary_test_finds_a_value_that_could_print_either_way() -> None:

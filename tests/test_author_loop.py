@@ -405,7 +405,7 @@ def test_a_partial_build_keeps_the_rendering_of_the_notebooks_it_did_not_render(
 def test_a_notebook_page_shows_the_running_note_under_its_first_cell(tmp_path: Path) -> None:
     """Under make serve the note is the page's: the notebook (and its rendering, cached by its
     bytes) stays the same while only the note changes."""
-    from hooks.notebooks import notebook_page_html
+    from hooks.notebook_pages import notebook_page_html
 
     cells = [nbformat.v4.new_markdown_cell("# 5. Title"), nbformat.v4.new_markdown_cell("Prose.")]
     for number, cell in enumerate(cells):

@@ -47,7 +47,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Request, Response, Route, sync_playwright
 
-from hooks import notebooks
+from hooks import chapters
 
 from .conftest import ROOT, SITE_URL, BuiltSite, search_topics
 from .site_server import serve
@@ -94,8 +94,8 @@ CHAPTER_BUDGET_BYTES = 950_000
 # it (chapter 2: three heatmaps, 137 KB of SVG in one scheme): 938 KB for chapter 2 today, since its
 # math is MathML written at build time (1.29 MB with KaTeX's script, CSS and fonts in the browser).
 NOTEBOOK_BUDGET_BYTES = 1_000_000
-# The chapters, from the registry of hooks/notebooks.py, and their notebook pages: read at both widths.
-CHAPTERS = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
+# The chapters, from the registry of hooks/chapters.py, and their notebook pages: read at both widths.
+CHAPTERS = chapters.chapter_pages(chapters.read_nav(ROOT / "mkdocs.yml"))
 CHAPTER_PAGES = [Path(chapter).stem + "/" for chapter in CHAPTERS]
 NOTEBOOK_PAGES = [f"notebooks/{Path(chapter).stem}/" for chapter in CHAPTERS]
 MIN_TEXT_PX = {"desktop": 11.0, "phone": 9.0}  # a figure's smallest text as drawn, CSS px
@@ -728,9 +728,9 @@ def test_figures_are_readable_in_light_and_dark(visits: dict[str, Visit]) -> Non
 
 
 def test_chapter_pages_stay_under_the_weight_budget(visits: dict[str, Visit]) -> None:
-    chapters = {page: v for page, v in visits.items() if v.is_chapter_page}
-    assert "simplified-attention/" in chapters
-    assert not failures(chapters, lambda v: v.bytes > CHAPTER_BUDGET_BYTES and v.bytes_by_type)
+    chapter_visits = {page: v for page, v in visits.items() if v.is_chapter_page}
+    assert "simplified-attention/" in chapter_visits
+    assert not failures(chapter_visits, lambda v: v.bytes > CHAPTER_BUDGET_BYTES and v.bytes_by_type)
     assert all(v.bytes > 0 for v in visits.values())
 
 
@@ -749,10 +749,10 @@ def test_no_code_block_scrolls_sideways_on_a_desktop(visits: dict[str, Visit]) -
 def test_bold_matrices_are_drawn_bold(visits: dict[str, Visit]) -> None:
     """Every chapter writes its matrices bold; Chromium shows them bold only as Unicode's mathematical
     bold letters, which the build writes (no mathvariant="bold", which MathML Core ignores)."""
-    chapters = {page: v for page, v in visits.items() if v.chapter is not None}  # and their notebooks
+    chapter_visits = {page: v for page, v in visits.items() if v.chapter is not None}  # and their notebooks
     assert not failures(visits, lambda v: v.inspection["mathBoldVariant"])
-    assert len(chapters) >= 10
-    assert not failures(chapters, lambda v: v.inspection["mathBoldLetters"] < 5 and f"{v.inspection['mathBoldLetters']} bold letters")
+    assert len(chapter_visits) >= 10
+    assert not failures(chapter_visits, lambda v: v.inspection["mathBoldLetters"] < 5 and f"{v.inspection['mathBoldLetters']} bold letters")
 
 
 def test_math_is_mathml_written_at_build_time_and_no_page_loads_katex(visits: dict[str, Visit]) -> None:
@@ -1019,10 +1019,10 @@ def test_notebook_pages_look_like_the_site(visits: dict[str, Visit]) -> None:
 
 
 def test_notebook_pages_keep_their_nav_label(visits: dict[str, Visit], built_site: BuiltSite) -> None:
-    """The nav's label (`Chapter <n> notebook`, hooks/notebooks.py) is the title, not the notebook's heading."""
+    """The nav's label (`Chapter <n> notebook`, hooks/chapters.py) is the title, not the notebook's heading."""
     read = readings(visits)
-    nav = notebooks.register_chapters(notebooks.read_nav(ROOT / "mkdocs.yml"), ROOT / "docs")
-    labels = {f"{page}/": label for item in notebooks._section(nav, notebooks.NOTEBOOK_SECTION) or []
+    nav = chapters.register_chapters(chapters.read_nav(ROOT / "mkdocs.yml"), ROOT / "docs")
+    labels = {f"{page}/": label for item in chapters._section(nav, chapters.NOTEBOOK_SECTION) or []
               for label, page in item.items()}  # fmt: skip
     labels = {page.removesuffix(".ipynb/") + "/": label for page, label in labels.items()}
     for page in NOTEBOOK_PAGES:

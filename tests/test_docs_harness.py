@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 
 import conftest
-from hooks import notebooks
+from hooks import chapters
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PACKAGE = ROOT / "attention_lab"
 
-CHAPTERS = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
+CHAPTERS = chapters.chapter_pages(chapters.read_nav(ROOT / "mkdocs.yml"))
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 _PYTHON_LIKE = re.compile(r"^\{?\.?(python3?|py3?|pycon|ipython3?|pytb)\b", re.IGNORECASE)
@@ -86,7 +86,7 @@ def test_every_python_fence_yields_examples(page: Path) -> None:
 
 def pinned_examples(page: Path) -> int | None:
     """The `examples: N` of a page's front matter (None without one)."""
-    return notebooks.front_matter(page).get("examples")
+    return chapters.front_matter(page).get("examples")
 
 
 @pytest.mark.parametrize("page", markdown_pages(), ids=relative)
@@ -110,7 +110,7 @@ def test_chapters_are_registered_once_and_completely() -> None:
     problems = []
     previous = 0
     for chapter in CHAPTERS:
-        page, reference = DOCS / chapter, DOCS / notebooks.api_page(chapter)
+        page, reference = DOCS / chapter, DOCS / chapters.api_page(chapter)
         if not page.is_file():
             problems.append(f"nav lists {chapter}, but docs/{chapter} does not exist")
             continue
@@ -122,39 +122,39 @@ def test_chapters_are_registered_once_and_completely() -> None:
             problems.append(f"docs/{chapter} is numbered {numbered_title.group(1)} but follows chapter {previous} in the nav")
         else:
             previous = int(numbered_title.group(1))
-        module = PACKAGE / (chapter.removesuffix(".md").replace("-", "_") + ".py")
+        module = PACKAGE / f"{chapters.chapter_module(chapter)}.py"
         if not module.is_file():
             problems.append(f"chapter {chapter} needs its module attention_lab/{module.name}")
         if not reference.is_file():
-            problems.append(f"chapter {chapter} needs its API page docs/{notebooks.api_page(chapter)}")
+            problems.append(f"chapter {chapter} needs its API page docs/{chapters.api_page(chapter)}")
         elif f"attention_lab.{module.stem}" not in reference.read_text(encoding="utf-8"):
-            problems.append(f"docs/{notebooks.api_page(chapter)} must document module attention_lab.{module.stem}")
-    numbered = [p for p in DOCS.glob("*.md") if re.match(r"# \d+\. ", notebooks.strip_front_matter(p.read_text(encoding="utf-8")))]
+            problems.append(f"docs/{chapters.api_page(chapter)} must document module attention_lab.{module.stem}")
+    numbered = [p for p in DOCS.glob("*.md") if re.match(r"# \d+\. ", chapters.strip_front_matter(p.read_text(encoding="utf-8")))]
     problems += [f"docs/{p.name} is a numbered chapter but not in the nav's Chapters section" for p in numbered if p.name not in CHAPTERS]
     assert not problems, "half-registered chapters:\n" + "\n".join(problems)
 
 
 def test_the_hook_adds_api_pages_and_notebooks_to_the_nav(tmp_path: Path) -> None:
-    nav = notebooks.register_chapters(notebooks.read_nav(ROOT / "mkdocs.yml"), DOCS)
+    nav = chapters.register_chapters(chapters.read_nav(ROOT / "mkdocs.yml"), DOCS)
     api = next(entry["API reference"] for entry in nav if isinstance(entry, dict) and "API reference" in entry)
     books = next(entry["Notebooks"] for entry in nav if isinstance(entry, dict) and "Notebooks" in entry)
     assert {"Chapter 1 API": "reference/simplified-attention.md"} in api
-    numbers = [notebooks.chapter_number(DOCS, chapter, position) for position, chapter in enumerate(CHAPTERS, 1)]
+    numbers = [chapters.chapter_number(DOCS, chapter, position) for position, chapter in enumerate(CHAPTERS, 1)]
     assert numbers[:2] == [1, 2] and numbers == sorted(set(numbers))  # from the titles, in order
     assert [next(iter(item)) for item in books] == [f"Chapter {n} notebook" for n in numbers]
-    assert notebooks.register_chapters(nav, DOCS) == nav  # a second call adds nothing
+    assert chapters.register_chapters(nav, DOCS) == nav  # a second call adds nothing
     (tmp_path / "new-chapter.md").write_text("# 9. New\n", encoding="utf-8")
     half = [{"Chapters": ["new-chapter.md"]}, {"API reference": ["reference/index.md"]}, {"Notebooks": []}]
     with pytest.raises(ValueError, match=r"no API page: write docs/reference/new-chapter.md"):
-        notebooks.register_chapters(half, tmp_path)
+        chapters.register_chapters(half, tmp_path)
 
 
 def test_the_api_reference_index_has_a_row_for_every_chapter_written_from_the_registry() -> None:
     """docs/reference/index.md's chapter rows are written at build time (the marker), in nav order:
     the API page, the module and the chapter's own title, so none can go stale."""
     index = (DOCS / "reference" / "index.md").read_text(encoding="utf-8")
-    assert index.count(notebooks.CHAPTER_API_MARKER) == 1 and "| [Chapter" not in index
-    rows = notebooks.chapter_api_rows(CHAPTERS, DOCS).splitlines()
+    assert index.count(chapters.CHAPTER_API_MARKER) == 1 and "| [Chapter" not in index
+    rows = chapters.chapter_api_rows(CHAPTERS, DOCS).splitlines()
     assert [re.match(r"\| \[Chapter (\d+) API\]\(([\w-]+\.md)\)", row).groups() for row in rows] == [  # type: ignore[union-attr]
         (str(n), chapter) for n, chapter in enumerate(CHAPTERS, 1)
     ]
@@ -165,15 +165,15 @@ def test_the_home_page_lists_every_chapter_and_its_notebook() -> None:
     """The home page cannot go stale: its notebook list is written from the registry at build
     time (the marker), and its chapter table has a row for every registered chapter."""
     home = (DOCS / "index.md").read_text(encoding="utf-8")
-    assert home.count(notebooks.CHAPTER_NOTEBOOKS_MARKER) == 1
-    links = notebooks.chapter_notebook_links(CHAPTERS, DOCS)
+    assert home.count(chapters.CHAPTER_NOTEBOOKS_MARKER) == 1
+    links = chapters.chapter_notebook_links(CHAPTERS, DOCS)
     assert [f"[chapter {n}]" for n in range(1, len(CHAPTERS) + 1)] == re.findall(r"\[chapter \d+\]", links)
-    assert all(f"({notebooks.notebook_page(chapter)})" in links for chapter in CHAPTERS)
+    assert all(f"({chapters.notebook_page(chapter)})" in links for chapter in CHAPTERS)
     table_rows = [line for line in home.splitlines() if line.startswith("| [")]
     missing = [chapter for chapter in CHAPTERS if not any(f"]({chapter})" in row for row in table_rows)]
     assert not missing, f"docs/index.md's chapter table lacks a row for {missing}"
-    nav = notebooks.read_nav(ROOT / "mkdocs.yml")
-    assert notebooks.chapter_notebook_links(notebooks.chapter_pages(nav)[:2], DOCS).count("[chapter") == 2
+    nav = chapters.read_nav(ROOT / "mkdocs.yml")
+    assert chapters.chapter_notebook_links(chapters.chapter_pages(nav)[:2], DOCS).count("[chapter") == 2
 
 
 def test_docstring_examples_are_collected_from_every_public_module() -> None:

@@ -42,7 +42,7 @@ from attention_lab.exercises import (
     spec_modules,
     value_exercise,
 )
-from hooks import notebooks
+from hooks import chapters, notebooks
 
 from .conftest import ROOT, BuiltSite
 
@@ -780,7 +780,7 @@ def test_a_wrong_solution_on_the_page_fails_the_doc_tests_at_its_check(tmp_path:
 def exercise_notebook(module: object) -> nbformat.NotebookNode:
     page = (DOCS / module.PAGE).read_text(encoding="utf-8")  # type: ignore[attr-defined]
     return notebooks.chapter_to_notebook(
-        notebooks.strip_front_matter(page), chapter_url=SITE + "x/", site_url=SITE,
+        chapters.strip_front_matter(page), chapter_url=SITE + "x/", site_url=SITE,
         api_pages=notebooks.api_reference_pages(DOCS),
     )  # fmt: skip
 

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from hooks import figures, notebooks, package_wheel
+from hooks import chapters, figures, notebook_pages, notebooks, package_wheel
 
 from . import reader_env
 from .conftest import ROOT, SITE_URL, BuiltSite
@@ -27,7 +27,7 @@ from .site_server import serve
 from .test_exercises import check_cells, fill_in_solutions, shown
 
 DOCS = ROOT / "docs"
-CHAPTERS = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
+CHAPTERS = chapters.chapter_pages(chapters.read_nav(ROOT / "mkdocs.yml"))
 SITE = "https://example.org/lab/"
 
 
@@ -343,7 +343,7 @@ def test_a_diagram_leaves_its_page_with_the_light_schemes_colours_and_comes_back
 def test_dark_figures_keep_heatmap_label_colours() -> None:
     svg = ('<svg viewBox="0 0 10 10"><path style="fill: #ffffff; stroke: #000000"/>'
            '<g id="heatmap-cell-label"><text style="fill: #ffffff">1</text></g></svg>')
-    dark = notebooks.dark_svg(svg)
+    dark = notebook_pages.dark_svg(svg)
     assert '<path style="fill: none; stroke: #e6e6e6"/>' in dark
     assert '<text style="fill: #ffffff">1</text>' in dark  # white labels stay white
     assert 'g[id^="heatmap-cell-label"] { fill: #000000; }' in dark  # black ones stay black

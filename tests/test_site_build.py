@@ -84,22 +84,22 @@ def test_math_is_typeset_from_the_site_and_no_page_names_another_host(built_site
 
 
 def test_the_built_api_reference_index_links_every_chapters_api_page(built_site: BuiltSite) -> None:
-    from hooks import notebooks
+    from hooks import chapters
 
     index = built_site.page("reference/")
-    assert notebooks.CHAPTER_API_MARKER not in index, "the marker is replaced"
-    chapters = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
-    missing = [c for c in chapters if f'<a href="{Path(c).stem}/">Chapter' not in index]
+    assert chapters.CHAPTER_API_MARKER not in index, "the marker is replaced"
+    pages = chapters.chapter_pages(chapters.read_nav(ROOT / "mkdocs.yml"))
+    missing = [c for c in pages if f'<a href="{Path(c).stem}/">Chapter' not in index]
     assert not missing, missing
 
 
 def test_the_built_home_page_links_every_chapter_notebook(built_site: BuiltSite) -> None:
-    from hooks import notebooks
+    from hooks import chapters
 
     home = built_site.page("")
-    assert notebooks.CHAPTER_NOTEBOOKS_MARKER not in home, "the marker is replaced"
-    chapters = notebooks.chapter_pages(notebooks.read_nav(ROOT / "mkdocs.yml"))
-    missing = [c for c in chapters if f'href="notebooks/{Path(c).stem}/"' not in home]
+    assert chapters.CHAPTER_NOTEBOOKS_MARKER not in home, "the marker is replaced"
+    pages = chapters.chapter_pages(chapters.read_nav(ROOT / "mkdocs.yml"))
+    missing = [c for c in pages if f'href="notebooks/{Path(c).stem}/"' not in home]
     assert not missing
 
 
