@@ -8,9 +8,10 @@ at every build, this hook
   the `API reference` section and its notebook (`notebooks/<chapter>.ipynb`,
   made by `hooks/notebooks.py`) to the `Notebooks` section of the nav, labelled
   `Chapter <n> API` and `Chapter <n> notebook`, n from the chapter's title;
-- writes what lists every chapter: the home page's notebook links
-  (`<!-- chapter-notebooks -->`) and the API reference index's rows
-  (`<!-- chapter-api-pages -->`);
+- writes what lists every chapter: the home page's table of chapters
+  (`<!-- chapter-table -->`, from each chapter's front matter `summary`) and
+  notebook links (`<!-- chapter-notebooks -->`), and the API reference index's
+  rows (`<!-- chapter-api-pages -->`);
 - puts a "run this chapter as a notebook" note under each chapter's title.
 
 A chapter's page, its module and its test file share one name (`generation.md`,
@@ -123,6 +124,12 @@ def register_chapters(nav: list[Any], docs_dir: Path) -> list[Any]:
         for chapter in chapters
         if not (docs_dir / api_page(chapter)).is_file()
     ]
+    problems += [
+        f"chapter '{chapter}' has no summary: add '{SUMMARY_KEY}:' to the front matter of docs/{chapter}, "
+        f"what the reader computes in it (the home page's table of chapters)"
+        for chapter in chapters
+        if (docs_dir / chapter).is_file() and not front_matter(docs_dir / chapter).get(SUMMARY_KEY)
+    ]
     api, notebooks = _section(nav, API_SECTION), _section(nav, NOTEBOOK_SECTION)
     problems += [f"the nav needs a '{title}' section" for title, found in ((API_SECTION, api), (NOTEBOOK_SECTION, notebooks)) if found is None]
     if problems:
@@ -155,15 +162,34 @@ def chapter_notebook_links(chapters: Sequence[str], docs_dir: Path) -> str:
 CHAPTER_API_MARKER = "<!-- chapter-api-pages -->"
 
 
+def chapter_title(docs_dir: Path, chapter: str) -> str:
+    """A chapter page's title, its `# ` heading (`7. Generating one token at a time`)."""
+    text = strip_front_matter((docs_dir / chapter).read_text(encoding="utf-8"))
+    return next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), chapter)
+
+
 def chapter_api_rows(chapters: Sequence[str], docs_dir: Path) -> str:
     """The API reference index's rows, one per chapter in nav order: its API page, its module
     and its title, written from the registry at build time (docs/reference/index.md's marker)."""
-    rows = []
-    for number, chapter in numbered_chapters(chapters, docs_dir):
-        text = strip_front_matter((docs_dir / chapter).read_text(encoding="utf-8"))
-        title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), chapter)
-        module = f"attention_lab.{chapter_module(chapter)}"
-        rows.append(f"| [Chapter {number} API]({chapter}) | `{module}` | [{title}](../{chapter}) |")
+    return "\n".join(
+        f"| [Chapter {number} API]({chapter}) | `attention_lab.{chapter_module(chapter)}` | [{chapter_title(docs_dir, chapter)}](../{chapter}) |"
+        for number, chapter in numbered_chapters(chapters, docs_dir)
+    )
+
+
+# The home page's table of chapters: each chapter's title, what the reader computes in it (the
+# `summary` of its front matter) and its module, in reading order (docs/index.md's marker).
+CHAPTER_TABLE_MARKER = "<!-- chapter-table -->"
+SUMMARY_KEY = "summary"
+
+
+def chapter_table(chapters: Sequence[str], docs_dir: Path) -> str:
+    """The home page's table of chapters, one row per chapter in nav order."""
+    rows = ["| Chapter | What you compute | Package module |", "| --- | --- | --- |"]
+    for chapter in chapters:
+        summary = " ".join(str(front_matter(docs_dir / chapter).get(SUMMARY_KEY, "")).split())
+        module = f"[`attention_lab.{chapter_module(chapter)}`]({api_page(chapter)})"
+        rows.append(f"| [{chapter_title(docs_dir, chapter)}]({chapter}) | {summary} | {module} |")
     return "\n".join(rows)
 
 
@@ -197,12 +223,12 @@ def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files, **_: Any) -> str:
     """Under a chapter's title, link its executed notebook and the download; on a page that
-    asks for it (the home page), list every chapter's notebook; on the API reference index,
-    write a row for every chapter's API page."""
-    if CHAPTER_NOTEBOOKS_MARKER in markdown:
-        return markdown.replace(CHAPTER_NOTEBOOKS_MARKER, chapter_notebook_links(_chapters, Path(config.docs_dir)))
-    if CHAPTER_API_MARKER in markdown:
-        return markdown.replace(CHAPTER_API_MARKER, chapter_api_rows(_chapters, Path(config.docs_dir)))
+    asks for them (the home page, the API reference index), write the lists of every chapter."""
+    docs_dir = Path(config.docs_dir)
+    for marker, written in ((CHAPTER_TABLE_MARKER, chapter_table), (CHAPTER_NOTEBOOKS_MARKER, chapter_notebook_links),
+                            (CHAPTER_API_MARKER, chapter_api_rows)):  # fmt: skip
+        if marker in markdown:
+            markdown = markdown.replace(marker, written(_chapters, docs_dir))
     chapter = page.file.src_uri
     if chapter not in _chapters:
         return markdown

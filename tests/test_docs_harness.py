@@ -147,6 +147,12 @@ def test_the_hook_adds_api_pages_and_notebooks_to_the_nav(tmp_path: Path) -> Non
     half = [{"Chapters": ["new-chapter.md"]}, {"API reference": ["reference/index.md"]}, {"Notebooks": []}]
     with pytest.raises(ValueError, match=r"no API page: write docs/reference/new-chapter.md"):
         chapters.register_chapters(half, tmp_path)
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "new-chapter.md").write_text("::: attention_lab.new_chapter\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"new-chapter.md' has no summary: add 'summary:' to the front matter"):
+        chapters.register_chapters(half, tmp_path)
+    (tmp_path / "new-chapter.md").write_text("---\nsummary: >-\n  what it computes\n---\n\n# 9. New\n", encoding="utf-8")
+    assert chapters.register_chapters(half, tmp_path)[2] == {"Notebooks": [{"Chapter 9 notebook": "notebooks/new-chapter.ipynb"}]}
 
 
 def test_the_api_reference_index_has_a_row_for_every_chapter_written_from_the_registry() -> None:
@@ -162,16 +168,23 @@ def test_the_api_reference_index_has_a_row_for_every_chapter_written_from_the_re
 
 
 def test_the_home_page_lists_every_chapter_and_its_notebook() -> None:
-    """The home page cannot go stale: its notebook list is written from the registry at build
-    time (the marker), and its chapter table has a row for every registered chapter."""
+    """The home page cannot go stale: its table of chapters and its notebook list are written
+    from the registry at build time (the markers), each chapter's row with its own summary."""
     home = (DOCS / "index.md").read_text(encoding="utf-8")
-    assert home.count(chapters.CHAPTER_NOTEBOOKS_MARKER) == 1
+    assert home.count(chapters.CHAPTER_NOTEBOOKS_MARKER) == 1 and home.count(chapters.CHAPTER_TABLE_MARKER) == 1
+    assert not re.search(r"^\| \[\d\. ", home, re.MULTILINE), "no chapter row written by hand"
     links = chapters.chapter_notebook_links(CHAPTERS, DOCS)
     assert [f"[chapter {n}]" for n in range(1, len(CHAPTERS) + 1)] == re.findall(r"\[chapter \d+\]", links)
     assert all(f"({chapters.notebook_page(chapter)})" in links for chapter in CHAPTERS)
-    table_rows = [line for line in home.splitlines() if line.startswith("| [")]
-    missing = [chapter for chapter in CHAPTERS if not any(f"]({chapter})" in row for row in table_rows)]
-    assert not missing, f"docs/index.md's chapter table lacks a row for {missing}"
+    table_rows = chapters.chapter_table(CHAPTERS, DOCS).splitlines()[2:]
+    assert [re.search(r"\]\(([\w-]+\.md)\)", row).group(1) for row in table_rows] == CHAPTERS  # type: ignore[union-attr]
+    assert table_rows[6] == (
+        "| [7. Generating one token at a time](generation.md) | the KV cache: prefill, decode, chunked prefill (7.1); "
+        "the bottom-right mask a cache needs (7.2); RoPE offsets (7.3); growing and preallocated caches (7.4); "
+        "multi-query and grouped-query attention (7.5); sliding windows and a rolling cache (7.6); the cache's size "
+        "for published models, and its speed-up measured (7.7); latent attention, expanded and absorbed (7.8); "
+        "checked against PyTorch's SDPA and Hugging Face's Llama cache | [`attention_lab.generation`](reference/generation.md) |"
+    )  # the summary's lines joined with single spaces
     nav = chapters.read_nav(ROOT / "mkdocs.yml")
     assert chapters.chapter_notebook_links(chapters.chapter_pages(nav)[:2], DOCS).count("[chapter") == 2
 

@@ -97,10 +97,14 @@ def test_the_built_home_page_links_every_chapter_notebook(built_site: BuiltSite)
     from hooks import chapters
 
     home = built_site.page("")
-    assert chapters.CHAPTER_NOTEBOOKS_MARKER not in home, "the marker is replaced"
+    assert chapters.CHAPTER_NOTEBOOKS_MARKER not in home and chapters.CHAPTER_TABLE_MARKER not in home, "the markers are replaced"
     pages = chapters.chapter_pages(chapters.read_nav(ROOT / "mkdocs.yml"))
     missing = [c for c in pages if f'href="notebooks/{Path(c).stem}/"' not in home]
     assert not missing
+    table = home[home.index("<table>"):home.index("</table>")]  # the first table: the chapters
+    rows = re.findall(r'<tr>\s*<td><a href="([\w-]+)/">', table)
+    assert rows == [Path(c).stem for c in pages], rows
+    assert all(f'href="reference/{Path(c).stem}/"' in table for c in pages)
 
 
 def test_the_home_and_reproducibility_pages_link_the_wheel_the_notebooks_install(built_site: BuiltSite) -> None:
