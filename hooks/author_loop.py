@@ -128,6 +128,12 @@ def documented_files(markdown: str, root: Path = ROOT) -> set[Path]:
     return {path for path in found if path is not None}
 
 
+def written_from(markdown: str, chapter_files: set[Path], root: Path = ROOT) -> set[Path]:
+    """The files a page is written from besides itself: the modules it documents, and the
+    chapter pages when it holds a list of the chapters (their titles, summaries, notebooks)."""
+    return documented_files(markdown, root) | (chapter_files if chapters.lists_chapters(markdown) else set())
+
+
 def _newer_than_output(file: File, sources: set[Path]) -> bool:
     output = Path(file.abs_dest_path)
     return not output.is_file() or any(source.stat().st_mtime > output.stat().st_mtime for source in sources)
@@ -140,10 +146,11 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
         return files
     figures.draw_in_background(runs)  # the figures the notebooks and figures hooks found out of date
     _notebooks[:] = [file.abs_src_path for file in files if file.src_uri.endswith(".ipynb") and file.abs_src_path]
+    chapter_files = {Path(config.docs_dir) / page for page in chapters.chapter_pages(config.nav or [])}
     for file in files.documentation_pages():
-        if file.abs_src_path is None or not file.src_uri.startswith("reference/"):
+        if file.abs_src_path is None:
             continue
-        sources = documented_files(Path(file.abs_src_path).read_text(encoding="utf-8"))
+        sources = written_from(Path(file.abs_src_path).read_text(encoding="utf-8"), chapter_files)
         if sources and _newer_than_output(file, sources):
             file.is_modified = lambda: True  # type: ignore[method-assign]
     return files

@@ -241,6 +241,20 @@ def test_an_api_page_is_rebuilt_with_the_modules_that_define_what_it_documents(p
     assert author_loop.documented_files(markdown) == package(*modules)
 
 
+def test_a_page_listing_the_chapters_is_rebuilt_when_a_chapter_page_changes() -> None:
+    """The home page (table of chapters, notebook list) and the API index are written from the
+    chapter pages' titles and summaries: `make serve` rebuilds them when one changes."""
+    chapter_files = {ROOT / "docs" / "generation.md", ROOT / "docs" / "positions.md"}
+    for page in ("index.md", "reference/index.md"):
+        markdown = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        assert chapter_files <= author_loop.written_from(markdown, chapter_files), page
+    for page in ("explore.md", "reference/positions.md"):
+        markdown = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        assert not chapter_files & author_loop.written_from(markdown, chapter_files), page
+    exercises = (ROOT / "docs" / "reference" / "exercises.md").read_text(encoding="utf-8")
+    assert author_loop.written_from(exercises, chapter_files) == author_loop.documented_files(exercises)
+
+
 def test_a_finished_run_asks_mkdocs_serve_for_a_rebuild() -> None:
     """`request_rebuild` uses LiveReloadServer's own rebuild request (MkDocs 1.6): fails loudly if it changes."""
     server = LiveReloadServer(builder=lambda: None, host="127.0.0.1", port=0, root=str(ROOT))
