@@ -342,6 +342,21 @@ def check_dim(name: str, value: object, tensor_name: str, tensor: torch.Tensor) 
     return value
 
 
+def check_scores(value: object, *, dim: object = None, allow_scalar: bool = False) -> torch.Tensor:
+    """Check attention scores and return them: a floating-point tensor of 1-D or more (0-D too with
+    `allow_scalar`), with no empty axis, finite or `-inf` (a masked score); `dim`, when given, one
+    of its dimensions (the one a softmax normalises)."""
+    tensor = require_tensor("scores", value)
+    require_floating("scores", tensor)
+    if tensor.dim() == 0 and not allow_scalar:
+        raise ValueError("scores must have at least 1 dimension, got a 0-D tensor")
+    if dim is not None:
+        check_dim("dim", dim, "scores", tensor)
+    require_tokens("scores", tensor)
+    require_finite("scores", tensor, allow_neg_inf=True)
+    return tensor
+
+
 def check_flag(name: str, value: object) -> bool:
     """Return `value` if it is a bool; raise `TypeError` naming what it is."""
     if not isinstance(value, bool):

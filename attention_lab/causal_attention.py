@@ -204,12 +204,7 @@ def causal_padding_mask(
 
 def _check_scores_and_mask(scores: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores of 1-D or more (finite or -inf) and a boolean mask that broadcasts to them."""
-    tensor = _checks.require_tensor("scores", scores)
-    _checks.require_floating("scores", tensor)
-    if tensor.dim() == 0:
-        raise ValueError("scores must have at least 1 dimension, got a 0-D tensor")
-    _checks.require_tokens("scores", tensor)
-    _checks.require_finite("scores", tensor, allow_neg_inf=True)
+    tensor = _checks.check_scores(scores)
     legend = ("...", "L", "L") if tensor.dim() > 2 else ("L", "L")[-tensor.dim() :]
     return tensor, _checks.check_bool_mask("mask", mask, tensor.shape, legend, tensor.device)
 

@@ -134,17 +134,6 @@ def _check_block_size(block_size: object) -> int:
     return _checks.check_size("block_size", block_size)
 
 
-def _check_scores(scores: object) -> torch.Tensor:
-    """Scores of any rank >= 1 (finite or -inf), normalised over the last dimension."""
-    tensor = _checks.require_tensor("scores", scores)
-    _checks.require_floating("scores", tensor)
-    if tensor.dim() == 0:
-        raise ValueError("scores must have at least 1 dimension, got a 0-D tensor")
-    _checks.require_tokens("scores", tensor)
-    _checks.require_finite("scores", tensor, allow_neg_inf=True)
-    return tensor
-
-
 def online_softmax(scores: torch.Tensor, *, block_size: int) -> torch.Tensor:
     r"""Softmax over the last dimension, its maximum and sum found in one pass over blocks.
 
@@ -184,7 +173,7 @@ def online_softmax(scores: torch.Tensor, *, block_size: int) -> torch.Tensor:
         >>> online_softmax(torch.tensor([float("-inf"), float("-inf")]), block_size=1)
         tensor([0., 0.])
     """
-    scores = _check_scores(scores)
+    scores = _checks.check_scores(scores)  # normalised over the last dimension
     block_size = _check_block_size(block_size)
     running_max = scores.new_full((*scores.shape[:-1], 1), _NEG_INF)  # (..., 1)
     running_sum = scores.new_zeros((*scores.shape[:-1], 1))  # (..., 1)
@@ -266,7 +255,7 @@ def online_softmax_trace(
         >>> steps[-1].output
         tensor([0.0152, 0.1125, 0.0414, 0.8310])
     """
-    scores = _check_scores(scores)
+    scores = _checks.check_scores(scores)  # normalised over the last dimension
     _checks.require_dims("scores", scores, ("L",))
     values = _checks.check_matrix("values", values, ("L", "Hv"))
     _checks.require_same_size("scores", scores.shape[0], "values", values.shape[0], "number of tokens L")

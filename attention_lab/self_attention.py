@@ -424,10 +424,7 @@ def scale_scores(scores: torch.Tensor, key_dim: int) -> torch.Tensor:
         >>> scale_scores(torch.tensor([2.0, -4.0]), key_dim=4)
         tensor([ 1., -2.])
     """
-    tensor = _checks.require_tensor("scores", scores)
-    _checks.require_floating("scores", tensor)
-    _checks.require_tokens("scores", tensor)
-    _checks.require_finite("scores", tensor, allow_neg_inf=True)
+    tensor = _checks.check_scores(scores, allow_scalar=True)
     key_dim = _checks.check_size("key_dim", key_dim)
     return tensor / math.sqrt(key_dim)  # same shape
 

@@ -277,18 +277,6 @@ def attention_scores_for_query(query: torch.Tensor, inputs: torch.Tensor) -> tor
     return scores
 
 
-def _check_scores(scores: object, dim: int) -> torch.Tensor:
-    """Validate the argument of the two softmax functions."""
-    tensor = _checks.require_tensor("scores", scores)
-    _checks.require_floating("scores", tensor)
-    if tensor.dim() == 0:
-        raise ValueError("scores must have at least 1 dimension, got a 0-D tensor")
-    _checks.check_dim("dim", dim, "scores", tensor)
-    _checks.require_tokens("scores", tensor)
-    _checks.require_finite("scores", tensor, allow_neg_inf=True)
-    return tensor
-
-
 def naive_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r"""Softmax exactly as the formula reads; for teaching only.
 
@@ -321,7 +309,7 @@ def naive_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
         >>> naive_softmax(torch.tensor([1000.0, 1000.0]))
         tensor([nan, nan])
     """
-    scores = _check_scores(scores, dim)
+    scores = _checks.check_scores(scores, dim=dim)
     exp_scores = torch.exp(scores)
     return exp_scores / exp_scores.sum(dim=dim, keepdim=True)
 
@@ -362,7 +350,7 @@ def softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
         >>> softmax(torch.tensor([float("-inf"), float("-inf")]))  # nothing to attend to
         tensor([0., 0.])
     """
-    scores = _check_scores(scores, dim)
+    scores = _checks.check_scores(scores, dim=dim)
     return _stable_softmax(scores, dim)
 
 
