@@ -32,31 +32,10 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from attention_lab.exercises._core import (
-    CheckResult,
-    Exercise,
-    Mistake,
-    UnreadableAnswer,
-    Verdict,
-    mistaken_value,
-    read_tensor,
-    value_exercise,
-)
+from attention_lab.exercises import _core
+from attention_lab.exercises._core import *  # noqa: F403  (the building blocks of a chapter's exercises)
 
-__all__ = [
-    "CheckResult",
-    "Exercise",
-    "Mistake",
-    "UnreadableAnswer",
-    "Verdict",
-    "check",
-    "exercise",
-    "exercises",
-    "mistaken_value",
-    "read_tensor",
-    "spec_modules",
-    "value_exercise",
-]
+__all__ = _core.__all__ + ["check", "exercise", "exercises", "spec_modules"]
 
 
 def spec_modules() -> tuple[ModuleType, ...]:

@@ -5,11 +5,6 @@ masked softmax) and, for the weights, from chapter 2's scaled scores of the six
 words (`init_projection_weights(3, 4, seed=123)`); every known mistake is
 written out with the package, so it is recognised by value. Masks follow the
 package's convention: **`True` = may attend**.
-
-Examples:
-    >>> from attention_lab.exercises import causal_attention
-    >>> [item.id for item in causal_attention.EXERCISES]
-    ['3.1', '3.2', '3.3', '3.4', '3.5']
 """
 
 from __future__ import annotations

@@ -2,11 +2,6 @@
 
 Expected answers are computed with `attention_lab.generation`; every known
 mistake is written out with the package, so it is recognised by value.
-
-Examples:
-    >>> from attention_lab.exercises import generation
-    >>> [item.id for item in generation.EXERCISES]
-    ['7.1', '7.2', '7.3', '7.4', '7.5']
 """
 
 from __future__ import annotations

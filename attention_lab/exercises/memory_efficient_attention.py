@@ -3,11 +3,6 @@
 Expected answers are computed with `attention_lab.memory_efficient_attention`
 (and, for the six words, from chapter 2's queries, keys and values, seed 123);
 every known mistake is written out with the package, so it is recognised by value.
-
-Examples:
-    >>> from attention_lab.exercises import memory_efficient_attention
-    >>> [item.id for item in memory_efficient_attention.EXERCISES]
-    ['5.1', '5.2', '5.3', '5.4', '5.5']
 """
 
 from __future__ import annotations

@@ -4,11 +4,6 @@ Expected answers are computed with `attention_lab.multihead_attention` from the
 chapter's heads (`MultiHeadAttention(3, 3, seed=7)`: three heads of size 1 on
 the six embeddings of [`example_inputs`][attention_lab.example_inputs]); every
 known mistake is written out with the package, so it is recognised by value.
-
-Examples:
-    >>> from attention_lab.exercises import multihead_attention
-    >>> [item.id for item in multihead_attention.EXERCISES]
-    ['4.1', '4.2', '4.3', '4.4', '4.5']
 """
 
 from __future__ import annotations

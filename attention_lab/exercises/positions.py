@@ -3,11 +3,6 @@
 Expected answers are computed with `attention_lab.positions` (and, for the six
 words, from chapter 2's projections, seed 123); every known mistake is written
 out with the package, so it is recognised by value.
-
-Examples:
-    >>> from attention_lab.exercises import positions
-    >>> [item.id for item in positions.EXERCISES]
-    ['6.1', '6.2', '6.3', '6.4', '6.5']
 """
 
 from __future__ import annotations

@@ -4,11 +4,6 @@ Expected answers are computed with `attention_lab.self_attention` from the
 chapter's matrices (`init_projection_weights(3, 4, seed=123)`) and the six
 embeddings of [`example_inputs`][attention_lab.example_inputs]; every known
 mistake is written out with the package, so it is recognised by value.
-
-Examples:
-    >>> from attention_lab.exercises import self_attention
-    >>> [item.id for item in self_attention.EXERCISES]
-    ['2.1', '2.2', '2.3', '2.4', '2.5']
 """
 
 from __future__ import annotations

@@ -3,11 +3,6 @@
 Every expected answer is computed with `attention_lab.simplified_attention`, on
 the six embeddings of [`example_inputs`][attention_lab.example_inputs]; every
 known mistake is written out with the package, so it is recognised by value.
-
-Examples:
-    >>> from attention_lab.exercises import simplified_attention
-    >>> [(item.id, item.title) for item in simplified_attention.EXERCISES][:2]
-    [('1.1', 'A score by hand'), ('1.2', 'From a score to a weight')]
 """
 
 from __future__ import annotations
