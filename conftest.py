@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from doctest import ELLIPSIS, NORMALIZE_WHITESPACE
+from pathlib import Path
 
 from sybil import Document, Region, Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser
@@ -51,6 +52,17 @@ MARKDOWN_EXAMPLES = Sybil(
     patterns=["*.md"],
     name="docs",
 )
+
+def failing_examples(page: Path) -> list[tuple[int, str]]:
+    """Run a page's doc examples in order, as the suite does: (line, message) of each that fails."""
+    failures = []
+    for example in MARKDOWN_EXAMPLES.parse(page):
+        try:
+            example.evaluate()
+        except Exception as error:  # sybil raises SybilFailure for a mismatch
+            failures.append((example.line, str(error)))
+    return failures
+
 
 DOCSTRING_EXAMPLES = Sybil(
     parsers=[DocTestParser(optionflags=DOCTEST_FLAGS)],

@@ -202,13 +202,7 @@ def test_a_wrong_expected_output_fails_and_names_the_page_line(tmp_path: Path) -
     assert "tensor([0.4431, 0.6496, 0.5671])" in source
     broken = tmp_path / "broken.md"
     broken.write_text(source.replace("[0.4431, 0.6496, 0.5671]", "[0.4431, 0.6496, 0.5672]", 1))
-    document = conftest.MARKDOWN_EXAMPLES.parse(broken)
-    failures = []
-    for example in document:
-        try:
-            example.evaluate()
-        except Exception as error:  # sybil raises SybilFailure for a mismatch
-            failures.append((example.line, str(error)))
+    failures = conftest.failing_examples(broken)
     assert len(failures) == 1
     line, message = failures[0]
     assert broken.read_text(encoding="utf-8").splitlines()[line - 1] == ">>> context_vector_2"

@@ -762,12 +762,7 @@ def test_a_wrong_solution_on_the_page_fails_the_doc_tests_at_its_check(tmp_path:
     assert source.count(right) == 1
     broken = tmp_path / "broken.md"
     broken.write_text(source.replace(right, right.replace("turned)", "turned, scaled=False)")), encoding="utf-8")
-    failures = []
-    for example in conftest.MARKDOWN_EXAMPLES.parse(broken):
-        try:
-            example.evaluate()
-        except Exception as error:  # sybil raises SybilFailure for a mismatch
-            failures.append((example.line, str(error)))
+    failures = conftest.failing_examples(broken)
     assert len(failures) == 1
     line, message = failures[0]
     assert broken.read_text(encoding="utf-8").splitlines()[line - 1].strip() == '>>> check("2.3", answer)'
