@@ -8,13 +8,13 @@ Nothing may surface as a torch error from deep inside a computation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 import torch
 
 import attention_lab
-import attention_lab.plotting
 from attention_lab import (
     CausalSelfAttention,
     KVCache,
@@ -59,6 +59,7 @@ from attention_lab import (
     online_softmax,
     online_softmax_trace,
     padding_mask,
+    plotting,
     project,
     project_inputs,
     query_key_scores,
@@ -80,15 +81,6 @@ from attention_lab import (
     train_attention_towards,
     trainable_attention_for_query,
     trainable_self_attention,
-)
-from attention_lab.plotting import (
-    plot_attention_blocks,
-    plot_attention_flow,
-    plot_attention_heatmap,
-    plot_attention_heatmaps,
-    plot_embeddings_with_context,
-    plot_query_weights,
-    plot_scaling,
 )
 
 X = example_inputs()  # (6, 3)
@@ -205,7 +197,7 @@ CASES: dict[str, Bad] = {
     # --- chapter 2: attention and modules ---------------------------------------------------
     "for_query scaled None": Bad(lambda: trainable_attention_for_query(X, 0, W, scaled=None), TypeError, "scaled", "a bool", "got NoneType"),
     "for_query index str": Bad(lambda: trainable_attention_for_query(X, "0", W), TypeError, "query_index", "an int", "got str"),
-    "for_query index range": Bad(lambda: trainable_attention_for_query(X, 6, W), IndexError, "query_index", "in [-6, 5] for 6 tokens", "got 6"),
+    "trainable for_query index range": Bad(lambda: trainable_attention_for_query(X, 6, W), IndexError, "query_index", "in [-6, 5] for 6 tokens", "got 6"),
     "for_query overflow": Bad(lambda: trainable_attention_for_query(X * 1e30, 0, W), ValueError, "inputs and projection_weights", "values small enough", "inputs up to 8.9e+29"),
     "trainable inputs float8": Bad(lambda: trainable_self_attention(X.to(F8), W), TypeError, "inputs", SUPPORTED, "torch.float8_e4m3fn"),
     "trainable weights float8": Bad(lambda: trainable_self_attention(X, ProjectionWeights(*(w.to(F8) for w in W))), TypeError, "projection_weights.query", SUPPORTED, "float8_e4m3fn"),
@@ -305,12 +297,12 @@ CASES: dict[str, Bad] = {
     "apply_rope offset and positions": Bad(lambda: apply_rope(torch.ones(6, 4), torch.arange(6), offset=2), ValueError, "positions or offset", "not both", "offset=2"),
     "apply_rope pairing": Bad(lambda: apply_rope(torch.ones(6, 4), pairing="complex"), ValueError, "pairing", "'halves' or 'interleaved'", "got 'complex'"),
     "apply_rope NaN": Bad(lambda: apply_rope(torch.full((6, 4), NAN)), ValueError, "x", "finite values", "24 NaN"),
-    "position_table values": Bad(lambda: attention_lab.plotting.plot_position_table(X * 10, title="t"), ValueError, "table", "values in [-1, 1]", "got up to"),
-    "position_table title": Bad(lambda: attention_lab.plotting.plot_position_table(WEIGHTS, title=3), TypeError, "title", "a string", "got int"),
-    "rotating_pair zero": Bad(lambda: attention_lab.plotting.plot_rotating_pair(torch.zeros(2), torch.ones(2), [(1, 0)]), ValueError, "query", "not be the zero vector", "no direction"),
-    "rotating_pair shape": Bad(lambda: attention_lab.plotting.plot_rotating_pair(torch.ones(3), torch.ones(2), [(1, 0)]), ValueError, "query", "shape (2,)", "got shape (3,)"),
-    "rotating_pair positions": Bad(lambda: attention_lab.plotting.plot_rotating_pair(torch.ones(2), torch.ones(2), [(1, -1)]), ValueError, "position_pairs", "pairs of ints from 0", "got (1, -1)"),
-    "rotating_pair stacked": Bad(lambda: attention_lab.plotting.plot_rotating_pair(torch.ones(2), torch.ones(2), [(1, 0)], stacked=1), TypeError, "stacked", "a bool", "got int"),
+    "position_table values": Bad(lambda: plotting.plot_position_table(X * 10, title="t"), ValueError, "table", "values in [-1, 1]", "got up to"),
+    "position_table title": Bad(lambda: plotting.plot_position_table(WEIGHTS, title=3), TypeError, "title", "a string", "got int"),
+    "rotating_pair zero": Bad(lambda: plotting.plot_rotating_pair(torch.zeros(2), torch.ones(2), [(1, 0)]), ValueError, "query", "not be the zero vector", "no direction"),
+    "rotating_pair shape": Bad(lambda: plotting.plot_rotating_pair(torch.ones(3), torch.ones(2), [(1, 0)]), ValueError, "query", "shape (2,)", "got shape (3,)"),
+    "rotating_pair positions": Bad(lambda: plotting.plot_rotating_pair(torch.ones(2), torch.ones(2), [(1, -1)]), ValueError, "position_pairs", "pairs of ints from 0", "got (1, -1)"),
+    "rotating_pair stacked": Bad(lambda: plotting.plot_rotating_pair(torch.ones(2), torch.ones(2), [(1, 0)], stacked=1), TypeError, "stacked", "a bool", "got int"),
     "interleaved_to_halves odd": Bad(lambda: interleaved_to_halves(3), ValueError, "head_dim", "must be even", "got 3"),
     "rope_self_attention odd H": Bad(lambda: rope_self_attention(X, init_projection_weights(3, 3, seed=0)), ValueError, "head size H", "must be even", "got 3"),
     "rope_self_attention dtypes": Bad(lambda: rope_self_attention(X.double(), W), TypeError, "inputs and projection_weights", "same dtype", "torch.float64 and torch.float32"),
@@ -344,34 +336,46 @@ CASES: dict[str, Bad] = {
     "latent R": Bad(lambda: latent_attention(torch.ones(5, 16), LatentAttentionWeights(torch.ones(16, 16), torch.ones(16, 4), torch.ones(5, 16), torch.ones(4, 16)), 2), ValueError, "weights.down and weights.up_key", "same latent size R", "got 4 and 5"),
     "latent E": Bad(lambda: latent_attention(torch.ones(5, 8), init_latent_attention_weights(16, 4, 2, 8, seed=0), 2), ValueError, "inputs and weights.query", "same embedding size E", "got 8 and 16"),
     "latent seed": Bad(lambda: init_latent_attention_weights(16, 4, 2, 8, seed=1.0), TypeError, "seed", "an int", "got float"),
-    "masks not a mapping": Bad(lambda: attention_lab.plotting.plot_masks([causal_mask(3)]), TypeError, "masks", "a non-empty mapping of titles to boolean masks", "got list"),
-    "masks float": Bad(lambda: attention_lab.plotting.plot_masks({"a": torch.ones(2, 3)}), TypeError, "masks['a']", "a boolean tensor", "got dtype torch.float32"),
-    "masks more queries": Bad(lambda: attention_lab.plotting.plot_masks({"a": torch.ones(4, 3, dtype=torch.bool)}), ValueError, "masks['a']", "1 <= Lq <= Lk", "got shape (4, 3)"),
+    "masks not a mapping": Bad(lambda: plotting.plot_masks([causal_mask(3)]), TypeError, "masks", "a non-empty mapping of titles to boolean masks", "got list"),
+    "masks float": Bad(lambda: plotting.plot_masks({"a": torch.ones(2, 3)}), TypeError, "masks['a']", "a boolean tensor", "got dtype torch.float32"),
+    "masks more queries": Bad(lambda: plotting.plot_masks({"a": torch.ones(4, 3, dtype=torch.bool)}), ValueError, "masks['a']", "1 <= Lq <= Lk", "got shape (4, 3)"),
     # --- plotting ----------------------------------------------------------------------------
-    "heatmaps titles None": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=None), TypeError, "titles", "a sequence of strings", "got NoneType"),
-    "heatmaps titles 3": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=3), TypeError, "titles", "a sequence of strings", "got int"),
-    "heatmaps titles count": Bad(lambda: plot_attention_heatmaps([WEIGHTS, WEIGHTS], TOKENS, titles=["a"]), ValueError, "titles", "one title per matrix (2)", "got 1 titles"),
-    "heatmaps matrices not a sequence": Bad(lambda: plot_attention_heatmaps(iter([WEIGHTS]), TOKENS, titles=["a"]), TypeError, "weight_matrices", "a non-empty sequence of (L, L) tensors", "got list_iterator"),
-    "heatmaps matrices a tensor": Bad(lambda: plot_attention_heatmaps(WEIGHTS, TOKENS, titles=["a"]), TypeError, "weight_matrices", "a non-empty sequence of (L, L) tensors", "got Tensor"),
-    "heatmaps matrices empty": Bad(lambda: plot_attention_heatmaps((), TOKENS, titles=()), ValueError, "weight_matrices", "a non-empty sequence", "got an empty tuple"),
-    "heatmaps decimals str": Bad(lambda: plot_attention_heatmaps([WEIGHTS], TOKENS, titles=["a"], decimals="2"), TypeError, "decimals", "an int from 0 to 8", "got str"),
-    "heatmap decimals 9": Bad(lambda: plot_attention_heatmap(WEIGHTS, TOKENS, decimals=9), ValueError, "decimals", "an int from 0 to 8", "got 9"),
-    "heatmap tokens count": Bad(lambda: plot_attention_heatmap(WEIGHTS, TOKENS[:5]), ValueError, "tokens", "one label per token (6)", "got 5 labels"),
-    "heatmap tokens int": Bad(lambda: plot_attention_heatmap(WEIGHTS, 6), TypeError, "tokens", "a sequence of strings", "got int"),
-    "query_weights decimals float": Bad(lambda: plot_query_weights(WEIGHTS[0], TOKENS, decimals=2.0), TypeError, "decimals", "an int from 0 to 8", "got float"),
-    "query_weights index": Bad(lambda: plot_query_weights(WEIGHTS[0], TOKENS, query_index=10), IndexError, "query_index", "in [-6, 5]", "got 10"),
-    "embeddings context shape": Bad(lambda: plot_embeddings_with_context(X, TOKENS, X[:4]), ValueError, "context", "the shape of inputs (6, 3)", "got (4, 3)"),
-    "embeddings inputs int": Bad(lambda: plot_embeddings_with_context(X.long(), TOKENS, X), TypeError, "inputs", "floating-point tensor", "torch.int64"),
-    "scaling tokens order": Bad(lambda: plot_scaling([2, 1], {"y": {"a": [1, 1]}}), ValueError, "tokens", "positive and increasing", "got [2, 1]"),
-    "scaling series zero": Bad(lambda: plot_scaling([1, 2], {"y": {"a": [1, 0]}}), ValueError, "panels['y']['a']", "positive finite numbers", "got [1.0, 0.0]"),
-    "flow result a tensor": Bad(lambda: plot_attention_flow(X, WEIGHTS), TypeError, "result", "an AttentionResult(scores, weights, context)", "got Tensor"),
-    "flow scaled without projections": Bad(lambda: plot_attention_flow(X, simplified_self_attention(X), scaled=True), ValueError, "scaled=True", "needs projections", "no hidden size H"),
+    "heatmaps titles None": Bad(lambda: plotting.plot_attention_heatmaps([WEIGHTS], TOKENS, titles=None), TypeError, "titles", "a sequence of strings", "got NoneType"),
+    "heatmaps titles 3": Bad(lambda: plotting.plot_attention_heatmaps([WEIGHTS], TOKENS, titles=3), TypeError, "titles", "a sequence of strings", "got int"),
+    "heatmaps titles count": Bad(lambda: plotting.plot_attention_heatmaps([WEIGHTS, WEIGHTS], TOKENS, titles=["a"]), ValueError, "titles", "one title per matrix (2)", "got 1 titles"),
+    "heatmaps matrices not a sequence": Bad(lambda: plotting.plot_attention_heatmaps(iter([WEIGHTS]), TOKENS, titles=["a"]), TypeError, "weight_matrices", "a non-empty sequence of (L, L) tensors", "got list_iterator"),
+    "heatmaps matrices a tensor": Bad(lambda: plotting.plot_attention_heatmaps(WEIGHTS, TOKENS, titles=["a"]), TypeError, "weight_matrices", "a non-empty sequence of (L, L) tensors", "got Tensor"),
+    "heatmaps matrices empty": Bad(lambda: plotting.plot_attention_heatmaps((), TOKENS, titles=()), ValueError, "weight_matrices", "a non-empty sequence", "got an empty tuple"),
+    "heatmaps decimals str": Bad(lambda: plotting.plot_attention_heatmaps([WEIGHTS], TOKENS, titles=["a"], decimals="2"), TypeError, "decimals", "an int from 0 to 8", "got str"),
+    "heatmap decimals 9": Bad(lambda: plotting.plot_attention_heatmap(WEIGHTS, TOKENS, decimals=9), ValueError, "decimals", "an int from 0 to 8", "got 9"),
+    "heatmap tokens count": Bad(lambda: plotting.plot_attention_heatmap(WEIGHTS, TOKENS[:5]), ValueError, "tokens", "one label per token (6)", "got 5 labels"),
+    "heatmap tokens int": Bad(lambda: plotting.plot_attention_heatmap(WEIGHTS, 6), TypeError, "tokens", "a sequence of strings", "got int"),
+    "query_weights decimals float": Bad(lambda: plotting.plot_query_weights(WEIGHTS[0], TOKENS, decimals=2.0), TypeError, "decimals", "an int from 0 to 8", "got float"),
+    "query_weights index": Bad(lambda: plotting.plot_query_weights(WEIGHTS[0], TOKENS, query_index=10), IndexError, "query_index", "in [-6, 5]", "got 10"),
+    "embeddings context shape": Bad(lambda: plotting.plot_embeddings_with_context(X, TOKENS, X[:4]), ValueError, "context", "the shape of inputs (6, 3)", "got (4, 3)"),
+    "embeddings inputs int": Bad(lambda: plotting.plot_embeddings_with_context(X.long(), TOKENS, X), TypeError, "inputs", "floating-point tensor", "torch.int64"),
+    "scaling tokens order": Bad(lambda: plotting.plot_scaling([2, 1], {"y": {"a": [1, 1]}}), ValueError, "tokens", "positive and increasing", "got [2, 1]"),
+    "scaling series zero": Bad(lambda: plotting.plot_scaling([1, 2], {"y": {"a": [1, 0]}}), ValueError, "panels['y']['a']", "positive finite numbers", "got [1.0, 0.0]"),
+    "flow result a tensor": Bad(lambda: plotting.plot_attention_flow(X, WEIGHTS), TypeError, "result", "an AttentionResult(scores, weights, context)", "got Tensor"),
+    "flow scaled without projections": Bad(lambda: plotting.plot_attention_flow(X, simplified_self_attention(X), scaled=True), ValueError, "scaled=True", "needs projections", "no hidden size H"),
     # --- section 2.7: learning the weights -------------------------------------------------------
     "train steps 0": Bad(lambda: train_attention_towards(X, W, 1, 4, steps=0), ValueError, "steps", "a positive int", "got 0"),
     "train learning_rate negative": Bad(lambda: train_attention_towards(X, W, 1, 4, learning_rate=-1.0), ValueError, "learning_rate", "a positive, finite float", "got -1.0"),
     "focus key_index 6": Bad(lambda: attention_focus_loss(X, W, 1, 6), IndexError, "key_index", "in [-6, 5]", "got 6"),
-    "blocks tile outside": Bad(lambda: plot_attention_blocks({"a": [(0, 3, 0, 3, False)]}, 2), ValueError, "a tile", "inside the (2, 2) matrix", "got (0, 3, 0, 3)"),
+    "blocks tile outside": Bad(lambda: plotting.plot_attention_blocks({"a": [(0, 3, 0, 3, False)]}, 2), ValueError, "a tile", "inside the (2, 2) matrix", "got (0, 3, 0, 3)"),
 }
+
+
+def test_no_case_of_the_tables_is_written_twice() -> None:
+    """A key written twice in a dict literal silently drops the earlier case ('for_query index range' once did)."""
+    import ast
+
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    tables = [node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Dict)]
+    assert len(tables) >= 2  # CASES and ONE_SCORE_TO_MINUS_INF
+    for table in tables:
+        keys = [key.value for key in table.keys if isinstance(key, ast.Constant)]
+        assert len(keys) == len(set(keys)), sorted({key for key in keys if keys.count(key) > 1})
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
