@@ -216,7 +216,8 @@ def mask_scores(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
     Args:
         scores: Attention scores (finite or `-inf`).
-        mask: Boolean, **`True` = may attend** ([masks](causal-attention.md#masks)). Broadcasts to `scores`.
+        mask: Boolean, **`True` = may attend**, the opposite of `torch.nn.MultiheadAttention`
+            ([masks](causal-attention.md#masks)). Broadcasts to `scores`.
 
     Returns:
         A new tensor: `scores` where `mask` is `True`, `-inf` where it is `False`.
@@ -260,7 +261,8 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
     Args:
         scores: Attention scores (finite or `-inf`); the softmax runs over the last axis (the keys).
-        mask: Boolean, **`True` = may attend** ([masks](causal-attention.md#masks)). Broadcasts to `scores`.
+        mask: Boolean, **`True` = may attend**, the opposite of `torch.nn.MultiheadAttention`
+            ([masks](causal-attention.md#masks)). Broadcasts to `scores`.
 
     Returns:
         Weights of the shape of `scores`: each row sums to 1, or is all 0 when nothing in it is kept.
@@ -300,7 +302,8 @@ def renormalize_masked_weights(weights: torch.Tensor, mask: torch.Tensor) -> tor
 
     Args:
         weights: Attention weights (each row summing to 1), the softmax of unmasked scores.
-        mask: Boolean, **`True` = may attend** ([masks](causal-attention.md#masks)). Broadcasts to `weights`.
+        mask: Boolean, **`True` = may attend**, the opposite of `torch.nn.MultiheadAttention`
+            ([masks](causal-attention.md#masks)). Broadcasts to `weights`.
 
     Returns:
         Weights of the same shape; each row sums to 1, or is all 0 when nothing in it is kept.
@@ -488,7 +491,8 @@ def masked_attention(
         queries: One query per token, with any leading batch axes (for example `B`, or `B` and heads).
         keys: One key per token, same shape as `queries`.
         values: One value per token, same shape as `queries`.
-        mask: Optional boolean mask, **`True` = may attend** ([masks](causal-attention.md#masks)). Broadcasts to the
+        mask: Optional boolean mask, **`True` = may attend**, the opposite of
+            `torch.nn.MultiheadAttention` ([masks](causal-attention.md#masks)). Broadcasts to the
             scores' shape `(..., L, L)`.
         causal: Also mask the future: query `i` attends only to keys `j <= i`.
         scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, the standard.
@@ -570,8 +574,8 @@ def causal_self_attention(
         mask: Optional extra boolean mask, combined with the causal one (for
             example [`causal_padding_mask`][attention_lab.causal_padding_mask] or
             [`padding_mask`][attention_lab.padding_mask]`(...)[:, None, :]`).
-            **`True` = may attend** ([masks](causal-attention.md#masks)). Broadcasts to `(L, L)`
-            or `(B, L, L)`.
+            **`True` = may attend**, the opposite of `torch.nn.MultiheadAttention`
+            ([masks](causal-attention.md#masks)). Broadcasts to `(L, L)` or `(B, L, L)`.
         scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, the standard.
         dropout: The fraction of attention weights dropped, in `[0, 1)`; default 0.
         generator: A CPU `torch.Generator` for the dropout masks; required when `dropout > 0`.
@@ -701,8 +705,8 @@ class CausalSelfAttention(SelfAttentionParams):
         Args:
             inputs: The embeddings of all tokens, `(L, E)` or `(B, L, E)`.
             mask: Optional extra boolean mask, combined with the causal one.
-                **`True` = may attend** ([masks](causal-attention.md#masks)). Broadcasts to
-                `(L, L)` or `(B, L, L)`.
+                **`True` = may attend**, the opposite of `torch.nn.MultiheadAttention`
+                ([masks](causal-attention.md#masks)). Broadcasts to `(L, L)` or `(B, L, L)`.
             generator: A CPU `torch.Generator` for the dropout masks; required in
                 training mode when `dropout > 0`, ignored otherwise.
             return_weights: Also return the attention weights (after dropout).

@@ -351,7 +351,8 @@ def multihead_self_attention(
         multihead_weights: $\mathbf{W}_q$, $\mathbf{W}_k$, $\mathbf{W}_v$, $\mathbf{W}_o$ `(E, E)` and $b_o$ `(E,)` or `None`.
         num_heads: The number of heads; must divide `E`. Each head has `H = E / num_heads`.
         mask: Optional boolean mask shared by all heads, combined with the causal
-            one when `causal`. **`True` = may attend** ([masks](causal-attention.md#masks)). Broadcasts to
+            one when `causal`. **`True` = may attend**, the opposite of
+            `torch.nn.MultiheadAttention` ([masks](causal-attention.md#masks)). Broadcasts to
             `(L, L)` or `(B, L, L)`, for example
             [`padding_mask`][attention_lab.padding_mask]`(...)[:, None, :]`.
         causal: Mask the future: query `i` attends only to keys `j <= i`. **Default `True`.**
@@ -774,7 +775,8 @@ class MultiHeadAttentionWrapper(nn.Module):
         Args:
             inputs: The embeddings of all tokens, `(L, E)` or `(B, L, E)`.
             mask: Optional extra boolean mask shared by all heads, combined with
-                the causal one. **`True` = may attend** ([masks](causal-attention.md#masks)). Broadcasts to
+                the causal one. **`True` = may attend**, the opposite of
+                `torch.nn.MultiheadAttention` ([masks](causal-attention.md#masks)). Broadcasts to
                 `(L, L)` or `(B, L, L)`.
             generator: A CPU `torch.Generator` for the dropout masks; required in
                 training mode when `dropout > 0`, ignored otherwise.
