@@ -154,11 +154,6 @@ def register_chapters(nav: list[Any], docs_dir: Path) -> list[Any]:
 CHAPTER_NOTEBOOKS_MARKER = "<!-- chapter-notebooks -->"
 
 
-def lists_chapters(markdown: str) -> bool:
-    """Whether a page holds a list that the registry writes (a marker): it changes with the chapters."""
-    return any(marker in markdown for marker in (CHAPTER_NOTEBOOKS_MARKER, CHAPTER_API_MARKER, CHAPTER_TABLE_MARKER))
-
-
 def chapter_notebook_links(chapters: Sequence[str], docs_dir: Path) -> str:
     """`[chapter 1](notebooks/simplified-attention.ipynb), ...`: every chapter's notebook, in order."""
     return ", ".join(f"[chapter {n}]({notebook_page(c)})" for n, c in numbered_chapters(chapters, docs_dir))
@@ -196,6 +191,11 @@ def chapter_table(chapters: Sequence[str], docs_dir: Path) -> str:
         module = f"[`attention_lab.{chapter_module(chapter)}`]({api_page(chapter)})"
         rows.append(f"| [{chapter_title(docs_dir, chapter)}]({chapter}) | {summary} | {module} |")
     return "\n".join(rows)
+
+
+def lists_chapters(markdown: str) -> bool:
+    """Whether a page holds a list that the registry writes (a marker): it changes with the chapters."""
+    return any(marker in markdown for marker in (CHAPTER_NOTEBOOKS_MARKER, CHAPTER_API_MARKER, CHAPTER_TABLE_MARKER))
 
 
 def strip_front_matter(markdown: str) -> str:
