@@ -72,6 +72,8 @@ def cache_causal_mask(num_queries: int, num_keys: int, *, device: torch.device |
     Shapes:
         returns `(Lq, Lk)`, dtype `torch.bool`.
 
+    Taught in [7.2](../generation.md#72-the-alignment-trap).
+
     Examples:
         >>> from attention_lab import cache_causal_mask
         >>> cache_causal_mask(2, 4)  # 2 new tokens after 2 cached ones
@@ -124,6 +126,8 @@ def sliding_window_mask(
 
     Shapes:
         returns `(Lq, Lk)`, dtype `torch.bool`.
+
+    Taught in [7.6](../generation.md#76-sliding-windows).
 
     Examples:
         >>> from attention_lab import sliding_window_mask
@@ -187,6 +191,8 @@ def cached_attention(
     Shapes:
         `queries (..., Lq, H)`, `keys (..., Lk, H)`, `values (..., Lk, Hv)`; returns
         `AttentionResult((..., Lq, Lk), (..., Lq, Lk), (..., Lq, Hv))`.
+
+    Taught in [7.1](../generation.md#71-the-kv-cache).
 
     Examples:
         >>> import torch
@@ -280,6 +286,8 @@ def repeat_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
     Shapes:
         `x (..., kv_heads, L, H)`; returns `(..., kv_heads * groups, L, H)`.
 
+    Taught in [7.5](../generation.md#75-fewer-key-and-value-heads).
+
     Examples:
         >>> import torch
         >>> from attention_lab import repeat_kv_heads
@@ -325,6 +333,8 @@ def grouped_query_attention(
         `queries (..., heads, Lq, H)`, `keys (..., kv_heads, Lk, H)`,
         `values (..., kv_heads, Lk, Hv)`; returns `((..., heads, Lq, Lk), (..., heads, Lq, Lk), (..., heads, Lq, Hv))`.
 
+    Taught in [7.5](../generation.md#75-fewer-key-and-value-heads).
+
     Examples:
         >>> import torch
         >>> from attention_lab import grouped_query_attention
@@ -359,6 +369,8 @@ class KVCache:
     kept ones and the new ones, and only then drops what no later token needs
     (dropping first would take keys from the first tokens of a chunk).
     `len(cache)` is the number of tokens seen, the position of the next one.
+
+    Taught in [7.4](../generation.md#74-a-cache-that-grows-and-one-written-in-place).
 
     Examples:
         >>> import torch
@@ -483,6 +495,8 @@ def kv_cache_bytes(
         TypeError: If an argument is not an int.
         ValueError: If an argument is below 1.
 
+    Taught in [7.7](../generation.md#77-what-the-cache-costs-and-what-it-saves).
+
     Examples:
         >>> from attention_lab import kv_cache_bytes
         >>> kv_cache_bytes(layers=12, kv_heads=12, head_dim=64, tokens=1024) / 2**20  # GPT-2 small, MiB
@@ -507,6 +521,8 @@ class LatentAttentionWeights(NamedTuple):
 
     Shapes:
         `query (E, heads·H)`, `down (E, R)`, `up_key (R, heads·H)`, `up_value (R, heads·H)`.
+
+    Taught in [7.8](../generation.md#78-latent-attention).
     """
 
     query: torch.Tensor
@@ -535,6 +551,8 @@ def init_latent_attention_weights(
     Raises:
         TypeError: If an argument is not an int.
         ValueError: If a size is below 1.
+
+    Taught in [7.8](../generation.md#78-latent-attention).
 
     Examples:
         >>> from attention_lab import init_latent_attention_weights
@@ -583,6 +601,8 @@ def latent_attention(
 
     Shapes:
         `inputs (L, E)` or `(B, L, E)`; returns `((..., heads, L, L), (..., heads, L, L), (..., L, heads·H))`.
+
+    Taught in [7.8](../generation.md#78-latent-attention).
 
     Examples:
         >>> import torch

@@ -14,10 +14,12 @@ here with a message that says what to add.
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 import pytest
+from markdown.extensions.toc import slugify
 
 import conftest
 from hooks import chapters
@@ -132,6 +134,36 @@ def test_chapters_are_registered_once_and_completely() -> None:
     numbered = [p for p in DOCS.glob("*.md") if re.match(r"# \d+\. ", chapters.strip_front_matter(p.read_text(encoding="utf-8")))]
     problems += [f"docs/{p.name} is a numbered chapter but not in the nav's Chapters section" for p in numbered if p.name not in CHAPTERS]
     assert not problems, "half-registered chapters:\n" + "\n".join(problems)
+
+
+def section_anchors(page: Path) -> set[str]:
+    """The anchors of a page's headings: an explicit `{#id}`, else the slug MkDocs makes."""
+    headings = re.findall(r"^#{1,6} (.+)$", page.read_text(encoding="utf-8"), re.MULTILINE)
+    explicit = [re.search(r"\{\s*#([\w-]+)\s*\}\s*$", heading) for heading in headings]
+    return {match.group(1) if match else slugify(heading, "-") for heading, match in zip(headings, explicit, strict=True)}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_api_page_documents_every_public_object_of_the_chapters_module_once(chapter: str) -> None:
+    module = importlib.import_module(f"attention_lab.{chapters.chapter_module(chapter)}")
+    text = (DOCS / chapters.api_page(chapter)).read_text(encoding="utf-8")
+    assert [name for name in module.__all__ if text.count(f"::: attention_lab.{name}\n") != 1] == []
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_docstring_links_back_to_an_existing_section_of_its_chapter(chapter: str) -> None:
+    """Each public function and class of a chapter's module says where the chapter teaches it
+    ("Taught in [7.5](../generation.md#75-...)"), and that section exists."""
+    module = importlib.import_module(f"attention_lab.{chapters.chapter_module(chapter)}")
+    anchors = section_anchors(DOCS / chapter)
+    pattern = re.compile(rf"Taught in .*?\]\(\.\./{re.escape(chapter)}#([\w-]+)\)", re.DOTALL)
+    for name in module.__all__:
+        documented = getattr(module, name)
+        if not callable(documented):  # a constant (TOKENS, ROPE_BASE) has no docstring of its own
+            continue
+        links = pattern.findall(documented.__doc__ or "")
+        assert links, f"{name} does not say where it is taught"
+        assert set(links) <= anchors, f"{name} links to a missing section: {set(links) - anchors}"
 
 
 def test_the_hook_adds_api_pages_and_notebooks_to_the_nav(tmp_path: Path) -> None:
