@@ -92,18 +92,22 @@ def notebook_page(chapter: str) -> str:
     return f"{NOTEBOOK_DIR}/{notebook_name(chapter)}"
 
 
-_CHAPTER_TITLE = re.compile(r"^# (\d+)\. ", re.MULTILINE)
-
-
 def chapter_number(docs_dir: Path, chapter: str, position: int) -> int:
     """The number in a chapter's title (`# 5. ...`), else its position in the nav.
 
     Chapters may be written out of order (chapter 5 before chapters 3 and 4 exist):
     the title's number, not the nav position, names its API page and notebook.
     """
-    path = docs_dir / chapter
-    match = _CHAPTER_TITLE.search(strip_front_matter(path.read_text(encoding="utf-8"))) if path.is_file() else None
+    match = re.match(r"(\d+)\. ", chapter_title(docs_dir, chapter))
     return int(match.group(1)) if match else position
+
+
+def chapter_title(docs_dir: Path, chapter: str) -> str:
+    """A chapter page's title, its `# ` heading (`7. Generating one token at a time`); the
+    page's name while the page does not exist."""
+    path = docs_dir / chapter
+    text = strip_front_matter(path.read_text(encoding="utf-8")) if path.is_file() else ""
+    return next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), chapter)
 
 
 def numbered_chapters(chapters: Sequence[str], docs_dir: Path) -> list[tuple[int, str]]:
@@ -160,12 +164,6 @@ def chapter_notebook_links(chapters: Sequence[str], docs_dir: Path) -> str:
 
 
 CHAPTER_API_MARKER = "<!-- chapter-api-pages -->"
-
-
-def chapter_title(docs_dir: Path, chapter: str) -> str:
-    """A chapter page's title, its `# ` heading (`7. Generating one token at a time`)."""
-    text = strip_front_matter((docs_dir / chapter).read_text(encoding="utf-8"))
-    return next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), chapter)
 
 
 def chapter_api_rows(chapters: Sequence[str], docs_dir: Path) -> str:
