@@ -10,14 +10,12 @@ from __future__ import annotations
 import inspect
 import math
 import re
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import attention_lab
 import attention_lab.causal_attention as chapter_3
 import attention_lab.self_attention as chapter_2
 import attention_lab.simplified_attention as chapter_1
@@ -50,13 +48,7 @@ def generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-# --- the public API is chapter 3's, and earlier chapters are reused, not redefined ------------
-
-
-def test_every_public_name_of_the_module_is_exported() -> None:
-    assert set(chapter_3.__all__) <= set(attention_lab.__all__)
-    for name in chapter_3.__all__:
-        assert getattr(attention_lab, name) is getattr(chapter_3, name)
+# --- earlier chapters are reused, not redefined --------------------------------------------------
 
 
 def test_earlier_chapters_are_reused_not_redefined() -> None:
@@ -483,14 +475,3 @@ HUGE_HALF = torch.full((2, 6, 3), 300.0, dtype=torch.float16)  # scores near -1e
 def test_bad_input_gets_a_clear_error(call, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
-
-
-# --- the chapter and the API reference link to each other -------------------------------------------
-
-CHAPTER = Path(__file__).resolve().parent.parent / "docs" / "causal-attention.md"
-
-
-def test_the_chapter_links_to_every_public_object_of_its_module() -> None:
-    text = CHAPTER.read_text(encoding="utf-8")
-    missing = [name for name in chapter_3.__all__ if f"][attention_lab.{name}]" not in text]
-    assert not missing

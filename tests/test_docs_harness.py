@@ -144,6 +144,28 @@ def section_anchors(page: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_package_exports_every_public_name_of_the_chapters_module(chapter: str) -> None:
+    module = importlib.import_module(f"attention_lab.{chapters.chapter_module(chapter)}")
+    package = importlib.import_module("attention_lab")
+    assert [name for name in module.__all__ if name not in package.__all__] == []
+    assert [name for name in module.__all__ if getattr(package, name) is not getattr(module, name)] == []
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_chapter_links_every_public_object_of_its_module_from_its_prose(chapter: str) -> None:
+    """Each public name is introduced in the chapter's text by a link to its API entry
+    ("[`cache_causal_mask`][attention_lab.cache_causal_mask]"), not only used in code."""
+    module = importlib.import_module(f"attention_lab.{chapters.chapter_module(chapter)}")
+    text = (DOCS / chapter).read_text(encoding="utf-8")
+    unlinked = [
+        name
+        for name in module.__all__
+        if f"][attention_lab.{name}]" not in text and f"][{module.__name__}.{name}]" not in text
+    ]
+    assert unlinked == [], f"docs/{chapter} never links these from its prose"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
 def test_the_api_page_documents_every_public_object_of_the_chapters_module_once(chapter: str) -> None:
     module = importlib.import_module(f"attention_lab.{chapters.chapter_module(chapter)}")
     text = (DOCS / chapters.api_page(chapter)).read_text(encoding="utf-8")

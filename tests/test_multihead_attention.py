@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import attention_lab
 import attention_lab.causal_attention as chapter_3
 import attention_lab.multihead_attention as chapter_4
 from attention_lab import (
@@ -82,13 +80,7 @@ def sdpa_per_head(module: MultiHeadAttention, inputs: torch.Tensor, keep: torch.
     return output if weights.out_bias is None else output + weights.out_bias
 
 
-# --- the public API, and chapter 3 reused -----------------------------------------------------------
-
-
-def test_every_public_name_of_the_module_is_exported() -> None:
-    assert set(chapter_4.__all__) <= set(attention_lab.__all__)
-    for name in chapter_4.__all__:
-        assert getattr(attention_lab, name) is getattr(chapter_4, name)
+# --- chapter 3 reused ------------------------------------------------------------------------------
 
 
 def test_chapter_3_is_reused_not_copied() -> None:
@@ -393,14 +385,3 @@ IDENTITY = MultiHeadWeights(*(torch.eye(6) for _ in range(4)), None)
 def test_bad_input_gets_a_clear_error(call, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
-
-
-# --- the chapter and the API reference link to each other -------------------------------------------
-
-CHAPTER = Path(__file__).resolve().parent.parent / "docs" / "multihead-attention.md"
-
-
-def test_the_chapter_links_to_every_public_object_of_its_module() -> None:
-    text = CHAPTER.read_text(encoding="utf-8")
-    missing = [name for name in chapter_4.__all__ if f"][attention_lab.{name}]" not in text]
-    assert not missing

@@ -9,12 +9,10 @@ from __future__ import annotations
 import inspect
 import math
 import re
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from markdown.extensions.toc import slugify
 from torch import nn
 
 import attention_lab
@@ -49,13 +47,7 @@ def random_inputs(seed: int, tokens: int, embed: int, dtype: torch.dtype = torch
     return torch.randn(tokens, embed, generator=generator, dtype=dtype)
 
 
-# --- the public API is chapter 2's, and chapter 1 is reused, not redefined -------
-
-
-def test_every_public_name_of_the_module_is_exported() -> None:
-    assert set(chapter_2.__all__) <= set(attention_lab.__all__)
-    for name in chapter_2.__all__:
-        assert getattr(attention_lab, name) is getattr(chapter_2, name)
+# --- chapter 1 is reused, not redefined -----------------------------------------------------------
 
 
 def test_chapter_1_is_reused_not_redefined() -> None:
@@ -410,28 +402,6 @@ INFINITE_KEY = W._replace(key=torch.full((3, 4), float("inf")))
 def test_bad_input_gets_a_clear_error(call, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
-
-
-# --- the chapter and the API reference link to each other ------------------------------
-
-CHAPTER = Path(__file__).resolve().parent.parent / "docs" / "self-attention.md"
-
-
-def test_the_chapter_links_to_every_public_object_of_its_module() -> None:
-    text = CHAPTER.read_text(encoding="utf-8")
-    missing = [name for name in chapter_2.__all__ if f"][attention_lab.{name}]" not in text]
-    assert not missing
-
-
-def test_every_docstring_links_back_to_an_existing_section_of_the_chapter() -> None:
-    headings = re.findall(r"^#{1,6} (.+)$", CHAPTER.read_text(encoding="utf-8"), re.MULTILINE)
-    # A heading's anchor is its explicit `{#id}` (attr_list) when it has one, else its slug.
-    explicit = [re.search(r"\{#([\w-]+)\}\s*$", heading) for heading in headings]
-    anchors = {match[1] if match else slugify(heading, "-") for heading, match in zip(headings, explicit)}
-    for name in chapter_2.__all__:
-        links = re.findall(r"Taught in .*?\]\(\.\./self-attention\.md#([\w-]+)\)", getattr(chapter_2, name).__doc__, re.DOTALL)
-        assert links, f"{name} does not say where it is taught"
-        assert set(links) <= anchors, f"{name} links to a missing section: {set(links) - anchors}"
 
 
 # --- Section 2.7: learning the weights ----------------------------------------------------------------
