@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 import torch
 
@@ -265,15 +265,28 @@ def check_vector(name: str, value: object, legend: str, *, check_values: bool = 
     return tensor
 
 
+def _disagreement(
+    first_name: str, second_name: str, must: str, first: object, second: object, error: type[Exception] = ValueError
+) -> Exception:
+    """The error for two arguments that must agree and do not: "a and b must <must>, got <first> and <second>"."""
+    return error(f"{first_name} and {second_name} must {must}, got {first} and {second}")
+
+
 def require_same_size(
     first_name: str, first_size: int, second_name: str, second_size: int, meaning: str
 ) -> None:
     """Raise `ValueError` when two sizes that must agree differ."""
     if first_size != second_size:
-        raise ValueError(
-            f"{first_name} and {second_name} must have the same {meaning}, "
-            f"got {first_size} and {second_size}"
-        )
+        raise _disagreement(first_name, second_name, f"have the same {meaning}", first_size, second_size)
+
+
+def check_weight_tuple(name: str, candidate: object, kind: type[tuple[object, ...]]) -> tuple[Any, ...]:
+    """Return `candidate` if it is a tuple with one entry per field of the named tuple `kind` (a plain
+    tuple of that length too); its entries are the caller's to check."""
+    fields: tuple[str, ...] = kind._fields  # type: ignore[attr-defined]
+    if not isinstance(candidate, tuple) or len(candidate) != len(fields):
+        raise TypeError(f"{name} must be a {kind.__name__}({', '.join(fields)}), got {_describe(candidate)}")
+    return candidate
 
 
 def require_square(name: str, tensor: torch.Tensor) -> None:
@@ -288,10 +301,7 @@ def require_square(name: str, tensor: torch.Tensor) -> None:
 def require_same_dtype(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:
     """Raise `TypeError` when two tensors that are multiplied have different dtypes."""
     if first.dtype != second.dtype:
-        raise TypeError(
-            f"{first_name} and {second_name} must have the same dtype, "
-            f"got {first.dtype} and {second.dtype}"
-        )
+        raise _disagreement(first_name, second_name, "have the same dtype", first.dtype, second.dtype, TypeError)
 
 
 def check_index(name: str, value: object, length: int) -> int:
@@ -406,10 +416,7 @@ def make_generator(seed: object, generator: object) -> torch.Generator:
 def require_same_device(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:
     """Raise `ValueError` when two tensors that are multiplied live on different devices."""
     if first.device != second.device:
-        raise ValueError(
-            f"{first_name} and {second_name} must be on the same device, "
-            f"got {first.device} and {second.device}"
-        )
+        raise _disagreement(first_name, second_name, "be on the same device", first.device, second.device)
 
 
 # --- Chapter 3: batches, boolean masks, dropout rates ------------------------------------
@@ -445,10 +452,7 @@ def check_tokens_any_batch(name: str, value: object, legend: tuple[str, str]) ->
 def require_same_shape(first_name: str, first: torch.Tensor, second_name: str, second: torch.Tensor) -> None:
     """Raise `ValueError` when two tensors that must have one shape differ."""
     if first.shape != second.shape:
-        raise ValueError(
-            f"{first_name} and {second_name} must have the same shape, "
-            f"got {_shape_text(first)} and {_shape_text(second)}"
-        )
+        raise _disagreement(first_name, second_name, "have the same shape", _shape_text(first), _shape_text(second))
 
 
 def check_bool_mask(

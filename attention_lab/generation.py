@@ -594,7 +594,8 @@ def latent_attention(
         `scores` and `weights` per head, and `context`, the heads merged side by side.
 
     Raises:
-        TypeError: If a tensor is not floating-point, dtypes differ or `absorbed` is not a bool.
+        TypeError: If `weights` is not a `LatentAttentionWeights`, a tensor is not floating-point,
+            dtypes differ or `absorbed` is not a bool.
         ValueError: If a shape does not fit the others, a tensor is empty or holds NaN/inf,
             `num_heads` does not divide `heads·H`, or the values are so large that the
             computation overflows.
@@ -613,9 +614,10 @@ def latent_attention(
         >>> (expanded - absorbed).abs().max() < 1e-6
         tensor(True)
     """
+    entries = _checks.check_weight_tuple("weights", weights, LatentAttentionWeights)
     checked = [_checks.check_matrix(name, value, legend) for name, value, legend in
-               (("weights.query", weights.query, ("E", "heads·H")), ("weights.down", weights.down, ("E", "R")),
-                ("weights.up_key", weights.up_key, ("R", "heads·H")), ("weights.up_value", weights.up_value, ("R", "heads·H")))]  # fmt: skip
+               zip(("weights.query", "weights.down", "weights.up_key", "weights.up_value"), entries,
+                   (("E", "heads·H"), ("E", "R"), ("R", "heads·H"), ("R", "heads·H")))]  # fmt: skip
     query, down, up_key, up_value = checked
     tokens = _checks.check_inputs_for(inputs, "weights.query", query)
     _checks.require_same_size("weights.query", query.shape[0], "weights.down", down.shape[0], "embedding size E")

@@ -253,14 +253,10 @@ _WEIGHT_NAMES = tuple(f"multihead_weights.{name}" for name in MultiHeadWeights._
 
 def _check_multihead_weights(candidate: object, *, check_values: bool = True) -> MultiHeadWeights:
     """Four finite (E, E) matrices of one dtype and an optional (E,) bias (their values only if `check_values`)."""
-    if not isinstance(candidate, tuple) or len(candidate) != 5:
-        raise TypeError(
-            "multihead_weights must be a MultiHeadWeights(query, key, value, out, out_bias), "
-            f"got {type(candidate).__qualname__}"
-        )
+    entries = _checks.check_weight_tuple("multihead_weights", candidate, MultiHeadWeights)
     query, key, value, out = (
         _checks.check_matrix(name, matrix, ("E", "E"), check_values=check_values)
-        for name, matrix in zip(_WEIGHT_NAMES, candidate[:4])
+        for name, matrix in zip(_WEIGHT_NAMES, entries[:4])
     )
     size = query.shape[0]
     for name, matrix in zip(_WEIGHT_NAMES, (query, key, value, out)):
@@ -270,7 +266,7 @@ def _check_multihead_weights(candidate: object, *, check_values: bool = True) ->
                 f"multihead_weights.query, got {tuple(matrix.shape)}"
             )
         _checks.require_same_dtype("multihead_weights.query", query, name, matrix)
-    bias = candidate[4]
+    bias = entries[4]
     if bias is not None:
         bias = _checks.check_vector("multihead_weights.out_bias", bias, "E", check_values=check_values)
         _checks.require_same_size("multihead_weights.out", size, "multihead_weights.out_bias", bias.shape[0], "size E")

@@ -177,12 +177,8 @@ _WEIGHT_NAMES = tuple(f"projection_weights.{name}" for name in ProjectionWeights
 
 def _check_projection_weights(candidate: object, *, check_values: bool = True) -> ProjectionWeights:
     """Check three finite (E, H) matrices of one shape and one dtype (their values only if `check_values`)."""
-    if not isinstance(candidate, tuple) or len(candidate) != 3:
-        raise TypeError(
-            "projection_weights must be a ProjectionWeights(query, key, value), "
-            f"got {type(candidate).__qualname__}"
-        )
-    query, key, value = candidate
+    entries = _checks.check_weight_tuple("projection_weights", candidate, ProjectionWeights)
+    query, key, value = entries
     if not (
         _checks.is_usual(query, 2, 2)
         and isinstance(key, torch.Tensor)
@@ -190,9 +186,9 @@ def _check_projection_weights(candidate: object, *, check_values: bool = True) -
         and query.shape == key.shape == value.shape
         and query.dtype == key.dtype == value.dtype
     ):  # key and value: tensors of query's shape and dtype, so as usual as query
-        _explain_projection_weights(candidate)  # raises, naming the first mistake
+        _explain_projection_weights(entries)  # raises, naming the first mistake
     if check_values:
-        _checks.require_finite_arguments(_named_weights(candidate))
+        _checks.require_finite_arguments(_named_weights(entries))
     return candidate if type(candidate) is ProjectionWeights else ProjectionWeights(query, key, value)
 
 

@@ -332,6 +332,7 @@ CASES: dict[str, Bad] = {
     "cache_mask device": Bad(lambda: cache_causal_mask(2, 3, device="nowhere"), ValueError, "device", "a device such as 'cpu'", "got 'nowhere'"),
     "cached window float": Bad(lambda: cached_attention(torch.ones(2, 4), torch.ones(3, 4), torch.ones(3, 4), window=2.0), TypeError, "window", "a positive int", "got float"),
     "cache window and max_tokens": Bad(lambda: KVCache(max_tokens=8, window=4), ValueError, "max_tokens or window", "not both", "max_tokens=8, window=4"),
+    "latent weights": Bad(lambda: latent_attention(torch.ones(5, 16), (torch.ones(16, 16),) * 3, 2), TypeError, "weights", "a LatentAttentionWeights(query, down, up_key, up_value)", "got tuple"),
     "latent heads": Bad(lambda: latent_attention(torch.ones(5, 16), init_latent_attention_weights(16, 4, 2, 8, seed=0), 3), ValueError, "num_heads", "divide heads·H = 16", "got 3"),
     "latent R": Bad(lambda: latent_attention(torch.ones(5, 16), LatentAttentionWeights(torch.ones(16, 16), torch.ones(16, 4), torch.ones(5, 16), torch.ones(4, 16)), 2), ValueError, "weights.down and weights.up_key", "same latent size R", "got 4 and 5"),
     "latent E": Bad(lambda: latent_attention(torch.ones(5, 8), init_latent_attention_weights(16, 4, 2, 8, seed=0), 2), ValueError, "inputs and weights.query", "same embedding size E", "got 8 and 16"),

@@ -13,7 +13,7 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 
@@ -27,8 +27,11 @@ __all__ = [
     "Verdict",
     "mistaken_value",
     "read_tensor",
+    "require_module",
     "value_exercise",
 ]
+
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 Verdict = Literal["right", "mistake", "wrong", "unreadable", "missing"]
 """What [`check`][attention_lab.exercises.check] found: `right`; a recognised `mistake`;
@@ -229,6 +232,41 @@ def read_tensor(answer: object) -> torch.Tensor:
                 "that is not a rectangular list of numbers"
             ) from None
     raise UnreadableAnswer(f"expected a number or a torch.Tensor, got a {_type_name(answer)}")
+
+
+def require_module(answer: object, kind: type[ModuleT], yours: str, built: str, **sizes: int) -> ModuleT:
+    """Return `answer` if it is a `kind` with the given sizes, for an exercise whose answer is a module.
+
+    Args:
+        answer: The learner's answer.
+        kind: The module class the exercise asks for.
+        yours: How the messages name the learner's module ("SelfAttentionLinear module").
+        built: The call that makes the right one, with its article ("a SelfAttentionLinear").
+        **sizes: The attributes the module must have, with their values (`embed_dim=3`).
+
+    Raises:
+        UnreadableAnswer: If `answer` is not a `kind` or a size differs, naming both.
+
+    Examples:
+        >>> from attention_lab import SelfAttentionLinear
+        >>> from attention_lab.exercises import require_module
+        >>> require_module(
+        ...     SelfAttentionLinear(3, 5, seed=0), SelfAttentionLinear, "SelfAttentionLinear module",
+        ...     "a SelfAttentionLinear", embed_dim=3, hidden_dim=4,
+        ... )
+        Traceback (most recent call last):
+          ...
+        attention_lab.exercises._core.UnreadableAnswer: expected a SelfAttentionLinear(3, 4), got embed_dim=3, hidden_dim=5
+    """
+    if not isinstance(answer, kind):
+        raise UnreadableAnswer(
+            f"expected your {yours} (the one you copied the weights into), got a {_type_name(answer)}"
+        )
+    given = {name: getattr(answer, name) for name in sizes}
+    if given != sizes:
+        expected = ", ".join(str(size) for size in sizes.values())
+        raise UnreadableAnswer(f"expected {built}({expected}), got " + ", ".join(f"{n}={v}" for n, v in given.items()))
+    return answer
 
 
 def _position(index: tuple[int, ...], axes: Sequence[str]) -> str:

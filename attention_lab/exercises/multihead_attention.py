@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from attention_lab.causal_attention import causal_mask
-from attention_lab.exercises._core import Exercise, Mistake, UnreadableAnswer, mistaken_value, value_exercise
+from attention_lab.exercises._core import Exercise, Mistake, UnreadableAnswer, mistaken_value, require_module, value_exercise
 from attention_lab.multihead_attention import (
     MultiHeadAttention,
     MultiHeadWeights,
@@ -209,16 +209,10 @@ _AVERAGING = value_exercise(
 
 def _read_torch_module(answer: object) -> torch.Tensor:
     """in_proj_weight (3E, E), out_proj.weight (E, E), in_proj_bias as (3, E), out_proj.bias: (16, 3)."""
-    if not isinstance(answer, nn.MultiheadAttention):
-        raise UnreadableAnswer(
-            f"expected your torch.nn.MultiheadAttention (the one you copied the weights into), "
-            f"got a {type(answer).__qualname__}"
-        )
-    if (answer.embed_dim, answer.num_heads) != (EMBED_DIM, NUM_HEADS):
-        raise UnreadableAnswer(
-            f"expected an nn.MultiheadAttention({EMBED_DIM}, {NUM_HEADS}), got embed_dim={answer.embed_dim}, "
-            f"num_heads={answer.num_heads}"
-        )
+    answer = require_module(
+        answer, nn.MultiheadAttention, "torch.nn.MultiheadAttention", "an nn.MultiheadAttention",
+        embed_dim=EMBED_DIM, num_heads=NUM_HEADS,
+    )
     if answer.in_proj_weight is None or answer.in_proj_bias is None or answer.out_proj.bias is None:
         raise UnreadableAnswer("expected a module built with bias=True (the default): it has no in_proj_bias")
     parts = (

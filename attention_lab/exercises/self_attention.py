@@ -17,6 +17,7 @@ from attention_lab.exercises._core import (
     Mistake,
     UnreadableAnswer,
     mistaken_value,
+    require_module,
     value_exercise,
 )
 from attention_lab.self_attention import (
@@ -104,16 +105,10 @@ _COUNTING = value_exercise(
 
 def _read_linear_module(answer: object) -> torch.Tensor:
     """The three layer weights of a SelfAttentionLinear(3, 4), stacked: (3, H, E)."""
-    if not isinstance(answer, SelfAttentionLinear):
-        raise UnreadableAnswer(
-            f"expected your SelfAttentionLinear module (the one you copied the weights into), "
-            f"got a {type(answer).__qualname__}"
-        )
-    if (answer.embed_dim, answer.hidden_dim) != (EMBED_DIM, HIDDEN_DIM):
-        raise UnreadableAnswer(
-            f"expected a SelfAttentionLinear({EMBED_DIM}, {HIDDEN_DIM}), got embed_dim={answer.embed_dim}, "
-            f"hidden_dim={answer.hidden_dim}"
-        )
+    answer = require_module(
+        answer, SelfAttentionLinear, "SelfAttentionLinear module", "a SelfAttentionLinear",
+        embed_dim=EMBED_DIM, hidden_dim=HIDDEN_DIM,
+    )
     layers = (answer.W_query, answer.W_key, answer.W_value)
     return torch.stack([layer.weight.detach().to(torch.float64) for layer in layers])  # (3, H, E)
 
