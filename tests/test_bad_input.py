@@ -83,8 +83,8 @@ from attention_lab import (
     trainable_self_attention,
 )
 
-X = example_inputs()  # (6, 3)
-W = init_projection_weights(3, 4, seed=123)  # three (3, 4)
+from .common import W, X
+
 WEIGHTS = torch.full((6, 6), 1 / 6)
 TOKENS = ["Your", "journey", "starts", "with", "one", "step"]
 NAN, INF = float("nan"), float("inf")

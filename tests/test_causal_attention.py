@@ -27,7 +27,6 @@ from attention_lab import (
     causal_mask,
     causal_padding_mask,
     causal_self_attention,
-    example_inputs,
     init_projection_weights,
     mask_scores,
     masked_attention,
@@ -37,8 +36,8 @@ from attention_lab import (
     renormalize_masked_weights,
 )
 
-X = example_inputs()
-W = init_projection_weights(3, 4, seed=123)
+from .common import W, X
+
 Q, K, V = X @ W.query, X @ W.key, X @ W.value
 SCORES = Q @ K.T / 2.0  # (L, L), scaled by 1/sqrt(H)
 NEG_INF = float("-inf")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from attention_lab import (
@@ -28,19 +28,16 @@ from attention_lab import (
     renormalize_masked_weights,
 )
 
+from . import common
+from .common import DTYPES, PROPERTY_SETTINGS, SEEDS, TOLERANCE, dtypes
+
 # (B batch size or None for unbatched, L tokens, E embedding size, H hidden size)
 SHAPES = [(None, 1, 1, 1), (None, 6, 3, 4), (1, 17, 5, 9), (3, 64, 32, 32), (4, 2, 32, 1), (2, 33, 7, 1), (5, 8, 1, 16)]
-DTYPES = [torch.float32, torch.float64]
-SEEDS = [0, 1, 2]
-# As in chapter 2: summation orders differ between the package and PyTorch's kernels, so float32
-# gets 1e-3 (unit-normal inputs and weights, scores up to ~E*sqrt(H)); float64 uses assert_close's defaults.
-TOLERANCE = {torch.float32: {"rtol": 1e-3, "atol": 1e-3}, torch.float64: {}}
-
-PROPERTY_SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
+# As in chapter 2 (tests/common.py): float32 within 1e-3 of PyTorch's kernels, float64 assert_close's defaults.
 
 
 def random_tensor(seed: int, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(20_000 + seed), dtype=dtype)
+    return common.random_tensor(20_000 + seed, *shape, dtype=dtype)
 
 
 def leading(batch: int | None) -> tuple[int, ...]:
@@ -54,16 +51,14 @@ def random_mask(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
     return mask
 
 
-grid = pytest.mark.parametrize(
-    ("batch", "tokens", "embed", "hidden"), SHAPES, ids=[f"B{b}-L{l}-E{e}-H{h}" for b, l, e, h in SHAPES]
+sweep = common.sweep(
+    pytest.mark.parametrize(
+        ("batch", "tokens", "embed", "hidden"), SHAPES, ids=[f"B{b}-L{l}-E{e}-H{h}" for b, l, e, h in SHAPES]
+    )
 )
-dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-seeds = pytest.mark.parametrize("seed", SEEDS)
 
 
-@grid
-@dtypes
-@seeds
+@sweep
 def test_causal_attention_equals_sdpa_with_is_causal(
     batch: int | None, tokens: int, embed: int, hidden: int, dtype: torch.dtype, seed: int
 ) -> None:
@@ -83,9 +78,7 @@ def test_causal_attention_equals_sdpa_with_is_causal(
     )
 
 
-@grid
-@dtypes
-@seeds
+@sweep
 def test_masked_attention_equals_sdpa_with_boolean_and_float_masks(
     batch: int | None, tokens: int, embed: int, hidden: int, dtype: torch.dtype, seed: int
 ) -> None:

@@ -26,7 +26,6 @@ from attention_lab import (
     MultiHeadWeights,
     causal_mask,
     causal_padding_mask,
-    example_inputs,
     merge_heads,
     multihead_parameter_count,
     multihead_self_attention,
@@ -35,10 +34,11 @@ from attention_lab import (
     to_torch_multihead,
 )
 
+from .common import X
+
 TOLERANCE = {torch.float32: {"atol": 1e-5, "rtol": 1e-4}, torch.float64: {"atol": 1e-10, "rtol": 1e-9}}
 DTYPES = [torch.float32, torch.float64]
 SEEDS = range(6)
-X = example_inputs()
 
 
 def generator(seed: int) -> torch.Generator:

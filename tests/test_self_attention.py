@@ -25,7 +25,6 @@ from attention_lab import (
     SelfAttentionLinear,
     SelfAttentionParams,
     attention_score,
-    example_inputs,
     init_projection_weights,
     project,
     project_inputs,
@@ -35,16 +34,10 @@ from attention_lab import (
     trainable_self_attention,
 )
 
+from .common import W, X, random_tensor
 from .conftest import record_checks
 
-X = example_inputs()
-W = init_projection_weights(3, 4, seed=123)
 MODULES = (SelfAttentionParams, SelfAttentionLinear)
-
-
-def random_inputs(seed: int, tokens: int, embed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(tokens, embed, generator=generator, dtype=dtype)
 
 
 # --- chapter 1 is reused, not redefined -----------------------------------------------------------
@@ -198,7 +191,7 @@ def test_negative_query_index_counts_from_the_end() -> None:
 
 
 def test_scaling_flattens_the_weights_of_large_hidden_sizes() -> None:
-    inputs = random_inputs(0, 8, 16)
+    inputs = random_tensor(0, 8, 16)
     weights = init_projection_weights(16, 256, seed=0)
     unscaled = trainable_self_attention(inputs, weights, scaled=False).weights
     scaled = trainable_self_attention(inputs, weights).weights
@@ -468,7 +461,7 @@ def test_training_errors_name_the_argument(call, error, message) -> None:  # typ
 def test_trainable_self_attention_checks_each_argument_once_and_its_values_through_the_result(
     monkeypatch: pytest.MonkeyPatch, scaled: bool
 ) -> None:
-    inputs = random_inputs(0, 5, 3)
+    inputs = random_tensor(0, 5, 3)
     watched = {"inputs": inputs, **{name: matrix for name, matrix in zip(ProjectionWeights._fields, W)}}
     calls: dict[str, int] = {}
     counts = record_checks(monkeypatch, watched, calls)
@@ -487,7 +480,7 @@ def test_trainable_self_attention_checks_each_argument_once_and_its_values_throu
 @pytest.mark.parametrize("module", [SelfAttentionParams(3, 4, seed=0), SelfAttentionLinear(3, 4, bias=True, seed=0)], ids=["params", "linear"])
 @pytest.mark.parametrize("return_weights", [False, True])
 def test_forward_validates_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPatch, module: nn.Module, return_weights: bool) -> None:
-    inputs = random_inputs(1, 4, 3)
+    inputs = random_tensor(1, 4, 3)
     counts = record_checks(monkeypatch, {"inputs": inputs})
     module(inputs, return_weights=return_weights)
     assert counts[("is_usual", "inputs")] == 1
@@ -497,7 +490,7 @@ def test_forward_validates_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_one_query_form_validates_its_inputs_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    inputs = random_inputs(2, 4, 3)
+    inputs = random_tensor(2, 4, 3)
     counts = record_checks(monkeypatch, {"inputs": inputs})
     trainable_attention_for_query(inputs, 1, W)
     assert counts[("require_finite", "inputs")] == 1

@@ -11,10 +11,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from attention_lab import (
+    ProjectionWeights,
     SelfAttentionLinear,
     SelfAttentionParams,
     init_projection_weights,
@@ -23,40 +24,30 @@ from attention_lab import (
     trainable_self_attention,
 )
 
+from . import common
+from .common import DTYPES, PROPERTY_SETTINGS, TOLERANCE, random_tensor
+
 # (L tokens, E embedding size, H hidden size): the corners of 1..64 x 1..32 x 1..32 and a few between.
 SHAPES = [(1, 1, 1), (6, 3, 4), (17, 5, 9), (64, 32, 32), (2, 32, 1), (64, 1, 32), (33, 7, 1)]
-DTYPES = [torch.float32, torch.float64]
-SEEDS = [0, 1, 2]
-# With unit-normal inputs and weights, unscaled scores at E = H = 32 have a spread of about
-# E * sqrt(H) = 181, and a float32 rounding of 1e-7 relative in a score moves a weight by about
-# 1e-5 relative, then a context entry (values up to ~30) by ~1e-4. Summation orders differ
-# between the package and PyTorch's kernels, so float32 gets 1e-3 (the worst case over 60 seeds
-# of these shapes used a fifth of it); float64 uses assert_close's tight defaults.
-TOLERANCE = {torch.float32: {"rtol": 1e-3, "atol": 1e-3}, torch.float64: {}}
-
-PROPERTY_SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 
 
 def random_inputs(seed: int, tokens: int, embed: int, dtype: torch.dtype) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(10_000 + seed)
-    return torch.randn(tokens, embed, generator=generator, dtype=dtype)
+    return random_tensor(10_000 + seed, tokens, embed, dtype=dtype)
 
 
-grid = pytest.mark.parametrize(
-    ("tokens", "embed", "hidden"), SHAPES, ids=[f"L{l}-E{e}-H{h}" for l, e, h in SHAPES]
-)
-dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-seeds = pytest.mark.parametrize("seed", SEEDS)
+def random_case(seed: int, tokens: int, embed: int, hidden: int, dtype: torch.dtype) -> tuple[torch.Tensor, ProjectionWeights]:
+    """Inputs (L, E) and projection weights (E, H), both drawn from `seed`."""
+    return random_inputs(seed, tokens, embed, dtype), init_projection_weights(embed, hidden, seed=seed, dtype=dtype)
 
 
-@grid
-@dtypes
-@seeds
+sweep = common.sweep(pytest.mark.parametrize(("tokens", "embed", "hidden"), SHAPES, ids=[f"L{l}-E{e}-H{h}" for l, e, h in SHAPES]))
+
+
+@sweep
 def test_scaled_attention_equals_torch_scaled_dot_product_attention(
     tokens: int, embed: int, hidden: int, dtype: torch.dtype, seed: int
 ) -> None:
-    inputs = random_inputs(seed, tokens, embed, dtype)
-    weights = init_projection_weights(embed, hidden, seed=seed, dtype=dtype)
+    inputs, weights = random_case(seed, tokens, embed, hidden, dtype)
     queries, keys, values = project_inputs(inputs, weights)
     scaled = trainable_self_attention(inputs, weights).context
     unscaled = trainable_self_attention(inputs, weights, scaled=False).context
@@ -67,9 +58,7 @@ def test_scaled_attention_equals_torch_scaled_dot_product_attention(
     assert scaled.dtype == dtype and scaled.shape == (tokens, hidden)
 
 
-@grid
-@dtypes
-@seeds
+@sweep
 @pytest.mark.parametrize("scaled", [False, True], ids=["unscaled", "scaled"])
 def test_parameter_and_linear_modules_agree_after_a_weight_copy_both_ways(
     tokens: int, embed: int, hidden: int, dtype: torch.dtype, seed: int, scaled: bool
@@ -90,14 +79,11 @@ def test_parameter_and_linear_modules_agree_after_a_weight_copy_both_ways(
         torch.testing.assert_close(other_params(inputs), other_linear(inputs), **TOLERANCE[dtype])
 
 
-@grid
-@dtypes
-@seeds
+@sweep
 def test_matrix_form_equals_the_one_query_form_row_by_row(
     tokens: int, embed: int, hidden: int, dtype: torch.dtype, seed: int
 ) -> None:
-    inputs = random_inputs(seed, tokens, embed, dtype)
-    weights = init_projection_weights(embed, hidden, seed=seed, dtype=dtype)
+    inputs, weights = random_case(seed, tokens, embed, hidden, dtype)
     scaled = seed != 1  # both forms, over the seeds
     matrices = trainable_self_attention(inputs, weights, scaled=scaled)
     for index in sorted({0, tokens // 2, tokens - 1}):

@@ -23,12 +23,8 @@ from attention_lab import (
     softmax,
 )
 
+from .common import random_tensor
 from .conftest import record_checks
-
-
-def random_inputs(seed: int, tokens: int, embed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(tokens, embed, generator=generator, dtype=dtype)
 
 
 # --- the example data ---------------------------------------------------------
@@ -54,7 +50,7 @@ def test_example_inputs_dtype() -> None:
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize(("tokens", "embed"), [(1, 1), (2, 5), (7, 3), (16, 8)])
 def test_matrix_form_matches_explicit_torch(seed: int, tokens: int, embed: int) -> None:
-    inputs = random_inputs(seed, tokens, embed)
+    inputs = random_tensor(seed, tokens, embed)
     result = simplified_self_attention(inputs)
     expected_weights = F.softmax(inputs @ inputs.T, dim=1)
     torch.testing.assert_close(result.scores, inputs @ inputs.T)
@@ -64,7 +60,7 @@ def test_matrix_form_matches_explicit_torch(seed: int, tokens: int, embed: int) 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_each_row_of_the_matrix_form_is_the_single_query_form(seed: int) -> None:
-    inputs = random_inputs(seed, 9, 4, torch.float64)
+    inputs = random_tensor(seed, 9, 4, dtype=torch.float64)
     all_queries = simplified_self_attention(inputs)
     for index in range(inputs.shape[0]):
         one = simplified_attention_for_query(inputs, index)
@@ -89,7 +85,7 @@ def test_result_is_a_named_tuple_of_scores_weights_context() -> None:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_weights_are_positive_and_rows_sum_to_one(seed: int) -> None:
-    weights = simplified_self_attention(random_inputs(seed, 12, 6)).weights
+    weights = simplified_self_attention(random_tensor(seed, 12, 6)).weights
     assert bool((weights > 0).all())
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(12))
 
@@ -116,7 +112,7 @@ def test_context_vector_and_context_vectors() -> None:
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_softmax_matches_torch(dim: int) -> None:
-    scores = random_inputs(0, 5, 7) * 10
+    scores = random_tensor(0, 5, 7) * 10
     torch.testing.assert_close(softmax(scores, dim=dim), torch.softmax(scores, dim=dim))
     torch.testing.assert_close(naive_softmax(scores, dim=dim), torch.softmax(scores, dim=dim))
 
