@@ -29,8 +29,10 @@ batched `(B, L, E)` inputs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
+from torch import nn
 
 from attention_lab import _checks
 from attention_lab.self_attention import (
@@ -170,18 +172,15 @@ def causal_padding_mask(
     real tokens; their outputs are meant to be ignored.
 
     Args:
-        lengths: The number of real tokens of each sentence, each in `[1, num_tokens]`.
-        num_tokens: The padded length `L` of every sentence.
+        lengths, num_tokens: As for [`padding_mask`][attention_lab.padding_mask].
         device: Where to build it (a `torch.device` or its name); `None` is the CPU.
 
     Returns:
         `mask[b, i, j]` is `True` when query `i` of sentence `b` may attend to key `j`.
 
     Raises:
-        TypeError: If `lengths` is not a sequence of ints (or a 1-D integer tensor),
-            `num_tokens` not an int, or `device` not a device.
-        ValueError: If `lengths` is empty, a length is outside `[1, num_tokens]`,
-            `num_tokens` is below 1, or `device` names no device.
+        TypeError: As `padding_mask`, which checks its arguments the same way.
+        ValueError: As `padding_mask`.
 
     Shapes:
         `lengths` of length `B`, returns `(B, L, L)`, dtype `torch.bool`.
@@ -268,13 +267,11 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         Weights of the shape of `scores`: each row sums to 1, or is all 0 when nothing in it is kept.
 
     Raises:
-        TypeError: If `scores` is not a floating-point tensor or `mask` not a boolean tensor.
-        ValueError: If `scores` is 0-D, empty or holds NaN/`+inf`, or `mask` does
-            not broadcast to its shape.
+        TypeError: As [`mask_scores`][attention_lab.mask_scores], which checks its arguments the same way.
+        ValueError: As [`mask_scores`][attention_lab.mask_scores].
 
     Shapes:
-        `scores (L, L)` or `(B, L, L)` (any shape), `mask` broadcastable to it;
-        returns the shape of `scores`.
+        As `mask_scores`: `scores (L, L)` or `(B, L, L)` (any shape), returns its shape.
 
     Taught in [3.2.2](../causal-attention.md#322-minus-infinity-before-the-softmax) and
     [3.4](../causal-attention.md#34-rows-with-nothing-to-attend-to).
@@ -314,8 +311,7 @@ def renormalize_masked_weights(weights: torch.Tensor, mask: torch.Tensor) -> tor
             or `mask` does not broadcast to its shape.
 
     Shapes:
-        `weights (L, L)` or `(B, L, L)` (any shape), `mask` broadcastable to it;
-        returns the shape of `weights`.
+        Those of [`mask_scores`][attention_lab.mask_scores], with `weights` for `scores`.
 
     Taught in [3.2.1](../causal-attention.md#321-zero-the-future-then-renormalise).
 
@@ -458,6 +454,38 @@ def _check_dropout_source(dropout: object, generator: object) -> tuple[float, to
             )
         return rate, None
     return rate, _checks.check_generator("generator", generator)
+
+
+class _ModuleCall(NamedTuple):
+    """A module's forward arguments, checked: see `_check_module_call`."""
+
+    inputs: torch.Tensor  # (L, E) or (B, L, E)
+    keep: torch.Tensor | None  # the mask, True = may attend
+    rate: float  # the dropout in force: 0 in eval mode
+    generator: torch.Generator | None
+    return_weights: bool
+
+
+def _check_module_call(
+    module: nn.Module, inputs: object, mask: object, generator: object, return_weights: object, parameter: torch.Tensor
+) -> _ModuleCall:
+    """What every attention module's `forward` checks, in this order: `(L, E)` or `(B, L, E)` inputs of the
+    module's embedding size and of the dtype of its `parameter`, `return_weights`, the mask, and a
+    generator when dropout is in force (training mode, `module.dropout > 0`)."""
+    tensor = _checks.check_tokens_maybe_batched("inputs", inputs, ("L", "E"))
+    _checks.require_same_size("inputs", tensor.shape[-1], "the module", module.embed_dim, "embedding size E")  # type: ignore[arg-type]
+    _checks.require_same_dtype("inputs", tensor, "the module's parameters", parameter)
+    flag = _checks.check_flag("return_weights", return_weights)
+    keep = _check_mask_for_inputs(mask, tensor)
+    rate: float = module.dropout if module.training else 0.0  # type: ignore[assignment]
+    if rate > 0.0 and generator is None:
+        raise ValueError(
+            f"generator must be a torch.Generator while dropout is active (training mode, "
+            f"dropout={rate}), got None; pass generator=torch.Generator().manual_seed(...) "
+            f"or call module.eval()"
+        )
+    source = None if generator is None else _checks.check_generator("generator", generator)
+    return _ModuleCall(tensor, keep, rate, source, flag)
 
 
 def _score_legend(tensor: torch.Tensor) -> tuple[str, ...]:
@@ -648,10 +676,11 @@ class CausalSelfAttention(SelfAttentionParams):
         embed_dim: The embedding size `E` of the inputs.
         hidden_dim: The hidden size `H` of the queries, keys and values.
         dropout: The fraction of attention weights dropped in training mode, in `[0, 1)`; default 0.
-        seed: Seeds a fresh `torch.Generator` for the parameters. Pass exactly one of `seed` and `generator`.
-        generator: A CPU `torch.Generator` to draw the parameters from.
         scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, the standard.
-        dtype: Floating-point dtype of the parameters.
+
+    Other Parameters:
+        seed, generator, dtype: As for [`SelfAttentionParams`][attention_lab.SelfAttentionParams]:
+            exactly one of `seed` and `generator` draws the parameters.
 
     Raises:
         TypeError: On a size, seed, generator, `scaled`, `dropout` or dtype of the wrong type.
@@ -727,19 +756,7 @@ class CausalSelfAttention(SelfAttentionParams):
             `inputs (L, E)` gives `context (L, H)` and `weights (L, L)`;
             `inputs (B, L, E)` gives `(B, L, H)` and `(B, L, L)`.
         """
-        tensor = _checks.check_tokens_maybe_batched("inputs", inputs, ("L", "E"))
-        _checks.require_same_size("inputs", tensor.shape[-1], "the module", self.embed_dim, "embedding size E")
-        _checks.require_same_dtype("inputs", tensor, "the module's parameters", self.W_query)
-        return_weights = _checks.check_flag("return_weights", return_weights)
-        keep = _check_mask_for_inputs(mask, tensor)
-        rate = self.dropout if self.training else 0.0
-        if rate > 0.0 and generator is None:
-            raise ValueError(
-                f"generator must be a torch.Generator while dropout is active (training mode, "
-                f"dropout={self.dropout}), got None; pass generator=torch.Generator().manual_seed(...) "
-                f"or call module.eval()"
-            )
-        source = None if generator is None else _checks.check_generator("generator", generator)
+        tensor, keep, rate, source, return_weights = _check_module_call(self, inputs, mask, generator, return_weights, self.W_query)
         projections = self._project(tensor)  # chapter 2's projection: three (..., L, H)
         culprits = (("inputs", (tensor,)), ("the module's parameters", tuple(self.parameters())))
         result = _attend(

@@ -112,8 +112,7 @@ def sliding_window_mask(
     it equals when `W >= Lk`.
 
     Args:
-        num_queries: The number `Lq` of new tokens.
-        num_keys: The number `Lk` of tokens in all; at least `Lq`.
+        num_queries, num_keys: As for [`cache_causal_mask`][attention_lab.cache_causal_mask].
         window: `W`, the keys each query sees, itself included.
         device: Where to build it (a `torch.device` or its name); `None` is the CPU.
 
@@ -121,8 +120,8 @@ def sliding_window_mask(
         `True` where a query may attend to a key.
 
     Raises:
-        TypeError: If a size is not an int or `device` not a device.
-        ValueError: If a size is below 1, `num_queries > num_keys`, or `device` names no device.
+        TypeError: As `cache_causal_mask`, or if `window` is not an int.
+        ValueError: As `cache_causal_mask`, or if `window` is below 1.
 
     Shapes:
         returns `(Lq, Lk)`, dtype `torch.bool`.
@@ -369,6 +368,14 @@ class KVCache:
     kept ones and the new ones, and only then drops what no later token needs
     (dropping first would take keys from the first tokens of a chunk).
     `len(cache)` is the number of tokens seen, the position of the next one.
+
+    Args:
+        max_tokens: Preallocate room for this many tokens; `None` (the default) grows the cache.
+        window: Keep only what a sliding window of `W` keys needs; not with `max_tokens`.
+
+    Raises:
+        TypeError: If `max_tokens` or `window` is not an int.
+        ValueError: If both are given, or one is below 1.
 
     Taught in [7.4](../generation.md#74-a-cache-that-grows-and-one-written-in-place).
 

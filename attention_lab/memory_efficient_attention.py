@@ -511,23 +511,17 @@ def tiled_attention(
     divide `L` and `T >= L`.
 
     Args:
-        queries: One query vector per token.
-        keys: One key vector per token.
-        values: One value vector per token.
+        queries, keys, values: As for [`full_attention`][attention_lab.full_attention].
         block_size: The tile size `T`: queries and keys are read `T` at a time.
         causal: Token `i` attends only to tokens `0..i` (see chapter 3).
-        scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, as
-            `scaled_dot_product_attention` does.
+        scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, as `full_attention`.
 
     Returns:
-        The context vectors, row `i` for query `i`.
+        The context vectors of `full_attention`, up to rounding.
 
     Raises:
-        TypeError: If a tensor is not floating-point, the dtypes differ,
-            `block_size` is not an int or a flag not a bool.
-        ValueError: On a wrong rank, an empty tensor, mismatched `B`, `L` or `H`,
-            tensors on different devices, NaN/inf values, values so large that the
-            scores or context vectors overflow, or `block_size` below 1.
+        TypeError: As `full_attention`, or if `block_size` is not an int.
+        ValueError: As `full_attention`, or if `block_size` is below 1.
 
     Shapes:
         `queries (L, H)`, `keys (L, H)`, `values (L, Hv)`, returns `(L, Hv)`;

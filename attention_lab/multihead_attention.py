@@ -55,6 +55,7 @@ from attention_lab.causal_attention import (
     _attend,
     _check_dropout_source,
     _check_mask_for_inputs,
+    _check_module_call,
 )
 from attention_lab.self_attention import Projections, ProjectionWeights, init_projection_weights
 
@@ -479,12 +480,10 @@ class MultiHeadAttention(nn.Module):
         embed_dim: The model size `E` of the inputs and outputs.
         num_heads: The number of heads; must divide `embed_dim`.
         causal: Mask the future. **Default `True`.**
-        dropout: The fraction of attention weights dropped in training mode, in `[0, 1)`; default 0.
         out_bias: Give the output projection a bias. Default `True`.
-        seed: Seeds a fresh `torch.Generator` for the parameters. Pass exactly one of `seed` and `generator`.
-        generator: A CPU `torch.Generator` to draw the parameters from.
-        scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, the standard.
-        dtype: Floating-point dtype of the parameters.
+
+    Other Parameters:
+        dropout, scaled, seed, generator, dtype: As for [`CausalSelfAttention`][attention_lab.CausalSelfAttention].
 
     Raises:
         TypeError: On a size, seed, generator, flag, `dropout` or dtype of the wrong type.
@@ -562,37 +561,27 @@ class MultiHeadAttention(nn.Module):
         Args:
             inputs: The embeddings of all tokens, `(L, E)` or `(B, L, E)`.
             mask: Optional boolean mask shared by all heads, combined with the
-                causal one when the module is causal. **`True` = may attend
-                (kept), `False` = masked out**, the convention of
-                `torch.nn.functional.scaled_dot_product_attention`
-                (`torch.nn.MultiheadAttention` uses the opposite). Broadcasts to
+                causal one when the module is causal. **`True` = may attend**, the opposite of
+                `torch.nn.MultiheadAttention` ([masks](causal-attention.md#masks)). Broadcasts to
                 `(L, L)` or `(B, L, L)`.
-            generator: A CPU `torch.Generator` for the dropout masks; required in
-                training mode when `dropout > 0`, ignored otherwise.
             return_weights: Also return the attention weights of every head.
+
+        Other Parameters:
+            generator: As for [`CausalSelfAttention.forward`][attention_lab.CausalSelfAttention.forward].
 
         Returns:
             The output, or `(output, weights)` when `return_weights` is true.
 
         Raises:
-            TypeError: If `inputs` is not a floating-point tensor or its dtype
-                differs from the parameters', `mask` is not boolean, `generator`
-                not a CPU `torch.Generator`, or `return_weights` not a bool.
-            ValueError: On inputs that are not 2-D or 3-D, an embedding size other
-                than `embed_dim`, an empty tensor, NaN/inf values, a `mask` that
-                does not broadcast to the scores, a missing generator while
-                dropout is active, or inputs and parameters so large that a product overflows.
+            TypeError: As `CausalSelfAttention.forward`.
+            ValueError: As `CausalSelfAttention.forward`, or if the inputs and
+                parameters are so large that a product overflows.
 
         Shapes:
             `inputs (L, E)` gives `output (L, E)` and `weights (heads, L, L)`;
             `inputs (B, L, E)` gives `(B, L, E)` and `(B, heads, L, L)`.
         """
-        tensor = _checks.check_tokens_maybe_batched("inputs", inputs, ("L", "E"))
-        _checks.require_same_size("inputs", tensor.shape[-1], "the module", self.embed_dim, "embedding size E")
-        _checks.require_same_dtype("inputs", tensor, "the module's parameters", self.W_query)
-        return_weights = _checks.check_flag("return_weights", return_weights)
-        keep = _check_mask_for_inputs(mask, tensor)
-        rate, source = _active_dropout(self, generator)
+        tensor, keep, rate, source, return_weights = _check_module_call(self, inputs, mask, generator, return_weights, self.W_query)
         result = _multihead(
             tensor, self._weights(), self.num_heads, keep, causal=self.causal, scaled=self.scaled, dropout=rate, generator=source
         )
@@ -659,19 +648,6 @@ class MultiHeadAttention(nn.Module):
         )
 
 
-def _active_dropout(module: nn.Module, generator: object) -> tuple[float, torch.Generator | None]:
-    """The dropout rate in force (0 in eval mode) and the generator, required when it is above 0."""
-    rate: float = module.dropout if module.training else 0.0  # type: ignore[assignment]
-    if rate > 0.0 and generator is None:
-        raise ValueError(
-            f"generator must be a torch.Generator while dropout is active (training mode, "
-            f"dropout={rate}), got None; pass generator=torch.Generator().manual_seed(...) "
-            f"or call module.eval()"
-        )
-    source = None if generator is None else _checks.check_generator("generator", generator)
-    return rate, source
-
-
 def _stack_heads(heads: Sequence[ProjectionWeights]) -> ProjectionWeights:
     """Each head's (E, H) matrices side by side, head 0 first: three (E, heads*H)."""
     return ProjectionWeights(
@@ -695,11 +671,10 @@ class MultiHeadAttentionWrapper(nn.Module):
         embed_dim: The embedding size `E` of the inputs.
         hidden_dim: The hidden size `H` of each head.
         num_heads: The number of heads.
-        dropout: The fraction of attention weights dropped in training mode, in `[0, 1)`; default 0.
-        seed: Seeds a fresh `torch.Generator` for the parameters. Pass exactly one of `seed` and `generator`.
-        generator: A CPU `torch.Generator` to draw the parameters from.
-        scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, the standard.
-        dtype: Floating-point dtype of the parameters.
+
+    Other Parameters:
+        dropout, scaled, seed, generator, dtype: As for
+            [`CausalSelfAttention`][attention_lab.CausalSelfAttention], each head one such module.
 
     Raises:
         TypeError: On a size, seed, generator, `scaled`, `dropout` or dtype of the wrong type.
@@ -774,34 +749,27 @@ class MultiHeadAttentionWrapper(nn.Module):
                 the causal one. **`True` = may attend**, the opposite of
                 `torch.nn.MultiheadAttention` ([masks](causal-attention.md#masks)). Broadcasts to
                 `(L, L)` or `(B, L, L)`.
-            generator: A CPU `torch.Generator` for the dropout masks; required in
-                training mode when `dropout > 0`, ignored otherwise.
             return_weights: Also return the attention weights of every head.
+
+        Other Parameters:
+            generator: As for [`CausalSelfAttention.forward`][attention_lab.CausalSelfAttention.forward];
+                head 0 draws its dropout mask first.
 
         Returns:
             The concatenated context vectors, or `(context, weights)` when
             `return_weights` is true.
 
         Raises:
-            TypeError: If `inputs` is not a floating-point tensor or its dtype
-                differs from the parameters', `mask` is not boolean, `generator`
-                not a CPU `torch.Generator`, or `return_weights` not a bool.
-            ValueError: On inputs that are not 2-D or 3-D, an embedding size other
-                than `embed_dim`, an empty tensor, NaN/inf values, a `mask` that
-                does not broadcast to the scores, a missing generator while
-                dropout is active, or inputs and parameters so large that a product overflows.
+            TypeError: As `CausalSelfAttention.forward`.
+            ValueError: As `CausalSelfAttention.forward`, or if the inputs and
+                parameters are so large that a product overflows.
 
         Shapes:
             `inputs (L, E)` gives `context (L, heads * H)` and `weights (heads, L, L)`;
             `inputs (B, L, E)` gives `(B, L, heads * H)` and `(B, heads, L, L)`.
         """
         heads = self._head_modules()
-        tensor = _checks.check_tokens_maybe_batched("inputs", inputs, ("L", "E"))
-        _checks.require_same_size("inputs", tensor.shape[-1], "the module", self.embed_dim, "embedding size E")
-        _checks.require_same_dtype("inputs", tensor, "the module's parameters", heads[0].W_query)
-        return_weights = _checks.check_flag("return_weights", return_weights)
-        keep = _check_mask_for_inputs(mask, tensor)
-        rate, source = _active_dropout(self, generator)
+        tensor, keep, rate, source, return_weights = _check_module_call(self, inputs, mask, generator, return_weights, heads[0].W_query)
         projections = [head._project(tensor) for head in heads]  # per head: Q, K, V (..., L, H)
         everything = [matrix for projection in projections for matrix in projection]
         _checks.require_no_overflow("the projections inputs @ W", everything, (("inputs", (tensor,)), ("the heads' W_q, W_k, W_v", tuple(self.parameters()))))

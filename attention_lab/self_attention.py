@@ -754,11 +754,10 @@ class SelfAttentionLinear(_SelfAttentionModule):
         embed_dim: The embedding size `E` of the inputs.
         hidden_dim: The hidden size `H` of the queries, keys and values.
         bias: Give each projection a bias vector of size `H`. Default `False`.
-        seed: Seeds a fresh `torch.Generator`. Pass exactly one of `seed` and `generator`.
-        generator: A CPU `torch.Generator` to draw the parameters from.
-        scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, the standard;
-            `False` reproduces the source notebook's unscaled chapter.
-        dtype: Floating-point dtype of the parameters.
+        scaled: Divide the scores by $\sqrt{H}$. **Default `True`**, as in `SelfAttentionParams`.
+
+    Other Parameters:
+        seed, generator, dtype: As for [`SelfAttentionParams`][attention_lab.SelfAttentionParams].
 
     Raises:
         TypeError: On a size, seed, generator, `bias`, `scaled` or dtype of the wrong type.

@@ -290,14 +290,14 @@ def naive_softmax(scores: torch.Tensor, dim: int = -1) -> torch.Tensor:
         dim: The dimension that is normalised to sum to 1.
 
     Returns:
-        Weights of the same shape as `scores`.
+        Weights of the same shape as `scores`; NaN along a slice where `exp` overflows.
 
     Raises:
-        TypeError: If `scores` is not a floating-point tensor, or `dim` not an int.
-        ValueError: If `scores` is 0-D or empty, holds NaN or `+inf`, or `dim` is out of range.
+        TypeError: As [`softmax`][attention_lab.softmax], which checks its arguments the same way.
+        ValueError: As [`softmax`][attention_lab.softmax].
 
     Shapes:
-        `scores (L,)` or `(L, L)`, returns the same shape.
+        As `softmax`: `scores (L,)` or `(L, L)`, returns the same shape.
 
     Taught in [1.1.2](../simplified-attention.md#112-attention-weights).
 

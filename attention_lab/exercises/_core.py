@@ -156,7 +156,11 @@ class Exercise:
     """A closing remark shown with a right answer."""
 
     def assess(self, answer: object) -> CheckResult:
-        """Judge `answer`; never raises for a learner's answer, whatever its type."""
+        """Judge `answer`; never raises for a learner's answer, whatever its type.
+
+        Args:
+            answer: The learner's answer, as `check` received it.
+        """
         if answer is Ellipsis:
             return CheckResult(self.id, "missing", "replace the ... in `answer = ...` with your answer, then run the check again.")
         if answer is None:
@@ -197,6 +201,9 @@ def shape_text(shape: Sequence[int]) -> str:
 
 def read_tensor(answer: object) -> torch.Tensor:
     """Read a number, a (nested) list of numbers or a tensor as a float64 tensor.
+
+    Args:
+        answer: The learner's answer.
 
     Raises:
         UnreadableAnswer: For any other type, with a message saying what was expected.
@@ -345,6 +352,13 @@ def mistaken_value(
     the answer counts as 0: the package's softmax gives a zero row where
     `torch.softmax` gives NaN (a row with nothing to attend to), and both are
     the same mistake.
+
+    Args:
+        name: A short key, unique within its exercise.
+        message: What the learner most likely did and how to fix it.
+        produce: Computes the mistaken value (any answer [`read_tensor`][attention_lab.exercises.read_tensor] reads).
+        atol: How close the answer must be to it, entry by entry.
+        nan_as_zero: Count NaN in the answer and in the mistaken value as 0.
 
     Examples:
         >>> import torch
