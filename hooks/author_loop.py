@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +129,12 @@ def documented_files(markdown: str, root: Path = ROOT) -> set[Path]:
     return {path for path in found if path is not None}
 
 
-def written_from(markdown: str, chapter_files: set[Path], root: Path = ROOT) -> set[Path]:
-    """The files a page is written from besides itself: the modules it documents, and the
-    chapter pages when it holds a list of the chapters (their titles, summaries, notebooks)."""
-    return documented_files(markdown, root) | (chapter_files if chapters.lists_chapters(markdown) else set())
+def written_from(markdown: str, chapter_pages: Sequence[str], docs_dir: Path, root: Path = ROOT) -> set[Path]:
+    """The files a page is written from besides itself: the modules it documents (its own `:::`
+    lines and those its markers write), and the chapter pages when it holds a list of the chapters
+    (their titles, summaries, notebooks)."""
+    documented = documented_files(chapters.write_chapter_lists(markdown, chapter_pages, docs_dir), root)
+    return documented | ({docs_dir / page for page in chapter_pages} if chapters.lists_chapters(markdown) else set())
 
 
 def _newer_than_output(file: File, sources: set[Path]) -> bool:
@@ -146,11 +149,11 @@ def on_files(files: Files, config: MkDocsConfig, **_: Any) -> Files:
         return files
     figures.draw_in_background(runs)  # the figures the notebooks and figures hooks found out of date
     _notebooks[:] = [file.abs_src_path for file in files if file.src_uri.endswith(".ipynb") and file.abs_src_path]
-    chapter_files = {Path(config.docs_dir) / page for page in chapters.chapter_pages(config.nav or [])}
+    chapter_pages = chapters.chapter_pages(config.nav or [])
     for file in files.documentation_pages():
         if file.abs_src_path is None:
             continue
-        sources = written_from(Path(file.abs_src_path).read_text(encoding="utf-8"), chapter_files)
+        sources = written_from(Path(file.abs_src_path).read_text(encoding="utf-8"), chapter_pages, Path(config.docs_dir))
         if sources and _newer_than_output(file, sources):
             file.is_modified = lambda: True  # type: ignore[method-assign]
     return files

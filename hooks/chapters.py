@@ -10,8 +10,9 @@ at every build, this hook
   `Chapter <n> API` and `Chapter <n> notebook`, n from the chapter's title;
 - writes what lists every chapter: the home page's table of chapters
   (`<!-- chapter-table -->`, from each chapter's front matter `summary`) and
-  notebook links (`<!-- chapter-notebooks -->`), and the API reference index's
-  rows (`<!-- chapter-api-pages -->`);
+  notebook links (`<!-- chapter-notebooks -->`), the API reference index's
+  rows (`<!-- chapter-api-pages -->`) and the exercises API page's entries of
+  the chapters' spec modules (`<!-- chapter-exercise-modules -->`);
 - puts a "run this chapter as a notebook" note under each chapter's title.
 
 A chapter's page, its module and its test file share one name (`generation.md`,
@@ -191,9 +192,30 @@ def chapter_table(chapters: Sequence[str], docs_dir: Path) -> str:
     return "\n".join(rows)
 
 
+# The exercises API page documents each chapter's spec module, in reading order: written here from
+# the registry, for every chapter that has one (docs/reference/exercises.md holds the marker).
+CHAPTER_EXERCISES_MARKER = "<!-- chapter-exercise-modules -->"
+EXERCISES_PACKAGE = Path(__file__).resolve().parent.parent / "attention_lab" / "exercises"
+
+
+def chapter_exercise_modules(chapters: Sequence[str], docs_dir: Path) -> str:
+    """`::: attention_lab.exercises.<module>` for each chapter with a spec module, in nav order."""
+    modules = [chapter_module(chapter) for chapter in chapters]
+    return "\n\n".join(f"::: attention_lab.exercises.{m}" for m in modules if (EXERCISES_PACKAGE / f"{m}.py").is_file())
+
+
 def lists_chapters(markdown: str) -> bool:
-    """Whether a page holds a list that the registry writes (a marker): it changes with the chapters."""
+    """Whether a page holds a list written from the chapter pages (a marker): it changes with them."""
     return any(marker in markdown for marker in (CHAPTER_NOTEBOOKS_MARKER, CHAPTER_API_MARKER, CHAPTER_TABLE_MARKER))
+
+
+def write_chapter_lists(markdown: str, chapters: Sequence[str], docs_dir: Path) -> str:
+    """A page with each marker replaced by the list it stands for, written from the registry."""
+    for marker, written in ((CHAPTER_TABLE_MARKER, chapter_table), (CHAPTER_NOTEBOOKS_MARKER, chapter_notebook_links),
+                            (CHAPTER_API_MARKER, chapter_api_rows), (CHAPTER_EXERCISES_MARKER, chapter_exercise_modules)):  # fmt: skip
+        if marker in markdown:
+            markdown = markdown.replace(marker, written(chapters, docs_dir))
+    return markdown
 
 
 def strip_front_matter(markdown: str) -> str:
@@ -227,11 +249,7 @@ def on_config(config: MkDocsConfig, **_: Any) -> MkDocsConfig:
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files, **_: Any) -> str:
     """Under a chapter's title, link its executed notebook and the download; on a page that
     asks for them (the home page, the API reference index), write the lists of every chapter."""
-    docs_dir = Path(config.docs_dir)
-    for marker, written in ((CHAPTER_TABLE_MARKER, chapter_table), (CHAPTER_NOTEBOOKS_MARKER, chapter_notebook_links),
-                            (CHAPTER_API_MARKER, chapter_api_rows)):  # fmt: skip
-        if marker in markdown:
-            markdown = markdown.replace(marker, written(_chapters, docs_dir))
+    markdown = write_chapter_lists(markdown, _chapters, Path(config.docs_dir))
     chapter = page.file.src_uri
     if chapter not in _chapters:
         return markdown

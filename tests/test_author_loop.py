@@ -19,7 +19,7 @@ import pytest
 from mkdocs.livereload import LiveReloadServer
 from nbformat import NotebookNode
 
-from hooks import _cache, _notebook_runs, author_loop, figures, package_wheel
+from hooks import _cache, _notebook_runs, author_loop, chapters, figures, package_wheel
 from hooks._notebook_runs import Runs, imported_files, run_key, with_outputs
 
 from .conftest import ROOT
@@ -237,22 +237,29 @@ def test_a_background_run_stores_the_outputs_and_asks_for_a_rebuild(tmp_path: Pa
     ],
 )
 def test_an_api_page_is_rebuilt_with_the_modules_that_define_what_it_documents(page: str, modules: set[str]) -> None:
+    """Its `:::` lines and those its markers write (the exercises page's spec modules)."""
     markdown = (ROOT / "docs" / "reference" / page).read_text(encoding="utf-8")
-    assert author_loop.documented_files(markdown) == package(*modules)
+    chapter_pages = chapters.chapter_pages(chapters.read_nav(ROOT / "mkdocs.yml"))
+    assert author_loop.written_from(markdown, chapter_pages, ROOT / "docs") == package(*modules)
 
 
 def test_a_page_listing_the_chapters_is_rebuilt_when_a_chapter_page_changes() -> None:
     """The home page (table of chapters, notebook list) and the API index are written from the
     chapter pages' titles and summaries: `make serve` rebuilds them when one changes."""
-    chapter_files = {ROOT / "docs" / "generation.md", ROOT / "docs" / "positions.md"}
+    chapter_pages = ["positions.md", "generation.md"]
+    chapter_files = {ROOT / "docs" / page for page in chapter_pages}
     for page in ("index.md", "reference/index.md"):
         markdown = (ROOT / "docs" / page).read_text(encoding="utf-8")
-        assert chapter_files <= author_loop.written_from(markdown, chapter_files), page
+        assert chapter_files <= author_loop.written_from(markdown, chapter_pages, ROOT / "docs"), page
     for page in ("explore.md", "reference/positions.md"):
         markdown = (ROOT / "docs" / page).read_text(encoding="utf-8")
-        assert not chapter_files & author_loop.written_from(markdown, chapter_files), page
+        assert not chapter_files & author_loop.written_from(markdown, chapter_pages, ROOT / "docs"), page
+    # The exercises page lists the chapters' spec modules (a marker), not anything from their pages.
     exercises = (ROOT / "docs" / "reference" / "exercises.md").read_text(encoding="utf-8")
-    assert author_loop.written_from(exercises, chapter_files) == author_loop.documented_files(exercises)
+    sources = author_loop.written_from(exercises, chapter_pages, ROOT / "docs")
+    assert not chapter_files & sources
+    assert {ROOT / "attention_lab" / "exercises" / "positions.py", ROOT / "attention_lab" / "exercises" / "generation.py"} <= sources
+    assert author_loop.documented_files(exercises) < sources
 
 
 def test_a_finished_run_asks_mkdocs_serve_for_a_rebuild() -> None:

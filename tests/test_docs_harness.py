@@ -261,6 +261,47 @@ def test_the_hook_adds_api_pages_and_notebooks_to_the_nav(tmp_path: Path) -> Non
         chapters.register_chapters(half, tmp_path)
     (tmp_path / "new-chapter.md").write_text("---\nsummary: >-\n  what it computes\n---\n\n# 9. New\n", encoding="utf-8")
     assert chapters.register_chapters(half, tmp_path)[2] == {"Notebooks": [{"Chapter 9 notebook": "notebooks/new-chapter.ipynb"}]}
+    # With its page, its API page and its nav line, every list of the chapters the site shows has it.
+    lists = chapters.write_chapter_lists(
+        "\n".join(marker for marker in (chapters.CHAPTER_TABLE_MARKER, chapters.CHAPTER_API_MARKER, chapters.CHAPTER_NOTEBOOKS_MARKER)),
+        ["new-chapter.md"], tmp_path,
+    )  # fmt: skip
+    assert lists.splitlines()[2:] == [
+        "| [9. New](new-chapter.md) | what it computes | [`attention_lab.new_chapter`](reference/new-chapter.md) |",
+        "| [Chapter 9 API](new-chapter.md) | `attention_lab.new_chapter` | [9. New](../new-chapter.md) |",
+        "[chapter 9](notebooks/new-chapter.ipynb)",
+    ]
+
+
+# Registration points: the files that name every chapter. Adding a chapter may touch only these
+# (besides the chapter's own files: page, API page, module, exercises, tests, figures): the nav
+# line in mkdocs.yml and the import line in attention_lab/__init__.py. docs/explore.md names every
+# chapter because the explorer teaches with all of them; a new chapter need not appear there.
+REGISTRATION_FILES = {"mkdocs.yml", "attention_lab/__init__.py"}
+NAMES_EVERY_CHAPTER_AS_CONTENT = {"docs/explore.md"}
+
+
+def names_chapter(chapter: str) -> re.Pattern[str]:
+    """How a file names a chapter: its module (`attention_lab.generation`, `generation.py`) or its page."""
+    module, stem = chapters.chapter_module(chapter), re.escape(Path(chapter).stem)
+    return re.compile(rf"attention_lab\.(?:exercises\.)?{module}\b|\b{module}\.py\b|\b{stem}\.(?:md|ipynb)\b")
+
+
+def test_only_the_registry_and_the_package_import_name_every_chapter() -> None:
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    patterns = [names_chapter(chapter) for chapter in CHAPTERS]
+    texts = {
+        name: (ROOT / name).read_text(encoding="utf-8", errors="replace")
+        for name in tracked
+        if Path(name).suffix in {".py", ".md", ".yml", ".yaml", ".toml", ".html", ".js", ".css", ".cfg", ".txt", ""}
+        and not name.startswith(("docs/assets/", "docs/figures/")) and (ROOT / name).is_file()
+    }  # fmt: skip
+    every = {name for name, text in texts.items() if all(pattern.search(text) for pattern in patterns)}
+    assert every == REGISTRATION_FILES | NAMES_EVERY_CHAPTER_AS_CONTENT, (
+        "these files list every chapter: write such a list from the registry (hooks/chapters.py) instead"
+    )
 
 
 def test_the_api_reference_index_has_a_row_for_every_chapter_written_from_the_registry() -> None:

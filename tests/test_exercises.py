@@ -897,6 +897,7 @@ def test_every_public_name_of_the_exercises_is_in_its_api_page_once() -> None:
     import attention_lab.exercises as package
 
     page = (DOCS / "reference" / "exercises.md").read_text(encoding="utf-8")
+    page = chapters.write_chapter_lists(page, chapters.chapter_pages(chapters.read_nav(DOCS.parent / "mkdocs.yml")), DOCS)
     documented = re.findall(r"^::: attention_lab\.exercises\.(\w+)\s*$", page, re.MULTILINE)
     modules = [module.__name__.rsplit(".", 1)[1] for module in spec_modules()]
     assert sorted(documented) == sorted([*package.__all__, *modules])
