@@ -1,5 +1,5 @@
-"""What several test files share: the chapters' running example, seeded random tensors, and the
-sweeps and tolerances of the equivalence tests against PyTorch's kernels."""
+"""What several test files share: the chapters' running example, seeded random tensors, the
+sweeps and tolerances of the equivalence tests against PyTorch's kernels, and bad calls."""
 
 from __future__ import annotations
 
@@ -44,3 +44,20 @@ def sweep(shapes: pytest.MarkDecorator) -> Callable[[Test], Test]:
 TOLERANCE = {torch.float32: {"rtol": 1e-3, "atol": 1e-3}, torch.float64: {}}
 
 PROPERTY_SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
+
+
+class Bad:
+    """A bad call and the error it must raise: exactly `error` (not a subclass), with a message that
+    holds each of `says` (the whole message, or the argument's name, what was expected and what was
+    given). One kind for every table of bad calls: tests/test_bad_input.py and the chapters' tests."""
+
+    def __init__(self, call: Callable[[], object], error: type[Exception], *says: str) -> None:
+        self.call, self.error, self.says = call, error, says
+
+    def check(self) -> None:
+        with pytest.raises(Exception) as caught:  # noqa: PT011  # the type is asserted exactly below
+            self.call()
+        message = str(caught.value)
+        assert type(caught.value) is self.error, f"{type(caught.value).__name__}: {message}"
+        missing = [fragment for fragment in self.says if fragment not in message]
+        assert not missing, f"the message {message!r} does not say {missing}"

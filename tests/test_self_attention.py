@@ -34,7 +34,7 @@ from attention_lab import (
     trainable_self_attention,
 )
 
-from .common import W, X, random_tensor
+from .common import Bad, W, X, random_tensor
 from .conftest import record_checks
 
 MODULES = (SelfAttentionParams, SelfAttentionLinear)
@@ -312,89 +312,88 @@ INFINITE_KEY = W._replace(key=torch.full((3, 4), float("inf")))
 
 
 @pytest.mark.parametrize(
-    ("call", "error", "message"),
+    "case",
     [
         # seeds and generators
-        (lambda: init_projection_weights(3, 4), ValueError, "pass exactly one of seed (an int) and generator (a torch.Generator), got neither"),
-        (lambda: init_projection_weights(3, 4, seed=1, generator=torch.Generator()), ValueError, "got both"),
-        (lambda: SelfAttentionParams(3, 4), ValueError, "got neither"),
-        (lambda: SelfAttentionLinear(3, 4, seed=1, generator=torch.Generator()), ValueError, "got both"),
-        (lambda: init_projection_weights(3, 4, seed=1.5), TypeError, "seed must be an int, got float"),
-        (lambda: init_projection_weights(3, 4, seed=True), TypeError, "seed must be an int, got bool"),
-        (lambda: init_projection_weights(3, 4, generator=7), TypeError, "generator must be a torch.Generator, got int"),
-        (lambda: SelfAttentionParams(3, 4, generator="123"), TypeError, "generator must be a torch.Generator, got str"),
+        Bad(lambda: init_projection_weights(3, 4), ValueError, "pass exactly one of seed (an int) and generator (a torch.Generator), got neither"),
+        Bad(lambda: init_projection_weights(3, 4, seed=1, generator=torch.Generator()), ValueError, "got both"),
+        Bad(lambda: SelfAttentionParams(3, 4), ValueError, "got neither"),
+        Bad(lambda: SelfAttentionLinear(3, 4, seed=1, generator=torch.Generator()), ValueError, "got both"),
+        Bad(lambda: init_projection_weights(3, 4, seed=1.5), TypeError, "seed must be an int, got float"),
+        Bad(lambda: init_projection_weights(3, 4, seed=True), TypeError, "seed must be an int, got bool"),
+        Bad(lambda: init_projection_weights(3, 4, generator=7), TypeError, "generator must be a torch.Generator, got int"),
+        Bad(lambda: SelfAttentionParams(3, 4, generator="123"), TypeError, "generator must be a torch.Generator, got str"),
         # sizes, flags and dtypes of the constructors
-        (lambda: init_projection_weights(0, 4, seed=0), ValueError, "embed_dim must be a positive int, got 0"),
-        (lambda: init_projection_weights(3, -1, seed=0), ValueError, "hidden_dim must be a positive int, got -1"),
-        (lambda: init_projection_weights(3.0, 4, seed=0), TypeError, "embed_dim must be a positive int, got float"),
-        (lambda: SelfAttentionParams(3, True, seed=0), TypeError, "hidden_dim must be a positive int, got bool"),
-        (lambda: SelfAttentionLinear(3, 4, seed=0, bias=1), TypeError, "bias must be a bool (True or False), got int"),
-        (lambda: SelfAttentionParams(3, 4, seed=0, scaled="yes"), TypeError, "scaled must be a bool (True or False), got str"),
-        (lambda: init_projection_weights(3, 4, seed=0, dtype=torch.int64), TypeError, "dtype must be a floating-point torch.dtype, got torch.int64"),
-        (lambda: SelfAttentionLinear(3, 4, seed=0, dtype="float32"), TypeError, "dtype must be a floating-point torch.dtype, got 'float32'"),
+        Bad(lambda: init_projection_weights(0, 4, seed=0), ValueError, "embed_dim must be a positive int, got 0"),
+        Bad(lambda: init_projection_weights(3, -1, seed=0), ValueError, "hidden_dim must be a positive int, got -1"),
+        Bad(lambda: init_projection_weights(3.0, 4, seed=0), TypeError, "embed_dim must be a positive int, got float"),
+        Bad(lambda: SelfAttentionParams(3, True, seed=0), TypeError, "hidden_dim must be a positive int, got bool"),
+        Bad(lambda: SelfAttentionLinear(3, 4, seed=0, bias=1), TypeError, "bias must be a bool (True or False), got int"),
+        Bad(lambda: SelfAttentionParams(3, 4, seed=0, scaled="yes"), TypeError, "scaled must be a bool (True or False), got str"),
+        Bad(lambda: init_projection_weights(3, 4, seed=0, dtype=torch.int64), TypeError, "dtype must be a floating-point torch.dtype, got torch.int64"),
+        Bad(lambda: SelfAttentionLinear(3, 4, seed=0, dtype="float32"), TypeError, "dtype must be a floating-point torch.dtype, got 'float32'"),
         # inputs whose embedding size does not match the weights
-        (lambda: trainable_self_attention(torch.ones(6, 4), W), ValueError, "inputs and projection_weights must have the same embedding size E, got 4 and 3"),
-        (lambda: trainable_attention_for_query(torch.ones(6, 2), 0, W), ValueError, "same embedding size E, got 2 and 3"),
-        (lambda: project(torch.ones(5), W.query), ValueError, "inputs and weight must have the same embedding size E, got 5 and 3"),
-        (lambda: PARAMS(torch.ones(6, 4)), ValueError, "inputs and the module must have the same embedding size E, got 4 and 3"),
-        (lambda: LINEAR(torch.ones(6, 2)), ValueError, "inputs and the module must have the same embedding size E, got 2 and 3"),
+        Bad(lambda: trainable_self_attention(torch.ones(6, 4), W), ValueError, "inputs and projection_weights must have the same embedding size E, got 4 and 3"),
+        Bad(lambda: trainable_attention_for_query(torch.ones(6, 2), 0, W), ValueError, "same embedding size E, got 2 and 3"),
+        Bad(lambda: project(torch.ones(5), W.query), ValueError, "inputs and weight must have the same embedding size E, got 5 and 3"),
+        Bad(lambda: PARAMS(torch.ones(6, 4)), ValueError, "inputs and the module must have the same embedding size E, got 4 and 3"),
+        Bad(lambda: LINEAR(torch.ones(6, 2)), ValueError, "inputs and the module must have the same embedding size E, got 2 and 3"),
         # mismatched hidden (and embedding) sizes
-        (lambda: trainable_self_attention(X, MISMATCHED_H), ValueError, "projection_weights.query and projection_weights.key must have the same hidden size H, got 4 and 5"),
-        (
+        Bad(lambda: trainable_self_attention(X, MISMATCHED_H), ValueError, "projection_weights.query and projection_weights.key must have the same hidden size H, got 4 and 5"),
+        Bad(
             lambda: project_inputs(X, ProjectionWeights(W.query, W.key, torch.ones(2, 4))),
             ValueError,
             "projection_weights.query and projection_weights.value must have the same embedding size E, got 3 and 2",
         ),
-        (lambda: attention_score(torch.ones(4), torch.ones(5)), ValueError, "query and key must have the same hidden size H, got 4 and 5"),
-        (lambda: query_key_scores(torch.ones(6, 4), torch.ones(6, 3)), ValueError, "queries and keys must have the same hidden size H, got 4 and 3"),
-        (lambda: PARAMS.load_projection_weights(init_projection_weights(3, 5, seed=0)), ValueError, "projection_weights must have shape (E, H) = (3, 4) to match the module, got (3, 5)"),
-        (lambda: LINEAR.load_projection_weights(init_projection_weights(2, 4, seed=0)), ValueError, "got (2, 4)"),
+        Bad(lambda: attention_score(torch.ones(4), torch.ones(5)), ValueError, "query and key must have the same hidden size H, got 4 and 5"),
+        Bad(lambda: query_key_scores(torch.ones(6, 4), torch.ones(6, 3)), ValueError, "queries and keys must have the same hidden size H, got 4 and 3"),
+        Bad(lambda: PARAMS.load_projection_weights(init_projection_weights(3, 5, seed=0)), ValueError, "projection_weights must have shape (E, H) = (3, 4) to match the module, got (3, 5)"),
+        Bad(lambda: LINEAR.load_projection_weights(init_projection_weights(2, 4, seed=0)), ValueError, "got (2, 4)"),
         # wrong ranks
-        (lambda: trainable_self_attention(X[0], W), ValueError, "inputs must have shape (L, E) (2-D), got shape (3,) (1-D)"),
-        (lambda: PARAMS(X.unsqueeze(0)), ValueError, "inputs must have shape (L, E) (2-D), got shape (1, 6, 3) (3-D)"),
-        (lambda: LINEAR(X[0]), ValueError, "inputs must have shape (L, E) (2-D), got shape (3,) (1-D)"),
-        (lambda: project(X.unsqueeze(0), W.query), ValueError, "inputs must have shape (E,) or (L, E) (1-D or 2-D), got shape (1, 6, 3) (3-D)"),
-        (lambda: project(torch.tensor(1.0), W.query), ValueError, "got shape () (0-D)"),
-        (lambda: project(X, W.query[0]), ValueError, "weight must have shape (E, H) (2-D), got shape (4,) (1-D)"),
-        (lambda: trainable_self_attention(X, ProjectionWeights(W.query[0], W.key, W.value)), ValueError, "projection_weights.query must have shape (E, H) (2-D), got shape (4,) (1-D)"),
-        (lambda: attention_score(torch.ones(2, 4), torch.ones(4)), ValueError, "query must have shape (H,) (1-D), got shape (2, 4) (2-D)"),
-        (lambda: query_key_scores(torch.ones(4), torch.ones(6, 4)), ValueError, "queries must have shape (L, H) (2-D), got shape (4,) (1-D)"),
+        Bad(lambda: trainable_self_attention(X[0], W), ValueError, "inputs must have shape (L, E) (2-D), got shape (3,) (1-D)"),
+        Bad(lambda: PARAMS(X.unsqueeze(0)), ValueError, "inputs must have shape (L, E) (2-D), got shape (1, 6, 3) (3-D)"),
+        Bad(lambda: LINEAR(X[0]), ValueError, "inputs must have shape (L, E) (2-D), got shape (3,) (1-D)"),
+        Bad(lambda: project(X.unsqueeze(0), W.query), ValueError, "inputs must have shape (E,) or (L, E) (1-D or 2-D), got shape (1, 6, 3) (3-D)"),
+        Bad(lambda: project(torch.tensor(1.0), W.query), ValueError, "got shape () (0-D)"),
+        Bad(lambda: project(X, W.query[0]), ValueError, "weight must have shape (E, H) (2-D), got shape (4,) (1-D)"),
+        Bad(lambda: trainable_self_attention(X, ProjectionWeights(W.query[0], W.key, W.value)), ValueError, "projection_weights.query must have shape (E, H) (2-D), got shape (4,) (1-D)"),
+        Bad(lambda: attention_score(torch.ones(2, 4), torch.ones(4)), ValueError, "query must have shape (H,) (1-D), got shape (2, 4) (2-D)"),
+        Bad(lambda: query_key_scores(torch.ones(4), torch.ones(6, 4)), ValueError, "queries must have shape (L, H) (2-D), got shape (4,) (1-D)"),
         # wrong dtypes
-        (lambda: trainable_self_attention(X.long(), W), TypeError, "inputs must be a floating-point tensor (for example torch.float32), got dtype torch.int64"),
-        (lambda: trainable_self_attention(X.double(), W), TypeError, "inputs and projection_weights must have the same dtype, got torch.float64 and torch.float32"),
-        (lambda: PARAMS(X.double()), TypeError, "inputs and the module's parameters must have the same dtype, got torch.float64 and torch.float32"),
-        (lambda: LINEAR(X > 0.5), TypeError, "inputs must be a floating-point tensor (for example torch.float32), got dtype torch.bool"),
-        (lambda: project(X, W.query.double()), TypeError, "inputs and weight must have the same dtype, got torch.float32 and torch.float64"),
-        (
+        Bad(lambda: trainable_self_attention(X.long(), W), TypeError, "inputs must be a floating-point tensor (for example torch.float32), got dtype torch.int64"),
+        Bad(lambda: trainable_self_attention(X.double(), W), TypeError, "inputs and projection_weights must have the same dtype, got torch.float64 and torch.float32"),
+        Bad(lambda: PARAMS(X.double()), TypeError, "inputs and the module's parameters must have the same dtype, got torch.float64 and torch.float32"),
+        Bad(lambda: LINEAR(X > 0.5), TypeError, "inputs must be a floating-point tensor (for example torch.float32), got dtype torch.bool"),
+        Bad(lambda: project(X, W.query.double()), TypeError, "inputs and weight must have the same dtype, got torch.float32 and torch.float64"),
+        Bad(
             lambda: project_inputs(X, ProjectionWeights(W.query, W.key.double(), W.value)),
             TypeError,
             "projection_weights.query and projection_weights.key must have the same dtype, got torch.float32 and torch.float64",
         ),
-        (lambda: scale_scores(torch.tensor([1, 2]), 4), TypeError, "scores must be a floating-point tensor"),
+        Bad(lambda: scale_scores(torch.tensor([1, 2]), 4), TypeError, "scores must be a floating-point tensor"),
         # not tensors, or not a triple of them
-        (lambda: trainable_self_attention(X.tolist(), W), TypeError, "inputs must be a torch.Tensor, got list"),
-        (lambda: trainable_self_attention(X, W.query), TypeError, "projection_weights must be a ProjectionWeights(query, key, value), got Tensor"),
-        (lambda: trainable_self_attention(X, (W.query, W.key)), TypeError, "got tuple"),
-        (lambda: project_inputs(X, (W.query, W.key, [[1.0]])), TypeError, "projection_weights.value must be a torch.Tensor, got list"),
+        Bad(lambda: trainable_self_attention(X.tolist(), W), TypeError, "inputs must be a torch.Tensor, got list"),
+        Bad(lambda: trainable_self_attention(X, W.query), TypeError, "projection_weights must be a ProjectionWeights(query, key, value), got Tensor"),
+        Bad(lambda: trainable_self_attention(X, (W.query, W.key)), TypeError, "got tuple"),
+        Bad(lambda: project_inputs(X, (W.query, W.key, [[1.0]])), TypeError, "projection_weights.value must be a torch.Tensor, got list"),
         # other arguments
-        (lambda: trainable_attention_for_query(X, 6, W), IndexError, "query_index must be in [-6, 5] for 6 tokens, got 6"),
-        (lambda: trainable_self_attention(X, W, scaled=1), TypeError, "scaled must be a bool (True or False), got int"),
-        (lambda: trainable_attention_for_query(X, 0, W, scaled=None), TypeError, "scaled must be a bool (True or False), got NoneType"),
-        (lambda: PARAMS(X, return_weights="yes"), TypeError, "return_weights must be a bool (True or False), got str"),
-        (lambda: scale_scores(torch.ones(3), 0), ValueError, "key_dim must be a positive int, got 0"),
-        (lambda: scale_scores(torch.ones(3), 4.0), TypeError, "key_dim must be a positive int, got float"),
+        Bad(lambda: trainable_attention_for_query(X, 6, W), IndexError, "query_index must be in [-6, 5] for 6 tokens, got 6"),
+        Bad(lambda: trainable_self_attention(X, W, scaled=1), TypeError, "scaled must be a bool (True or False), got int"),
+        Bad(lambda: trainable_attention_for_query(X, 0, W, scaled=None), TypeError, "scaled must be a bool (True or False), got NoneType"),
+        Bad(lambda: PARAMS(X, return_weights="yes"), TypeError, "return_weights must be a bool (True or False), got str"),
+        Bad(lambda: scale_scores(torch.ones(3), 0), ValueError, "key_dim must be a positive int, got 0"),
+        Bad(lambda: scale_scores(torch.ones(3), 4.0), TypeError, "key_dim must be a positive int, got float"),
         # empty, NaN or inf
-        (lambda: trainable_self_attention(torch.empty(0, 3), W), ValueError, "inputs must hold at least one token with at least one feature, got an empty tensor of shape (0, 3)"),
-        (lambda: PARAMS(torch.tensor([[float("nan"), 1.0, 2.0]])), ValueError, "inputs must hold finite values, found 1 NaN"),
-        (lambda: trainable_self_attention(X, INFINITE_KEY), ValueError, "projection_weights.key must hold finite values, found 12 +inf"),
-        (lambda: scale_scores(torch.tensor([float("nan")]), 4), ValueError, "scores must hold finite values or -inf, found 1 NaN"),
+        Bad(lambda: trainable_self_attention(torch.empty(0, 3), W), ValueError, "inputs must hold at least one token with at least one feature, got an empty tensor of shape (0, 3)"),
+        Bad(lambda: PARAMS(torch.tensor([[float("nan"), 1.0, 2.0]])), ValueError, "inputs must hold finite values, found 1 NaN"),
+        Bad(lambda: trainable_self_attention(X, INFINITE_KEY), ValueError, "projection_weights.key must hold finite values, found 12 +inf"),
+        Bad(lambda: scale_scores(torch.tensor([float("nan")]), 4), ValueError, "scores must hold finite values or -inf, found 1 NaN"),
         # a bias that bias-free projection weights cannot hold
-        (lambda: BIASED.projection_weights(), ValueError, "W_query.bias must be zero to export projection weights without biases, got 4 nonzero entries"),
+        Bad(lambda: BIASED.projection_weights(), ValueError, "W_query.bias must be zero to export projection weights without biases, got 4 nonzero entries"),
     ],
 )
-def test_bad_input_gets_a_clear_error(call, error: type[Exception], message: str) -> None:
-    with pytest.raises(error, match=re.escape(message)):
-        call()
+def test_bad_input_gets_a_clear_error(case: Bad) -> None:
+    case.check()
 
 
 # --- Section 2.7: learning the weights ----------------------------------------------------------------
