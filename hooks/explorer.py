@@ -39,17 +39,16 @@ import torch
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
+from attention_lab._chapter_seeds import CHAPTER_2_SEED, CHAPTER_4_SEED
 from attention_lab import ROPE_BASE, TOKENS, MultiHeadAttention, example_inputs, init_projection_weights
 
 DATA_PATH = "assets/explorer/explorer-data.json"
 SCRIPT_PATH = "assets/explorer/explorer.js"
 STYLE_PATH = "assets/explorer/explorer.css"
-CHAPTER_2_SEED = 123  # docs/self-attention.md draws Wq, Wk, Wv with this seed ...
-CHAPTER_2_HIDDEN_SIZE = 4  # ... and this hidden size H
+CHAPTER_2_HIDDEN_SIZE = 4  # docs/self-attention.md draws Wq, Wk, Wv of this H (seed CHAPTER_2_SEED)
 SEEDS = (CHAPTER_2_SEED, 7, 42)  # 7: the "other seed" of chapter 2's module section
 HIDDEN_SIZES = (2, 3, CHAPTER_2_HIDDEN_SIZE, 8)  # 2: the source notebook's d_out
-CHAPTER_4_SEED = 7  # docs/multihead-attention.md: MultiHeadAttention(3, 3, seed=7) ...
-HEAD_COUNTS = (1, 3)  # ... with E = 3, the head counts that divide E (H = 3 and H = 1)
+HEAD_COUNTS = (1, 3)  # chapter 4's MultiHeadAttention(3, heads, seed=CHAPTER_4_SEED): the head counts that divide E = 3
 
 # Named starting points: the fragment `#<name>` of the Explore page selects the configuration.
 # Keys as in the page's URL fragment (see explorer.js): mode 1 (no weights), 2 (Wq, Wk, Wv) or

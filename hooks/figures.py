@@ -40,6 +40,7 @@ except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.pat
     import _cache  # type: ignore[no-redef]
     import _notebook_runs  # type: ignore[no-redef]
 
+from attention_lab._chapter_seeds import CHAPTER_2_SEED
 from attention_lab.generation import cache_causal_mask, kv_cache_bytes
 from attention_lab import (
     TOKENS,
@@ -101,7 +102,6 @@ def _simplified_embeddings_and_context(*, stacked: bool = False) -> Figure:
     return plot_embeddings_with_context(inputs, TOKENS, simplified_self_attention(inputs).context, stacked=stacked)
 
 
-CHAPTER_2_SEED = 123  # the seed docs/self-attention.md draws Wq, Wk, Wv with
 
 
 def _trainable_weights(*, scaled: bool) -> torch.Tensor:

@@ -141,6 +141,15 @@ def test_chapters_are_registered_once_and_completely() -> None:
     assert not problems, "half-registered chapters:\n" + "\n".join(problems)
 
 
+def test_the_pages_draw_their_weights_with_the_seeds_the_exercises_explorer_and_figures_use() -> None:
+    """attention_lab/_chapter_seeds.py holds the seeds once for the code that recomputes the chapters'
+    numbers; the pages write them out, as a reader types them."""
+    from attention_lab._chapter_seeds import CHAPTER_2_SEED, CHAPTER_4_SEED
+
+    assert f"init_projection_weights(3, 4, seed={CHAPTER_2_SEED})" in (DOCS / "self-attention.md").read_text(encoding="utf-8")
+    assert f"MultiHeadAttention(3, 3, seed={CHAPTER_4_SEED})" in (DOCS / "multihead-attention.md").read_text(encoding="utf-8")
+
+
 def section_anchors(page: Path) -> set[str]:
     """The anchors of a page's headings: an explicit `{#id}`, else the slug MkDocs makes."""
     headings = re.findall(r"^#{1,6} (.+)$", page.read_text(encoding="utf-8"), re.MULTILINE)

@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from attention_lab._chapter_seeds import CHAPTER_2_SEED
 from attention_lab.exercises._core import Exercise, Mistake, mistaken_value, value_exercise
 from attention_lab.memory_efficient_attention import (
     OnlineSoftmaxStep,
@@ -193,14 +194,14 @@ _TILES = value_exercise(
 
 # --- 5.4 and 5.5: chapter 2's six words --------------------------------------------------------
 
-SEED, HIDDEN_DIM = 123, 4
+HIDDEN_DIM = 4  # chapter 2's H
 PAD_BLOCK, PADDED_TOKENS = 4, 8  # exercise 5.4: T and L padded to a multiple of T
 QUERY, SPLIT = 1, 3  # exercise 5.5: "journey", its keys cut into 0..2 and 3..5
 
 
 def _qkv() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Chapter 2's Q, K, V of the six words, each (L, H)."""
-    weights = init_projection_weights(3, HIDDEN_DIM, seed=SEED)
+    weights = init_projection_weights(3, HIDDEN_DIM, seed=CHAPTER_2_SEED)
     return project_inputs(example_inputs(), weights)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from attention_lab._chapter_seeds import CHAPTER_4_SEED
 from attention_lab.causal_attention import causal_mask
 from attention_lab.exercises._core import Exercise, Mistake, UnreadableAnswer, mistaken_value, require_module, value_exercise
 from attention_lab.multihead_attention import (
@@ -30,12 +31,12 @@ CHAPTER = 4
 PAGE = "multihead-attention.md"
 """The page under `docs/` whose "Exercises" section poses them."""
 
-EMBED_DIM, NUM_HEADS, SEED = 3, 3, 7  # the chapter's model: E = 3, three heads of H = 1, seed 7
+EMBED_DIM, NUM_HEADS = 3, 3  # the chapter's model: E = 3, three heads of H = 1 (its seed: CHAPTER_4_SEED)
 QUERY = 4  # exercise 4.4: the row of 'one'
 
 
 def _chapter_weights() -> MultiHeadWeights:
-    return MultiHeadAttention(EMBED_DIM, NUM_HEADS, seed=SEED).multihead_weights()
+    return MultiHeadAttention(EMBED_DIM, NUM_HEADS, seed=CHAPTER_4_SEED).multihead_weights()
 
 
 # --- 4.1 -----------------------------------------------------------------------------------------

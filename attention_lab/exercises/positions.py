@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from attention_lab._chapter_seeds import CHAPTER_2_SEED
 from attention_lab.causal_attention import causal_self_attention
 from attention_lab.exercises._core import Exercise, mistaken_value, value_exercise
 from attention_lab.positions import (
@@ -158,7 +159,6 @@ _ROW = value_exercise(
 
 # --- 6.4 and 6.5: chapter 2's six words ----------------------------------------------------------
 
-CHAPTER_2_SEED = 123  # the seed of chapter 2's W_q, W_k, W_v
 QUERY, KEY = 5, 2  # exercise 6.4: "step" attends to "starts"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from attention_lab._chapter_seeds import CHAPTER_2_SEED
 from attention_lab.exercises._core import (
     ROWS_NOT_COLUMNS,
     UNSCALED,
@@ -36,14 +37,14 @@ CHAPTER = 2
 PAGE = "self-attention.md"
 """The page under `docs/` whose "Exercises" section poses them."""
 
-EMBED_DIM, HIDDEN_DIM, SEED = 3, 4, 123  # the chapter's E, H and seed
+EMBED_DIM, HIDDEN_DIM = 3, 4  # the chapter's E and H (its seed: CHAPTER_2_SEED)
 BIG_EMBED_DIM, BIG_HIDDEN_DIM = 768, 64  # exercise 2.1: GPT-2's E and the H of one of its heads
 LINEAR_SEED = 7  # exercise 2.2: the seed of the nn.Linear module before the copy
 
 
 def _chapter_weights() -> ProjectionWeights:
     """W_q, W_k, W_v of the chapter, each (E, H)."""
-    return init_projection_weights(EMBED_DIM, HIDDEN_DIM, seed=SEED)
+    return init_projection_weights(EMBED_DIM, HIDDEN_DIM, seed=CHAPTER_2_SEED)
 
 
 def _parameter_count(module: torch.nn.Module) -> int:

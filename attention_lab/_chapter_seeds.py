@@ -1,0 +1,15 @@
+"""The seeds the chapters draw their weights with, as their pages write them out.
+
+For the code that recomputes a chapter's numbers elsewhere: the exercises, the explorer's data and
+the figures (tests/test_docs_harness.py checks that the pages still draw with these seeds).
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
+
+CHAPTER_2_SEED = 123
+"""docs/self-attention.md: `init_projection_weights(3, 4, seed=123)`; chapters 3, 5 and 6 reuse these W's."""
+
+CHAPTER_4_SEED = 7
+"""docs/multihead-attention.md: `MultiHeadAttention(3, 3, seed=7)`, three heads of size 1."""
