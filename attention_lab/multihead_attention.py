@@ -770,16 +770,13 @@ class MultiHeadAttentionWrapper(nn.Module):
         """
         heads = self._head_modules()
         tensor, keep, rate, source, return_weights = _check_module_call(self, inputs, mask, generator, return_weights, heads[0].W_query)
-        projections = [head._project(tensor) for head in heads]  # per head: Q, K, V (..., L, H)
-        everything = [matrix for projection in projections for matrix in projection]
-        _checks.require_no_overflow("the projections inputs @ W", everything, (("inputs", (tensor,)), ("the heads' W_q, W_k, W_v", tuple(self.parameters()))))
         culprits = (("inputs", (tensor,)), ("the heads' W_q, W_k, W_v", tuple(self.parameters())))
-        results = [
-            _attend(projection, keep, causal=True, scaled=head.scaled, dropout=rate, generator=source, culprits=culprits)
-            for head, projection in zip(heads, projections)
-        ]  # one chapter 3 head after the other: context (..., L, H), weights (..., L, L)
+        results = [  # each head checks its projections, scores and context once, as chapter 3's module does
+            _attend(head._project(tensor), keep, causal=True, scaled=head.scaled, dropout=rate, generator=source,
+                    culprits=culprits, projection_stage="the projections inputs @ W")
+            for head in heads
+        ]  # fmt: skip  # one chapter 3 head after the other: context (..., L, H), weights (..., L, L)
         context = torch.cat([result.context for result in results], dim=-1)  # (..., L, heads*H)
-        _require_no_overflow(context, tensor, "the module's parameters", list(self.parameters()))
         if not return_weights:
             return context
         return context, torch.stack([result.weights for result in results], dim=-3)  # (..., heads, L, L)
