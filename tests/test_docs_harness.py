@@ -9,7 +9,10 @@ examples, update that number on purpose.
 
 The chapters are registered in one place, the ``Chapters`` section of the nav
 in ``mkdocs.yml``; a chapter missing its page, its API page or its module fails
-here with a message that says what to add.
+here with a message that says what to add, and so does any other file that
+lists every chapter by hand. Each chapter's public names are exported, linked
+from its prose, documented once on its API page and link back to where they
+are taught; every argument of the public API is documented under its name.
 """
 
 from __future__ import annotations
