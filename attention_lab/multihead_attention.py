@@ -739,8 +739,9 @@ class MultiHeadAttentionWrapper(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Run every head on the same inputs and concatenate their context vectors.
 
-        The inputs are checked once, here; the heads then run chapter 3's
-        computation unchecked. With dropout active, head 0 draws its mask from
+        The inputs are checked once, here; each head then runs chapter 3's kernel,
+        which checks only that its projections, scores and context stay finite
+        (an overflow names the inputs and the heads' weights). With dropout active, head 0 draws its mask from
         `generator` first, then head 1, and so on.
 
         Args:
