@@ -18,8 +18,11 @@ export NO_MKDOCS_2_WARNING := 1
 # tests/conftest.py gives them (the browser test first). The site is built once and shared.
 # OMP_WAIT_POLICY=PASSIVE: an idle OpenMP thread sleeps instead of spinning, so two workers that
 # both use torch share the two cores (it changes when threads wait, never what they compute).
+# PYTHONDONTWRITEBYTECODE emptied: where a machine sets it (these do), every Python process of the run
+# compiled the package and rewrote the tests' asserts again (a worker's collection: 7.5 CPU-s, 6.1
+# with __pycache__/, which git ignores; each CPU-kernel rerun 1.2 s more); now the first writes it.
 JOBS   ?= 2
-PYTEST := ATTENTION_LAB_CACHE=false OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder
+PYTEST := ATTENTION_LAB_CACHE=false OMP_WAIT_POLICY=PASSIVE PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder
 
 .PHONY: serve test test-fast site bench lock clean
 
