@@ -39,15 +39,14 @@ import torch
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
-from attention_lab._chapter_seeds import CHAPTER_2_SEED, CHAPTER_4_SEED
+from attention_lab._chapter_seeds import CHAPTER_2_HIDDEN_DIM, CHAPTER_2_SEED, CHAPTER_4_SEED
 from attention_lab import ROPE_BASE, TOKENS, MultiHeadAttention, example_inputs, init_projection_weights
 
 DATA_PATH = "assets/explorer/explorer-data.json"
 SCRIPT_PATH = "assets/explorer/explorer.js"
 STYLE_PATH = "assets/explorer/explorer.css"
-CHAPTER_2_HIDDEN_SIZE = 4  # docs/self-attention.md draws Wq, Wk, Wv of this H (seed CHAPTER_2_SEED)
 SEEDS = (CHAPTER_2_SEED, 7, 42)  # 7: the "other seed" of chapter 2's module section
-HIDDEN_SIZES = (2, 3, CHAPTER_2_HIDDEN_SIZE, 8)  # 2: the source notebook's d_out
+HIDDEN_SIZES = (2, 3, CHAPTER_2_HIDDEN_DIM, 8)  # 2: the source notebook's d_out
 HEAD_COUNTS = (1, 3)  # chapter 4's MultiHeadAttention(3, heads, seed=CHAPTER_4_SEED): the head counts that divide E = 3
 
 # Named starting points: the fragment `#<name>` of the Explore page selects the configuration.
@@ -57,7 +56,7 @@ HEAD_COUNTS = (1, 3)  # chapter 4's MultiHeadAttention(3, heads, seed=CHAPTER_4_
 # (temperature), block (online softmax's T), rope and shift (RoPE from that position), window
 # (a sliding window of that many keys, 0 for none); the embeddings are the chapters' own.
 _CHAPTER_4 = {"mode": 4, "query": 4, "heads": 3, "scaled": 1, "causal": 1, "tau": 1}
-_CHAPTER_2 = {"mode": 2, "query": 1, "seed": CHAPTER_2_SEED, "hidden": CHAPTER_2_HIDDEN_SIZE, "causal": 0, "tau": 1}
+_CHAPTER_2 = {"mode": 2, "query": 1, "seed": CHAPTER_2_SEED, "hidden": CHAPTER_2_HIDDEN_DIM, "causal": 0, "tau": 1}
 PRESETS: dict[str, dict[str, int]] = {
     "chapter-1": {"mode": 1, "query": 2, "causal": 0, "tau": 1},  # 1.1: the query "starts"
     "chapter-2": {**_CHAPTER_2, "scaled": 0},  # 2.2, 2.3: unscaled, the query "journey"

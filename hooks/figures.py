@@ -40,7 +40,7 @@ except ImportError:  # the `mkdocs` script: MkDocs puts hooks/ itself on sys.pat
     import _cache  # type: ignore[no-redef]
     import _notebook_runs  # type: ignore[no-redef]
 
-from attention_lab._chapter_seeds import CHAPTER_2_SEED
+from attention_lab._chapter_seeds import CHAPTER_4_SEED, chapter_2_weights
 from attention_lab.generation import cache_causal_mask, kv_cache_bytes
 from attention_lab import (
     TOKENS,
@@ -50,7 +50,6 @@ from attention_lab import (
     attention_working_memory,
     causal_self_attention,
     example_inputs,
-    init_projection_weights,
     project_inputs,
     rope_angles,
     rope_self_attention,
@@ -105,7 +104,7 @@ def _simplified_embeddings_and_context(*, stacked: bool = False) -> Figure:
 
 
 def _trainable_weights(*, scaled: bool) -> torch.Tensor:
-    projection_weights = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    projection_weights = chapter_2_weights()
     return trainable_self_attention(example_inputs(), projection_weights, scaled=scaled).weights
 
 
@@ -120,7 +119,7 @@ def _unscaled_vs_scaled(*, stacked: bool = False) -> Figure:
 
 
 def _causal_weights() -> torch.Tensor:
-    projection_weights = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    projection_weights = chapter_2_weights()
     return causal_self_attention(example_inputs(), projection_weights).weights
 
 
@@ -135,9 +134,6 @@ def _causal_dropout(*, stacked: bool = False) -> Figure:
     weights = _causal_weights()
     dropped = attention_dropout(weights, 0.5, generator=torch.Generator().manual_seed(CHAPTER_3_DROPOUT_SEED))
     return plot_attention_heatmaps([weights, dropped], TOKENS, titles=["no dropout", "dropout p = 0.5"], stacked=stacked)
-
-
-CHAPTER_4_SEED = 7  # the seed of the three heads (E = 3, H = 1) in docs/multihead-attention.md, 4.1
 
 
 def _multihead_heads() -> Figure:
@@ -155,7 +151,7 @@ def _simplified_flow() -> Figure:
 
 def _trainable_flow() -> Figure:
     inputs = example_inputs()
-    projection_weights = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    projection_weights = chapter_2_weights()
     result = trainable_self_attention(inputs, projection_weights, scaled=False)
     return plot_attention_flow(inputs, result, project_inputs(inputs, projection_weights))
 
@@ -165,7 +161,7 @@ TRAINING = {"query_index": 1, "key_index": 4, "steps": 10, "learning_rate": 0.5}
 
 def _training_before_after(*, stacked: bool = False) -> Figure:
     inputs = example_inputs()
-    before = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    before = chapter_2_weights()
     after = train_attention_towards(inputs, before, **TRAINING, scaled=False).projection_weights
     matrices = [trainable_self_attention(inputs, w, scaled=False).weights for w in (before, after)]
     return plot_attention_heatmaps(matrices, TOKENS, titles=["before training", "after 10 steps"], stacked=stacked)
@@ -203,7 +199,7 @@ def _rotating_pair(*, stacked: bool = False) -> Figure:
 
 def _weights_with_and_without_rope(*, stacked: bool = False) -> Figure:
     inputs = example_inputs()
-    projection_weights = init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    projection_weights = chapter_2_weights()
     matrices = [causal_self_attention(inputs, projection_weights).weights,
                 rope_self_attention(inputs, projection_weights).weights]  # fmt: skip
     return plot_attention_heatmaps(matrices, TOKENS, titles=["no positions", "RoPE"], stacked=stacked)

@@ -36,7 +36,8 @@ SHAPES = [(None, 1, 1, 1), (None, 6, 3, 4), (1, 17, 5, 9), (3, 64, 32, 32), (4, 
 # As in chapter 2 (tests/common.py): float32 within 1e-3 of PyTorch's kernels, float64 assert_close's defaults.
 
 
-def random_tensor(seed: int, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def file_tensor(seed: int, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """This file's random tensors: `common.random_tensor` with its seeds 20,000 on, apart from the other files'."""
     return common.random_tensor(20_000 + seed, *shape, dtype=dtype)
 
 
@@ -62,7 +63,7 @@ sweep = common.sweep(
 def test_causal_attention_equals_sdpa_with_is_causal(
     batch: int | None, tokens: int, embed: int, hidden: int, dtype: torch.dtype, seed: int
 ) -> None:
-    inputs = random_tensor(seed, *leading(batch), tokens, embed, dtype=dtype)
+    inputs = file_tensor(seed, *leading(batch), tokens, embed, dtype=dtype)
     weights = init_projection_weights(embed, hidden, seed=seed, dtype=dtype)
     queries, keys, values = (inputs @ matrix for matrix in weights)
     expected = F.scaled_dot_product_attention(queries, keys, values, is_causal=True)
@@ -83,7 +84,7 @@ def test_masked_attention_equals_sdpa_with_boolean_and_float_masks(
     batch: int | None, tokens: int, embed: int, hidden: int, dtype: torch.dtype, seed: int
 ) -> None:
     queries, keys, values = (
-        random_tensor(seed + 100 * k, *leading(batch), tokens, hidden, dtype=dtype) for k in range(3)
+        file_tensor(seed + 100 * k, *leading(batch), tokens, hidden, dtype=dtype) for k in range(3)
     )
     mask = random_mask(seed, (*leading(batch), tokens, tokens))
     float_mask = torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, float("-inf"))
@@ -106,7 +107,7 @@ def test_padded_batches_equal_sdpa_and_each_sentence_alone(seed: int, dtype: tor
     lengths = [7, 3, 1, 5]
     tokens, embed, hidden = 7, 5, 6
     weights = init_projection_weights(embed, hidden, seed=seed, dtype=dtype)
-    sentences = [random_tensor(seed + n, length, embed, dtype=dtype) for n, length in enumerate(lengths)]
+    sentences = [file_tensor(seed + n, length, embed, dtype=dtype) for n, length in enumerate(lengths)]
     batch = torch.stack([torch.cat([s, torch.zeros(tokens - len(s), embed, dtype=dtype)]) for s in sentences])
     mask = causal_padding_mask(lengths, tokens)
     result = causal_self_attention(batch, weights, mask=mask)
@@ -141,10 +142,10 @@ def sentence_and_position(draw: st.DrawFn) -> tuple[int, int, int, int, int]:
 @given(sentence_and_position(), st.booleans())
 def test_changing_a_later_token_changes_no_earlier_output(case: tuple[int, int, int, int, int], batched: bool) -> None:
     seed, tokens, embed, hidden, t = case
-    inputs = random_tensor(seed, tokens, embed, dtype=torch.float64)
+    inputs = file_tensor(seed, tokens, embed, dtype=torch.float64)
     weights = init_projection_weights(embed, hidden, seed=seed, dtype=torch.float64)
     changed = inputs.clone()
-    changed[t + 1 :] = random_tensor(seed + 1, tokens - t - 1, embed, dtype=torch.float64)  # every token after t
+    changed[t + 1 :] = file_tensor(seed + 1, tokens - t - 1, embed, dtype=torch.float64)  # every token after t
     if batched:
         inputs, changed = torch.stack([inputs, changed]), torch.stack([changed, inputs])
     before = causal_self_attention(inputs, weights).context
@@ -159,10 +160,10 @@ def test_changing_a_token_at_or_before_t_changes_output_t(
 ) -> None:
     seed, tokens, embed, hidden, t = case
     s = data.draw(st.integers(0, t), label="changed position s <= t")
-    inputs = random_tensor(seed, tokens, embed, dtype=torch.float64)
+    inputs = file_tensor(seed, tokens, embed, dtype=torch.float64)
     weights = init_projection_weights(embed, hidden, seed=seed, dtype=torch.float64)
     changed = inputs.clone()
-    changed[s] = changed[s] + 1.0 + random_tensor(seed + 2, embed, dtype=torch.float64).abs()
+    changed[s] = changed[s] + 1.0 + file_tensor(seed + 2, embed, dtype=torch.float64).abs()
     before = causal_self_attention(inputs, weights).context
     after = causal_self_attention(changed, weights).context
     assert not torch.equal(before[t], after[t])  # output t reads token s (every weight j <= t is above 0)
@@ -172,7 +173,7 @@ def test_changing_a_token_at_or_before_t_changes_output_t(
 @PROPERTY_SETTINGS
 @given(st.integers(0, 10_000), st.integers(1, 10), st.integers(1, 3), st.sampled_from(DTYPES))
 def test_the_two_masking_methods_agree(seed: int, tokens: int, batch: int, dtype: torch.dtype) -> None:
-    scores = 3 * random_tensor(seed, batch, tokens, tokens, dtype=dtype)
+    scores = 3 * file_tensor(seed, batch, tokens, tokens, dtype=dtype)
     mask = random_mask(seed, (batch, tokens, tokens)) & causal_mask(tokens)
     renormalized = renormalize_masked_weights(torch.softmax(scores, dim=-1), mask)
     minus_infinity = masked_softmax(scores, mask)
@@ -185,12 +186,12 @@ def test_the_two_masking_methods_agree(seed: int, tokens: int, batch: int, dtype
 @given(st.integers(0, 10_000), st.integers(1, 8), st.data())
 def test_masked_rows_are_zero_and_other_rows_sum_to_one(seed: int, tokens: int, data: st.DataObject) -> None:
     mask = torch.tensor(data.draw(st.lists(st.lists(st.booleans(), min_size=tokens, max_size=tokens), min_size=tokens, max_size=tokens)))
-    scores = random_tensor(seed, tokens, tokens)
+    scores = file_tensor(seed, tokens, tokens)
     weights = masked_softmax(scores, mask)
     assert not torch.isnan(weights).any()
     assert torch.equal(weights[~mask], torch.zeros(int((~mask).sum())))
     empty = ~mask.any(dim=-1)
     torch.testing.assert_close(weights.sum(dim=-1), (~empty).float())
-    queries, keys, values = (random_tensor(seed + k, tokens, 3) for k in range(3))
+    queries, keys, values = (file_tensor(seed + k, tokens, 3) for k in range(3))
     ours = masked_attention(queries, keys, values, mask).context
     torch.testing.assert_close(ours, F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask), rtol=1e-4, atol=1e-5)

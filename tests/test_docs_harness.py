@@ -147,9 +147,9 @@ def test_chapters_are_registered_once_and_completely() -> None:
 def test_the_pages_draw_their_weights_with_the_seeds_the_exercises_explorer_and_figures_use() -> None:
     """attention_lab/_chapter_seeds.py holds the seeds once for the code that recomputes the chapters'
     numbers; the pages write them out, as a reader types them."""
-    from attention_lab._chapter_seeds import CHAPTER_2_SEED, CHAPTER_4_SEED
+    from attention_lab._chapter_seeds import CHAPTER_2_HIDDEN_DIM, CHAPTER_2_SEED, CHAPTER_4_SEED
 
-    assert f"init_projection_weights(3, 4, seed={CHAPTER_2_SEED})" in (DOCS / "self-attention.md").read_text(encoding="utf-8")
+    assert f"init_projection_weights(3, {CHAPTER_2_HIDDEN_DIM}, seed={CHAPTER_2_SEED})" in (DOCS / "self-attention.md").read_text(encoding="utf-8")
     assert f"MultiHeadAttention(3, 3, seed={CHAPTER_4_SEED})" in (DOCS / "multihead-attention.md").read_text(encoding="utf-8")
 
 

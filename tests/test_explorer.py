@@ -91,7 +91,7 @@ def decoded(text: str) -> torch.Tensor:
 
 def test_the_exported_matrices_are_exactly_the_chapters_float32_draws() -> None:
     data = explorer.explorer_data()
-    assert explorer.CHAPTER_2_SEED in data["seeds"] and explorer.CHAPTER_2_HIDDEN_SIZE in data["hidden_sizes"]
+    assert explorer.CHAPTER_2_SEED in data["seeds"] and explorer.CHAPTER_2_HIDDEN_DIM in data["hidden_sizes"]
     for seed in data["seeds"]:
         for hidden in data["hidden_sizes"]:
             drawn = init_projection_weights(E, hidden, seed=seed)
@@ -174,7 +174,7 @@ def test_every_preset_is_a_valid_configuration_and_an_anchor_of_the_page() -> No
         assert f'<a id="{name}" href="#{name}">' in page, name
         assert preset["mode"] in (1, 2, 4) and 0 <= preset["query"] < L and preset["tau"] in TAUS
         assert preset.get("seed", explorer.CHAPTER_2_SEED) in data["seeds"]
-        assert preset.get("hidden", explorer.CHAPTER_2_HIDDEN_SIZE) in data["hidden_sizes"]
+        assert preset.get("hidden", explorer.CHAPTER_2_HIDDEN_DIM) in data["hidden_sizes"]
         assert preset.get("heads", explorer.PRESETS["chapter-4"]["heads"]) in data["head_counts"]
         assert preset.get("kv", 1) in data["head_counts"] and preset.get("kv", 1) <= preset.get("heads", 1)
         assert 1 <= preset.get("block", 1) <= L
@@ -211,7 +211,7 @@ class Config:
     mode: int = 1
     query: int = 2
     seed: int = explorer.CHAPTER_2_SEED
-    hidden: int = explorer.CHAPTER_2_HIDDEN_SIZE
+    hidden: int = explorer.CHAPTER_2_HIDDEN_DIM
     heads: int = explorer.PRESETS["chapter-4"]["heads"]
     kv: int = explorer.PRESETS["chapter-4"]["heads"]  # key/value heads, as many as heads by default
     scaled: bool = True

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from attention_lab._chapter_seeds import CHAPTER_2_SEED
+from attention_lab._chapter_seeds import chapter_2_weights
 from attention_lab.causal_attention import causal_mask, causal_padding_mask, padding_mask
 from attention_lab.exercises._core import TRANSPOSED_MASK, Exercise, Mistake, mistaken_value, value_exercise
-from attention_lab.self_attention import init_projection_weights, trainable_self_attention
+from attention_lab.self_attention import trainable_self_attention
 from attention_lab.simplified_attention import example_inputs, softmax
 
 __all__ = ["CHAPTER", "EXERCISES", "PAGE"]
@@ -79,12 +79,12 @@ _HIDDEN = value_exercise(
 
 # --- 3.2 -----------------------------------------------------------------------------------------
 
-HIDDEN_DIM, QUERY = 4, 3  # chapter 2's H; exercise 3.2's query: 'with'
+QUERY = 3  # exercise 3.2's query: 'with'
 
 
 def _full_weights() -> torch.Tensor:
     """Chapter 2's scaled weights of the six words, (L, L), no mask."""
-    scores = trainable_self_attention(example_inputs(), init_projection_weights(3, HIDDEN_DIM, seed=CHAPTER_2_SEED)).scores
+    scores = trainable_self_attention(example_inputs(), chapter_2_weights()).scores
     return softmax(scores, dim=1)
 
 

@@ -11,7 +11,8 @@ import math
 
 import torch
 
-from attention_lab._chapter_seeds import CHAPTER_2_SEED
+from attention_lab._chapter_seeds import CHAPTER_2_HIDDEN_DIM as HIDDEN_DIM
+from attention_lab._chapter_seeds import chapter_2_weights
 from attention_lab.exercises._core import Exercise, Mistake, mistaken_value, value_exercise
 from attention_lab.memory_efficient_attention import (
     OnlineSoftmaxStep,
@@ -20,7 +21,7 @@ from attention_lab.memory_efficient_attention import (
     full_attention,
     online_softmax_trace,
 )
-from attention_lab.self_attention import init_projection_weights, project_inputs
+from attention_lab.self_attention import project_inputs
 from attention_lab.simplified_attention import TOKENS, example_inputs
 
 __all__ = ["CHAPTER", "EXERCISES", "PAGE"]
@@ -194,15 +195,13 @@ _TILES = value_exercise(
 
 # --- 5.4 and 5.5: chapter 2's six words --------------------------------------------------------
 
-HIDDEN_DIM = 4  # chapter 2's H
 PAD_BLOCK, PADDED_TOKENS = 4, 8  # exercise 5.4: T and L padded to a multiple of T
 QUERY, SPLIT = 1, 3  # exercise 5.5: "journey", its keys cut into 0..2 and 3..5
 
 
 def _qkv() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Chapter 2's Q, K, V of the six words, each (L, H)."""
-    weights = init_projection_weights(3, HIDDEN_DIM, seed=CHAPTER_2_SEED)
-    return project_inputs(example_inputs(), weights)
+    return project_inputs(example_inputs(), chapter_2_weights())
 
 
 def _context() -> torch.Tensor:

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from attention_lab._chapter_seeds import CHAPTER_2_SEED
+from attention_lab._chapter_seeds import CHAPTER_2_SEED, chapter_2_weights
 from attention_lab.causal_attention import causal_self_attention
 from attention_lab.exercises._core import Exercise, mistaken_value, value_exercise
 from attention_lab.positions import (
@@ -163,7 +163,7 @@ QUERY, KEY = 5, 2  # exercise 6.4: "step" attends to "starts"
 
 
 def _six() -> ProjectionWeights:
-    return init_projection_weights(3, 4, seed=CHAPTER_2_SEED)
+    return chapter_2_weights()
 
 
 def _score_with(query_rotated: bool, key_rotated: bool, *, scaled: bool = True, pairing: str = "halves") -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from attention_lab._chapter_seeds import CHAPTER_2_SEED
+from attention_lab._chapter_seeds import CHAPTER_2_HIDDEN_DIM, chapter_2_weights
 from attention_lab.exercises._core import (
     ROWS_NOT_COLUMNS,
     UNSCALED,
@@ -25,7 +25,6 @@ from attention_lab.self_attention import (
     ProjectionWeights,
     SelfAttentionLinear,
     SelfAttentionParams,
-    init_projection_weights,
     trainable_self_attention,
 )
 from attention_lab.simplified_attention import TOKENS, example_inputs, softmax
@@ -37,14 +36,14 @@ CHAPTER = 2
 PAGE = "self-attention.md"
 """The page under `docs/` whose "Exercises" section poses them."""
 
-EMBED_DIM, HIDDEN_DIM = 3, 4  # the chapter's E and H (its seed: CHAPTER_2_SEED)
+EMBED_DIM, HIDDEN_DIM = 3, CHAPTER_2_HIDDEN_DIM  # the chapter's E and H
 BIG_EMBED_DIM, BIG_HIDDEN_DIM = 768, 64  # exercise 2.1: GPT-2's E and the H of one of its heads
 LINEAR_SEED = 7  # exercise 2.2: the seed of the nn.Linear module before the copy
 
 
 def _chapter_weights() -> ProjectionWeights:
     """W_q, W_k, W_v of the chapter, each (E, H)."""
-    return init_projection_weights(EMBED_DIM, HIDDEN_DIM, seed=CHAPTER_2_SEED)
+    return chapter_2_weights()
 
 
 def _parameter_count(module: torch.nn.Module) -> int:
