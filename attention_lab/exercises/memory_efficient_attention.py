@@ -11,8 +11,7 @@ import math
 
 import torch
 
-from attention_lab._chapter_seeds import CHAPTER_2_HIDDEN_DIM as HIDDEN_DIM
-from attention_lab._chapter_seeds import chapter_2_weights
+from attention_lab._chapter_seeds import CHAPTER_2_HIDDEN_DIM as HIDDEN_DIM, chapter_2_weights
 from attention_lab.exercises._core import Exercise, Mistake, mistaken_value, value_exercise
 from attention_lab.memory_efficient_attention import (
     OnlineSoftmaxStep,

@@ -21,7 +21,7 @@ from attention_lab.positions import (
     rope_self_attention,
     sinusoidal_positions,
 )
-from attention_lab.self_attention import ProjectionWeights, init_projection_weights, project_inputs
+from attention_lab.self_attention import init_projection_weights, project_inputs
 from attention_lab.simplified_attention import example_inputs
 
 __all__ = ["CHAPTER", "EXERCISES", "PAGE"]
@@ -162,12 +162,8 @@ _ROW = value_exercise(
 QUERY, KEY = 5, 2  # exercise 6.4: "step" attends to "starts"
 
 
-def _six() -> ProjectionWeights:
-    return chapter_2_weights()
-
-
 def _score_with(query_rotated: bool, key_rotated: bool, *, scaled: bool = True, pairing: str = "halves") -> float:
-    queries, keys, _ = project_inputs(example_inputs(), _six())  # (L, H) each
+    queries, keys, _ = project_inputs(example_inputs(), chapter_2_weights())  # (L, H) each
     if query_rotated:
         queries = apply_rope(queries, pairing=pairing)  # type: ignore[arg-type]
     if key_rotated:
@@ -179,7 +175,7 @@ def _score_with(query_rotated: bool, key_rotated: bool, *, scaled: bool = True, 
 _SCORE = value_exercise(
     "6.4",
     "A score with RoPE",
-    lambda: float(rope_self_attention(example_inputs(), _six()).scores[QUERY, KEY]),
+    lambda: float(rope_self_attention(example_inputs(), chapter_2_weights()).scores[QUERY, KEY]),
     atol=2e-4,
     mistakes=[
         mistaken_value(
@@ -197,7 +193,7 @@ _SCORE = value_exercise(
         mistaken_value(
             "no_rope",
             "that is the score without positions (chapter 2, 3): turn the query by 5 θ_i and the key by 2 θ_i first.",
-            lambda: float(causal_self_attention(example_inputs(), _six()).scores[QUERY, KEY]),
+            lambda: float(causal_self_attention(example_inputs(), chapter_2_weights()).scores[QUERY, KEY]),
             atol=2e-4,
         ),
         mistaken_value(

@@ -41,11 +41,6 @@ BIG_EMBED_DIM, BIG_HIDDEN_DIM = 768, 64  # exercise 2.1: GPT-2's E and the H of 
 LINEAR_SEED = 7  # exercise 2.2: the seed of the nn.Linear module before the copy
 
 
-def _chapter_weights() -> ProjectionWeights:
-    """W_q, W_k, W_v of the chapter, each (E, H)."""
-    return chapter_2_weights()
-
-
 def _parameter_count(module: torch.nn.Module) -> int:
     return sum(parameter.numel() for parameter in module.parameters())
 
@@ -115,7 +110,7 @@ def _read_linear_module(answer: object) -> torch.Tensor:
 
 def _copied_weights() -> torch.Tensor:
     """What the three layers must hold: each W transposed, stacked (3, H, E)."""
-    return torch.stack([matrix.T for matrix in _chapter_weights()])
+    return torch.stack([matrix.T for matrix in chapter_2_weights()])
 
 
 def _initial_linear_weights() -> torch.Tensor:
@@ -145,7 +140,7 @@ _COPYING = value_exercise(
             "reshaped",
             "you reshaped (reshape or view) instead of transposing: the shape is right, but the numbers "
             "land in the wrong places. nn.Linear stores W transposed: copy W.T.",
-            lambda: torch.stack([matrix.reshape(HIDDEN_DIM, EMBED_DIM) for matrix in _chapter_weights()]),
+            lambda: torch.stack([matrix.reshape(HIDDEN_DIM, EMBED_DIM) for matrix in chapter_2_weights()]),
         ),
         mistaken_value(
             "untouched",
@@ -173,14 +168,14 @@ QUARTER_TURN = torch.tensor(
 
 def _scores_with_keys(key_matrix: torch.Tensor, *, scaled: bool = True) -> torch.Tensor:
     """Scores of the example sentence with the chapter's W_q and `key_matrix` as W_k, (L, L)."""
-    weights = _chapter_weights()
+    weights = chapter_2_weights()
     keyed = ProjectionWeights(weights.query, key_matrix, weights.value)
     return trainable_self_attention(example_inputs(), keyed, scaled=scaled).scores
 
 
 def _turned_scores(*, scaled: bool = True) -> torch.Tensor:
     """Scores with W_k = W_q R: Q (Q R)ᵀ, antisymmetric, (L, L)."""
-    return _scores_with_keys(_chapter_weights().query @ QUARTER_TURN, scaled=scaled)
+    return _scores_with_keys(chapter_2_weights().query @ QUARTER_TURN, scaled=scaled)
 
 
 _TURNED = value_exercise(
@@ -201,12 +196,12 @@ _TURNED = value_exercise(
             "these are the symmetric scores of W_k = W_q (section 2.3.3): either R is missing, or you turned "
             "the queries as well as the keys, and a turn applied to both keeps every dot product. "
             "Turn the keys only: W_k = W_q @ R.",
-            lambda: _scores_with_keys(_chapter_weights().query),
+            lambda: _scores_with_keys(chapter_2_weights().query),
         ),
         mistaken_value(
             "original_keys",
             "these use the chapter's own W_k: the exercise builds the keys from the queries, W_k = W_q @ R.",
-            lambda: trainable_self_attention(example_inputs(), _chapter_weights()).scores,
+            lambda: trainable_self_attention(example_inputs(), chapter_2_weights()).scores,
         ),
         mistaken_value(
             "weights",
@@ -319,7 +314,7 @@ _CHOOSING = Exercise(
 
 def _scaled_scores() -> torch.Tensor:
     """The chapter's scaled scores Q Kᵀ / √H, (L, L)."""
-    return trainable_self_attention(example_inputs(), _chapter_weights()).scores
+    return trainable_self_attention(example_inputs(), chapter_2_weights()).scores
 
 
 def _masked_softmax(scores: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
@@ -375,7 +370,7 @@ _CAUSAL = value_exercise(
             "unscaled",
             "these are causal weights of the unscaled scores: divide the scores by √H = 2 before the softmax.",
             lambda: _masked_softmax(
-                trainable_self_attention(example_inputs(), _chapter_weights(), scaled=False).scores, _future(6)
+                trainable_self_attention(example_inputs(), chapter_2_weights(), scaled=False).scores, _future(6)
             ),
         ),
         mistaken_value(
