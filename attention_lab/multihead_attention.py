@@ -412,13 +412,11 @@ def _require_no_overflow(
     """The output projection: an error if the output is not finite; one reduction on the happy path.
 
     The scores and context were checked by chapter 3's kernel: what is left is `context @ W_o + b_o`.
-    A non-finite output blames the first non-finite argument named in `unchecked`, else an overflow.
+    A non-finite output blames the first non-finite argument named in `unchecked`, else an overflow
+    of the inputs and the `parameters` (named `owner`).
     """
-    if output.is_meta or _checks.finite_flag(output):
-        return
-    _checks.require_finite_arguments(unchecked)
     culprits = (("inputs", (inputs,)), (owner, tuple(parameters)))
-    _checks.raise_overflow("multi-head attention", culprits, output.dtype)
+    _checks.require_no_overflow("multi-head attention", (output,), culprits, unchecked=unchecked)
 
 
 def multihead_parameter_count(

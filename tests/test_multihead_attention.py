@@ -373,7 +373,7 @@ IDENTITY = MultiHeadWeights(*(torch.eye(6) for _ in range(4)), None)
         # finite inputs whose products overflow (float16: largest finite value 65504)
         Bad(lambda: MultiHeadAttention(6, 2, seed=0, dtype=torch.float16)(BATCH.half() * 1e4), ValueError, "inputs and W_q, W_k, W_v are too large: the projections inputs @ W overflowed to inf in torch.float16"),
         Bad(lambda: MultiHeadAttentionWrapper(6, 3, 2, seed=0, dtype=torch.float16)(BATCH.half() * 1e4), ValueError, "inputs and the heads' W_q, W_k, W_v are too large"),
-        Bad(lambda: multihead_self_attention(BATCH, IDENTITY._replace(out=torch.eye(6) * 1e38), 2), ValueError, "inputs and multihead_weights are too large: multi-head attention overflowed"),
+        Bad(lambda: multihead_self_attention(BATCH, IDENTITY._replace(out=torch.eye(6) * 3e38), 2), ValueError, "inputs and multihead_weights are too large: multi-head attention overflowed"),
         # flags and modules
         Bad(lambda: MODULE(BATCH, return_weights=1), TypeError, "return_weights must be a bool (True or False), got int"),
         Bad(lambda: multihead_self_attention(BATCH, IDENTITY, 2, causal=None), TypeError, "causal must be a bool (True or False), got NoneType"),
@@ -383,3 +383,16 @@ IDENTITY = MultiHeadWeights(*(torch.eye(6) for _ in range(4)), None)
 )
 def test_bad_input_gets_a_clear_error(case: Bad) -> None:
     case.check()
+
+
+def test_a_large_finite_output_is_returned_not_reported_as_an_overflow() -> None:
+    """The output check's one reduction is a sum, which can overflow where no value did: every
+    output below is finite (up to 1.9e38 in float32, whose largest value is 3.4e38), their sum is
+    not. That is "look closer", never an error by itself; with 3e38 instead, an output is inf."""
+    weights = IDENTITY._replace(out=torch.eye(6) * 1e38)
+    output = multihead_self_attention(BATCH, weights, 2).output
+    assert bool(torch.isfinite(output).all()) and not torch.isfinite(output.sum())
+    module = MultiHeadAttention(6, 2, seed=0)
+    module.load_multihead_weights(weights._replace(out_bias=torch.zeros(6)))
+    with torch.no_grad():
+        assert torch.equal(module(BATCH), output)
