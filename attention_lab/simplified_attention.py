@@ -118,28 +118,17 @@ def _score_matrix(queries: torch.Tensor, keys: torch.Tensor, *, scaled: bool) ->
     return scores
 
 
-def _attend(
-    queries: torch.Tensor,
-    keys: torch.Tensor,
-    values: torch.Tensor,
-    *,
-    scaled: bool,
-    mask: torch.Tensor | None = None,
-) -> AttentionResult:
+def _attend(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, scaled: bool) -> AttentionResult:
     """`softmax(Q K^T [/ sqrt(H)]) V` with its scores and weights; unchecked, any leading batch dims.
 
-    `mask` is a bool tensor broadcastable to the scores, with SDPA's convention: **True = may
-    attend (kept)**, False = masked out. Masked scores become `-inf`; a query that may attend to
-    nothing gets zero weights and a zero context vector. The scores returned are the ones the
-    softmax receives (scaled and masked).
+    Chapters 1 and 2 attend with it; from chapter 3 on, masks and dropout come in, and
+    `causal_attention._attend` composes the same steps (`_score_matrix`, `_softmax_fused`).
 
     Shapes: `queries (..., Lq, H)`, `keys (..., Lk, H)`, `values (..., Lk, Hv)`,
     returns `AttentionResult((..., Lq, Lk), (..., Lq, Lk), (..., Lq, Hv))`.
     """
     scores = _score_matrix(queries, keys, scaled=scaled)  # (..., Lq, Lk)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, -math.inf)  # (..., Lq, Lk)
-    weights = _softmax_fused(scores, empty_slices=mask is not None)  # (..., Lq, Lk)
+    weights = _softmax_fused(scores, empty_slices=False)  # (..., Lq, Lk); nothing masked, no row empty
     return AttentionResult(scores, weights, weights @ values)  # context (..., Lq, Hv)
 
 

@@ -21,6 +21,7 @@ import attention_lab.simplified_attention as chapter_1
 from attention_lab import (
     AttentionResult,
     CausalSelfAttention,
+    Projections,
     SelfAttentionParams,
     attention_dropout,
     causal_mask,
@@ -119,6 +120,22 @@ def test_both_masking_methods_agree_to_a_tolerance() -> None:
     explicit_minus_infinity = F.softmax(SCORES.masked_fill(~mask, NEG_INF), dim=-1)
     torch.testing.assert_close(explicit_renormalized, explicit_minus_infinity)
     torch.testing.assert_close(minus_infinity, explicit_minus_infinity)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_attend_kernel_matches_sdpa_with_batches_and_a_mask(seed: int) -> None:
+    """The kernel later chapters compose: any leading dims; True = may attend; nothing to attend to gives zeros."""
+    generator = torch.Generator().manual_seed(seed)
+    queries, keys, values = (torch.randn(2, 3, 5, 4, generator=generator, dtype=torch.float64) for _ in range(3))
+    mask = torch.rand(2, 3, 5, 5, generator=generator) < 0.6
+    mask[0, 0, 1] = False  # query 1 of the first batch and head may attend to nothing
+    result = chapter_3._attend(
+        Projections(queries, keys, values), mask, causal=False, scaled=True, dropout=0.0, generator=None, culprits=()
+    )
+    expected = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
+    torch.testing.assert_close(result.context, expected)
+    assert bool((result.weights[0, 0, 1] == 0).all()) and bool((result.context[0, 0, 1] == 0).all())
+    assert bool(torch.isneginf(result.scores[~mask]).all())
 
 
 def test_causal_self_attention_matches_the_explicit_steps_and_sdpa() -> None:
