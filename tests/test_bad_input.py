@@ -491,3 +491,58 @@ def test_a_score_that_overflows_to_minus_inf_beside_a_finite_maximum_is_an_error
     with pytest.raises(ValueError, match=r"too large: the scores .* overflowed to inf in torch\.float32") as caught:
         call()
     assert "up to 1e+20" in str(caught.value)  # the size that overflowed is named
+
+
+# --- a large finite result is a result, not an overflow ------------------------------------------
+# A result is checked first by one sum of it (one reduction), and a sum can overflow where no value
+# did; a failed sum only sends the check on to count the inf values. Here the tokens are in [1, 2)
+# and the values 1e38 times them: every context value is a weighted average of values in
+# [1e38, 2e38), finite in float32 (largest finite value 3.4e38), and the sum of the 12 positive
+# context values overflows in any order. Multi-head attention once raised an overflow here.
+# Not tiled_attention: it divides by the softmax's sum only after the last block, so its running
+# sum of weight x value (up to 6 x 2e38) does leave the range, and its error says so.
+LARGE = 1.0 + torch.rand(6, 2, generator=torch.Generator().manual_seed(36))  # (L, E) = (6, 2), in [1, 2)
+_BIG = 1e38 * _EYE
+_BIG_VALUES = ProjectionWeights(_EYE, _EYE, _BIG)
+
+
+def _module_output(module: torch.nn.Module) -> torch.Tensor:
+    with torch.no_grad():
+        output = module(LARGE)
+    assert isinstance(output, torch.Tensor)
+    return output
+
+
+def _causal_module() -> CausalSelfAttention:
+    module = CausalSelfAttention(2, 2, seed=0)
+    module.load_projection_weights(_BIG_VALUES)
+    return module
+
+
+def _multihead_module() -> MultiHeadAttention:
+    module = MultiHeadAttention(2, 1, seed=0)
+    module.load_multihead_weights(MultiHeadWeights(_EYE, _EYE, _EYE, _BIG, torch.zeros(2)))
+    return module
+
+
+LARGE_BUT_FINITE: dict[str, Callable[[], torch.Tensor]] = {
+    "trainable_self_attention": lambda: trainable_self_attention(LARGE, _BIG_VALUES).context,
+    "causal_self_attention": lambda: causal_self_attention(LARGE, _BIG_VALUES).context,
+    "multihead_self_attention": lambda: multihead_self_attention(LARGE, MultiHeadWeights(_EYE, _EYE, _EYE, _BIG, None), 1).output,
+    "CausalSelfAttention": lambda: _module_output(_causal_module()),
+    "MultiHeadAttention": lambda: _module_output(_multihead_module()),
+    "rope_self_attention": lambda: rope_self_attention(LARGE, _BIG_VALUES).context,
+    "full_attention": lambda: full_attention(LARGE, LARGE, LARGE * 1e38),
+    "full_attention causal": lambda: full_attention(LARGE, LARGE, LARGE * 1e38, causal=True),
+    "cached_attention": lambda: cached_attention(LARGE, LARGE, LARGE * 1e38).context,
+    "grouped_query_attention": lambda: grouped_query_attention(LARGE[None], LARGE[None], LARGE[None] * 1e38).context,
+    "latent_attention": lambda: latent_attention(LARGE, LatentAttentionWeights(_EYE, _EYE, _EYE, _BIG), 1).context,
+    "latent_attention absorbed": lambda: latent_attention(LARGE, LatentAttentionWeights(_EYE, _EYE, _EYE, _BIG), 1, absorbed=True).context,
+}
+
+
+@pytest.mark.parametrize("call", LARGE_BUT_FINITE.values(), ids=LARGE_BUT_FINITE.keys())
+def test_a_large_finite_result_whose_sum_overflows_is_returned(call: Callable[[], torch.Tensor]) -> None:
+    context = call()
+    assert bool(torch.isfinite(context).all()) and bool((context >= 1e38).all())
+    assert not torch.isfinite(context.sum())  # so the check's first sum failed, and it looked closer

@@ -383,19 +383,3 @@ IDENTITY = MultiHeadWeights(*(torch.eye(6) for _ in range(4)), None)
 )
 def test_bad_input_gets_a_clear_error(case: Bad) -> None:
     case.check()
-
-
-def test_a_large_finite_output_is_returned_not_reported_as_an_overflow() -> None:
-    """The output check's one reduction is a sum, which can overflow where no value did. With
-    inputs in [1, 2] and W_q = W_k = W_v = I, every context value is in [1, 2]; with W_o = 1e38 I
-    every output is in [1e38, 2e38], finite in float32 (largest value 3.4e38), and their sum, 60
-    positive terms, overflows in any order. That is "look closer", never an error by itself."""
-    inputs = 1.0 + BATCH.abs().clamp(max=1.0)  # (2, 5, 6), in [1, 2]
-    weights = IDENTITY._replace(out=torch.eye(6) * 1e38)
-    output = multihead_self_attention(inputs, weights, 2).output
-    assert bool(torch.isfinite(output).all()) and bool((output >= 1e38).all())
-    assert not torch.isfinite(output.sum())
-    module = MultiHeadAttention(6, 2, seed=0)
-    module.load_multihead_weights(weights._replace(out_bias=torch.zeros(6)))
-    with torch.no_grad():
-        assert torch.equal(module(inputs), output)
